@@ -1,0 +1,1 @@
+"""KeepTrack Studio GUI (PySide6 + pyqtgraph). The engine is reached only through `tracker`."""

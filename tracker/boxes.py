@@ -1,0 +1,30 @@
+"""Checks on boxes that come from outside ([x, y, w, h] in image pixels)."""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from .errors import InputError
+from .result import Box
+
+
+def validate_init_box(box: Sequence[float], image_shape: tuple[int, ...], what: str = "initial box") -> Box:
+    """Return the box as floats, or raise InputError saying why it cannot start a track.
+
+    `image_shape` is (rows, cols[, channels]). A box must have positive size, finite values,
+    and overlap the image.
+    """
+    try:
+        x, y, w, h = (float(v) for v in box)
+    except (TypeError, ValueError):
+        raise InputError(f"{what} must be four numbers x, y, w, h; got {box!r}") from None
+    if not all(math.isfinite(v) for v in (x, y, w, h)):
+        raise InputError(f"{what} has a non-finite value: {box!r}")
+    if w <= 0 or h <= 0:
+        raise InputError(f"{what} is empty (w={w:g}, h={h:g}); draw a box with positive width and height")
+    rows, cols = image_shape[0], image_shape[1]
+    if x >= cols or y >= rows or x + w <= 0 or y + h <= 0:
+        raise InputError(
+            f"{what} [{x:g}, {y:g}, {w:g}, {h:g}] lies outside the {cols}x{rows} image"
+        )
+    return (x, y, w, h)
