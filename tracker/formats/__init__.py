@@ -1,0 +1,1 @@
+"""Annotation and result file formats, one module per format; import each by its full name."""
