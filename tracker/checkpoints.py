@@ -391,8 +391,10 @@ def check_state(state: Mapping[str, torch.Tensor], kind: str) -> list[str]:
         if key in state and tuple(state[key].shape) != shape:
             problems.append(f"{key} has shape {tuple(state[key].shape)}, expected {shape}")
     for key, value in state.items():
-        if key in expected and value.is_floating_point() and not bool(torch.isfinite(value).all()):
-            problems.append(f"{key} contains NaN or infinite values")
+        # A sum is finite when every element is (the full check only runs when it is not: it is slow).
+        if key in expected and value.is_floating_point() and not bool(torch.isfinite(value.sum())):
+            if not bool(torch.isfinite(value).all()):
+                problems.append(f"{key} contains NaN or infinite values")
     return problems
 
 
