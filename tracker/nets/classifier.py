@@ -284,8 +284,8 @@ class LinearFilterClassifier(nn.Module):
     def __init__(self, config: ClassifierConfig = ClassifierConfig()):
         super().__init__()
         self.config = config
-        self.feature_extractor = make_classification_feature_extractor(config.in_dim, config.feature_dim,
-                                                                       config.filter_size)
+        # Children registered in the original's order (initializer, optimiser, features) so that state_dict()
+        # lists keys exactly as the checkpoints do.
         self.filter_initializer = FilterInitializerLinear(config.feature_dim, config.filter_size,
                                                           config.feature_stride)
         if config.optimizer == "hinge_gn":
@@ -297,6 +297,8 @@ class LinearFilterClassifier(nn.Module):
                 bin_displacement=config.bin_displacement)
         else:
             raise ValueError(f"unknown classifier optimiser {config.optimizer!r}")
+        self.feature_extractor = make_classification_feature_extractor(config.in_dim, config.feature_dim,
+                                                                       config.filter_size)
 
     @property
     def uses_labels(self) -> bool:
