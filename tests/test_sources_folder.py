@@ -209,3 +209,11 @@ def test_threads_read_the_same_frames(otb):
 
 def test_all_sources_are_frame_sources(otb):
     assert isinstance(open_source(str(otb / "Coke")), FrameSource)
+
+
+def test_otb_annotations_with_frames_in_the_folder_itself(otb, tmp_path):
+    _copy_frames(otb, tmp_path, 2, digits=4)
+    (tmp_path / "groundtruth_rect.txt").write_text("1\t2\t3\t4\n")
+    src = open_source(tmp_path)
+    assert src.ground_truth.format == "otb" and len(src) == 2  # not silently an image folder without its GT
+    assert src.ground_truth.boxes[0].tolist() == [1, 2, 3, 4] and np.isnan(src.ground_truth.boxes[1]).all()

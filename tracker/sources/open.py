@@ -1,8 +1,8 @@
 """`open_path`: the reader for a path, chosen from what is there (used by `open_source`).
 
-    a folder with groundtruth_rect.txt + img/          OTB sequence   (SequenceSource)
+    a folder with groundtruth_rect.txt (+ img/)        OTB sequence   (SequenceSource)
     a folder with groundtruth.txt + img/               LaSOT sequence (SequenceSource)
-    a folder with groundtruth.txt + image files        GOT-10k sequence (SequenceSource)
+    a folder with groundtruth.txt and no img/          GOT-10k sequence (SequenceSource)
     a folder with image files                          image folder   (ImageFolderSource)
     a folder with no images but an img/ of them        image folder of img/
     a file with a video extension, or any other file OpenCV opens as a video: VideoSource

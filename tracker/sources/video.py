@@ -13,7 +13,9 @@ timestamps, B-frames) a seek lands a few frames off, silently. So:
 * Fallback: decode forward from the nearest earlier position where a seek was proven exact (grid
   frames checked on demand; frame 0 by reopening the file), or from the current position.
 * Reading forward (the tracker's access pattern) never seeks: up to `forward_window` frames ahead
-  are reached with `grab()`.
+  are reached with `grab()`. By default the window is what a seek costs in grabs, measured on the
+  scan (a seek decodes from the previous keyframe: on vtest.avi, keyframes ~300 frames apart, a seek
+  costs ~100-300 grabs), at least 32.
 
 Decoded frames go to an LRU cache bounded in MB. A lock guards the capture, so a source may be read
 from several threads (one decode at a time).
@@ -24,6 +26,7 @@ import hashlib
 import logging
 import math
 import threading
+import time
 from pathlib import Path
 
 import cv2
@@ -42,6 +45,7 @@ VIDEO_EXTENSIONS = (
 
 GRID_SIZE = 32  # fingerprinted frames aimed for along the video (between GRID_SIZE and 2*GRID_SIZE)
 SEEKS_CHECKED_ON_SCAN = 4  # seeks compared with the fingerprints right after counting
+MIN_FORWARD_WINDOW, MAX_FORWARD_WINDOW = 32, 2000
 
 
 def _fingerprint(bgr: np.ndarray) -> bytes:
@@ -58,17 +62,19 @@ class VideoSource(FrameSource):
     """Frames of a video file as RGB uint8, by index, exactly as sequential decoding yields them.
 
     `cache_mb` bounds the LRU cache of decoded frames; `forward_window` is how far ahead a read is
-    reached by decoding forward rather than seeking. Opening decodes frame 0 (a file that opens but
+    reached by decoding forward rather than seeking (None: measured on the scan, see the module doc). Opening decodes frame 0 (a file that opens but
     decodes nothing is refused); the frame count is measured on first need (see the module doc).
     """
 
-    def __init__(self, path: str | Path, *, cache_mb: float = 256.0, forward_window: int = 32):
+    def __init__(self, path: str | Path, *, cache_mb: float = 256.0, forward_window: int | None = None):
         self.path = Path(path)
         if not self.path.exists():
             raise InputError(f"{self.path}: file not found")
         if not self.path.is_file():
             raise InputError(f"{self.path}: not a file")
-        self.forward_window = int(forward_window)
+        self._auto_window = forward_window is None
+        self.forward_window = MIN_FORWARD_WINDOW if forward_window is None else int(forward_window)
+        self._grab_s = 0.0  # seconds per grab() on the scan
         self._lock = threading.RLock()
         self._cache = FrameCache(cache_mb)
         self._cap = self._open_capture()
@@ -126,9 +132,10 @@ class VideoSource(FrameSource):
 
     def _measure(self) -> None:
         cap = self._open_capture()  # a second capture, so the main one keeps its position
-        step = max(1, self.frame_count_metadata // GRID_SIZE) if self.frame_count_metadata else 64
+        step = max(1, self.frame_count_metadata // GRID_SIZE) if self.frame_count_metadata else 1
         fingerprints: dict[int, bytes] = {}
         count = 0
+        start = time.perf_counter()
         try:
             while cap.grab():
                 if count % step == 0:
@@ -141,6 +148,7 @@ class VideoSource(FrameSource):
                 count += 1
         finally:
             cap.release()
+        self._grab_s = (time.perf_counter() - start) / max(count, 1)
         if count == 0:
             raise InputError(f"{self.path}: no frame could be decoded on the counting pass")
         if self.frame_count_metadata is not None and self.frame_count_metadata != count:
@@ -154,12 +162,20 @@ class VideoSource(FrameSource):
     def _check_seeks(self) -> None:
         grid = sorted(self._fingerprints)
         if len(grid) <= 1:
-            self.seeks_exact = True  # nothing to seek to but frame 0: decoding forward is all there is
+            # Metadata overstated the length so much that the grid holds frame 0 only: seeks cannot be
+            # checked, so every frame is reached by decoding forward (exact by construction).
+            self.seeks_exact = self._count == 1
+            if not self.seeks_exact:
+                log.warning("%s: cannot check seeking; frames are reached by decoding forward", self.path)
             return
         # From the last grid frame down: backward seeks, spread over the file.
         picks = sorted({grid[(len(grid) - 1) * k // SEEKS_CHECKED_ON_SCAN] for k in range(1, SEEKS_CHECKED_ON_SCAN + 1)},
                        reverse=True)
+        start = time.perf_counter()
         self.seeks_exact = all([self._seek_and_check(g) is not None for g in picks])
+        seek_s = (time.perf_counter() - start) / len(picks)
+        if self._auto_window and self._grab_s > 0:
+            self.forward_window = int(min(max(seek_s / self._grab_s, MIN_FORWARD_WINDOW), MAX_FORWARD_WINDOW))
         if not self.seeks_exact:
             log.warning("%s: seeking is not frame-accurate; frames are reached by decoding forward", self.path)
 
