@@ -205,3 +205,13 @@ def test_truncated_video_through_open_source(truncated):
     copy = path.parent / "copy.mp4"  # a wrong extension does not matter: FFmpeg reads the content
     shutil.copy(path, copy)
     assert len(open_source(copy)) == count
+
+
+def test_metadata_far_too_long_still_gives_exact_frames(vtest, reference, caplog):
+    src = VideoSource(vtest, cache_mb=0)
+    src.frame_count_metadata = 10**6  # as a broken header might claim: the fingerprint grid gets only frame 0
+    with caplog.at_level(logging.WARNING, logger="tracker.sources.video"):
+        assert len(src) == 795
+    assert src.seeks_exact is False and "cannot check seeking" in caplog.text
+    for i in (100, 12, 111, 0):
+        assert _digest(src.frame(i)) == reference[i], f"frame {i}"

@@ -210,9 +210,10 @@ class VideoSource(FrameSource):
     def _decode(self, index: int) -> np.ndarray:
         near = self._next is not None and self._next <= index <= self._next + self.forward_window
         if not near:
+            if self.seeks_exact and not self._cap.set(cv2.CAP_PROP_POS_FRAMES, index):
+                log.warning("%s: seeking to frame %d failed; decoding forward from now on", self.path, index)
+                self.seeks_exact, self._next, self._trusted = False, None, False
             if self.seeks_exact:
-                if not self._cap.set(cv2.CAP_PROP_POS_FRAMES, index):
-                    raise FrameReadError(f"{self.path}: frame {index}: seeking failed")
                 self._next, self._trusted = index, False
             else:
                 landed = self._position_for(index)
