@@ -217,3 +217,10 @@ def test_otb_annotations_with_frames_in_the_folder_itself(otb, tmp_path):
     src = open_source(tmp_path)
     assert src.ground_truth.format == "otb" and len(src) == 2  # not silently an image folder without its GT
     assert src.ground_truth.boxes[0].tolist() == [1, 2, 3, 4] and np.isnan(src.ground_truth.boxes[1]).all()
+
+
+def test_bad_annotation_line_stops_opening_the_sequence(otb, tmp_path):
+    _copy_frames(otb, tmp_path / "img", 3, digits=4)
+    (tmp_path / "groundtruth_rect.txt").write_text("1,2,3,4\n1,2,3,4\n1,2,three,4\n")
+    with pytest.raises(InputError, match=r"groundtruth_rect\.txt, line 3: 'three' is not a number"):
+        open_source(tmp_path)
