@@ -158,7 +158,8 @@ def test_bad_paths(otb, tmp_path, case):
 def test_folder_with_img_subfolder_only(otb, tmp_path):
     _copy_frames(otb, tmp_path / "img", 2, digits=4)
     src = open_source(tmp_path)
-    assert len(src) == 2 and src.ground_truth is None
+    assert len(src) == 2 and src.ground_truth is None and src.name == tmp_path.name
+    assert src.frame(1).shape == (400, 704, 3)
 
 
 def test_cache_is_bounded_and_frames_are_the_callers(otb):
