@@ -49,6 +49,12 @@ def main() -> int:
     hit = _timed(lambda: cached.frame(400), repeats=200)
     rows.append(("vtest.avi cache hit (copy of 768x576x3)", f"{hit * 1e3:.2f} ms/frame", ""))
 
+    back = VideoSource(vtest)
+    back.scan()
+    back.frame(700)
+    step_back = _timed(lambda: [back.frame(i) for i in range(699, 599, -1)]) / 100
+    rows.append(("vtest.avi stepping backwards 699..600", f"{step_back * 1e3:.1f} ms/frame", f"{1 / step_back:.0f} fps"))
+
     fallback = VideoSource(vtest, cache_mb=0)
     fallback.scan()
     fallback.seeks_exact = False  # force the decode-forward path (as for a file without an index)

@@ -43,7 +43,7 @@ def vtest(shared):
 
 @pytest.fixture(scope="module")
 def reference(vtest):
-    count, digests = _sequential(vtest, set(SEEKS) | set(range(0, 795, 37)))
+    count, digests = _sequential(vtest, set(SEEKS) | set(range(0, 795, 37)) | set(range(660, 701)))
     assert count == 795
     return digests
 
@@ -72,6 +72,18 @@ def test_random_access_equals_sequential_decoding(vtest, reference, forward_wind
         frame = src.frame(i)
         assert frame.shape == (576, 768, 3) and frame.dtype == np.uint8
         assert _digest(frame) == reference[i], f"frame {i} differs from sequential decoding"
+
+
+@pytest.mark.parametrize("seeks_exact", [True, False])
+def test_stepping_backwards_decodes_a_chunk_once(vtest, reference, seeks_exact):
+    src = VideoSource(vtest)
+    len(src)
+    src.seeks_exact = seeks_exact  # False: as for a file whose seeks failed the check
+    assert _digest(src.frame(700)) == reference[700]
+    assert _digest(src.frame(699)) == reference[699]
+    assert all(i in src._cache for i in range(684, 700))  # the chunk up to 699 is cached
+    for i in range(698, 659, -1):
+        assert _digest(src.frame(i)) == reference[i], f"frame {i}"
 
 
 def test_frames_are_rgb(vtest):
