@@ -143,7 +143,9 @@ class OpenCVEngine(Engine):
             ok, rect = self._tracker.update(bgr)
         except cv2.error:  # an internal assertion (e.g. the box shrank to nothing): report the frame lost
             ok, rect = False, (0, 0, 0, 0)
-        score = min(max(float(self._tracker.getTrackingScore()), 0.0), 1.0) if self.params.kind == "nanotrack" else None
+        score = None
+        if self.params.kind == "nanotrack":
+            score = min(max(float(self._tracker.getTrackingScore()), 0.0), 1.0)
         elapsed = time.perf_counter() - start
         rect = tuple(float(v) for v in rect)
         if ok and rect[2] > 0 and rect[3] > 0:
