@@ -58,7 +58,6 @@ class DebugDock(QDockWidget):
         self.scores_plot = pg.PlotWidget()
         self.scores_plot.setLabel("left", "score")
         self.scores_plot.setLabel("bottom", "frame")
-        self.scores_plot.addLegend(offset=(5, 5), labelTextSize="7pt")
         self.scores_line = pg.InfiniteLine(angle=90, pen=pg.mkPen((255, 255, 255, 120)))
         self.scores_plot.addItem(self.scores_line)
         split.addWidget(self._titled("Candidate score per object id", self.scores_plot))
@@ -79,6 +78,8 @@ class DebugDock(QDockWidget):
         split.setSizes([160, 170, 110, 110])
         self.setWidget(body)
         self.score_curves: dict[int, pg.PlotDataItem] = {}
+        self._spare: list[pg.PlotDataItem] = []
+        self._spare = [self._curve() for _ in range(8)]
         self._revision = -1
 
     @staticmethod
@@ -154,6 +155,15 @@ class DebugDock(QDockWidget):
             self.timings.setItem(r, 0, QTableWidgetItem(stage))
             self.timings.setItem(r, 1, QTableWidgetItem(f"{1000 * seconds:.1f}"))
 
+    def _curve(self) -> pg.PlotDataItem:
+        """A curve with its id label, from the pool made at start (creating plot items mid-run is slow)."""
+        if self._spare:
+            return self._spare.pop()
+        curve = self.scores_plot.plot()
+        curve.label = pg.TextItem("", anchor=(0, 0.5))
+        self.scores_plot.addItem(curve.label)
+        return curve
+
     def update_series(self, store: ResultStore) -> None:
         """Redraw the per-frame curves (only where the store changed since the last call)."""
         if store.revision == self._revision:
@@ -167,10 +177,18 @@ class DebugDock(QDockWidget):
             self.scores_plot.setYRange(0, top * 1.1)
         for object_id in list(self.score_curves):
             if object_id not in histories:
-                self.scores_plot.removeItem(self.score_curves.pop(object_id))
+                curve = self.score_curves.pop(object_id)
+                curve.setData([], [])
+                curve.label.setText("")
+                self._spare.append(curve)
         for object_id, (f, s) in sorted(histories.items()):
             curve = self.score_curves.get(object_id)
             if curve is None:
-                curve = self.scores_plot.plot(pen=pg.mkPen(id_color(object_id), width=2), name=f"id {object_id}")
+                curve = self._curve()
+                color = id_color(object_id)
+                curve.setPen(pg.mkPen(color, width=2))
+                curve.label.setText(str(object_id))  # no legend: each curve is labelled at its newest point
+                curve.label.setColor(color)
                 self.score_curves[object_id] = curve
             curve.setData(f, s)
+            curve.label.setPos(f[-1], s[-1])

@@ -185,20 +185,37 @@ def test_engine_failure_is_a_message_not_a_crash(qtbot, window):
     assert run_and_wait(qtbot, w, 2) == "done"
 
 
-def test_gui_stays_responsive_while_tracking(qtbot, window):
-    """A 10 ms timer must never wait more than 100 ms while a CPU-heavy engine tracks in the worker."""
-    w = window
-    open_and_wait(qtbot, w)
-    w.engine_combo.setCurrentText("test-busy")  # 25 ms of CPU work per frame
+def _timer_gaps(qtbot, during) -> np.ndarray:
+    """Gaps (ms) between the ticks of a 10 ms timer while `during(ticks)` runs in the event loop."""
     ticks: list[float] = []
     timer = QTimer(interval=10)
     timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
     timer.start()
-    assert run_and_wait(qtbot, w, 60) == "done"
+    during(ticks)
     timer.stop()
-    gaps = np.diff(ticks) * 1000
-    assert len(ticks) > 50
-    assert gaps.max() < 100, f"event loop stalled for {gaps.max():.0f} ms"
+    return np.diff(ticks) * 1000
+
+
+def test_gui_stays_responsive_while_tracking(qtbot, window):
+    """A 10 ms timer must never wait more than 100 ms while a CPU-heavy engine tracks in the worker.
+
+    On a machine that other processes keep busy, the OS alone delays the timer: an idle stretch of the
+    same length, measured first, shows how much; only that excess (beyond 20 ms) is added to the limit.
+    """
+    w = window
+    open_and_wait(qtbot, w)
+    idle = _timer_gaps(qtbot, lambda ticks: qtbot.wait(1500))
+    allowance = max(0.0, idle.max() - 20.0)
+    w.engine_combo.setCurrentText("test-busy")  # 25 ms of CPU work per frame
+
+    def track(ticks):
+        assert run_and_wait(qtbot, w, 60) == "done"
+
+    gaps = _timer_gaps(qtbot, track)
+    assert len(gaps) > 50
+    assert gaps.max() < 100 + allowance, (
+        f"event loop stalled for {gaps.max():.0f} ms while tracking, {np.cumsum(gaps)[gaps.argmax()]:.0f} ms "
+        f"after the start (idle machine noise: {idle.max():.0f} ms); gaps: {np.round(gaps).astype(int).tolist()}")
 
 
 def test_real_engine_on_the_sample(qtbot, window):
