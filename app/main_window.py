@@ -716,8 +716,17 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(text)
 
     def save_screenshot(self, path: str | Path) -> None:
+        """The whole window as PNG: read back from the screen where there is one (what the user sees,
+        e.g. under Xvfb), rendered by Qt on the offscreen platform."""
+        from PySide6.QtGui import QGuiApplication
+
         self._render_live()
-        if not self.grab().save(str(path)):
+        image = None
+        if QGuiApplication.platformName() not in ("offscreen", "minimal") and self.screen() is not None:
+            image = self.screen().grabWindow(self.winId())
+        if image is None or image.isNull():
+            image = self.grab()
+        if not image.save(str(path)):
             raise InputError(f"cannot write the screenshot {path}")
 
     def _screenshot_dialog(self) -> None:
