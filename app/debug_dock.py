@@ -44,6 +44,7 @@ class DebugDock(QDockWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         self.status = QLabel("No result for this frame")
         self.status.setWordWrap(True)
+        self.status.setMinimumHeight(2 * self.status.fontMetrics().lineSpacing() + 4)  # two lines, no relayout
         layout.addWidget(self.status)
         split = QSplitter(Qt.Orientation.Vertical)
         layout.addWidget(split, 1)
@@ -60,6 +61,8 @@ class DebugDock(QDockWidget):
         self.scores_plot.setLabel("bottom", "frame")
         self.scores_line = pg.InfiniteLine(angle=90, pen=pg.mkPen((255, 255, 255, 120)))
         self.scores_plot.addItem(self.scores_line)
+        self.scores_hint = pg.TextItem("no candidates with object ids yet", color=(150, 150, 150), anchor=(0.5, 0.5))
+        self.scores_plot.addItem(self.scores_hint)
         split.addWidget(self._titled("Candidate score per object id", self.scores_plot))
 
         self.presence_plot = pg.PlotWidget()
@@ -100,6 +103,7 @@ class DebugDock(QDockWidget):
             plot.getViewBox().setMouseEnabled(x=True, y=False)
         self.scores_plot.enableAutoRange(axis="y", enable=False)
         self.scores_plot.setYRange(0, 1.05)
+        self.scores_hint.setPos((num_frames - 1) / 2, 0.5)
 
     def show_frame(self, index: int, result: FrameResult | None) -> None:
         self.scores_line.setValue(index)
@@ -108,14 +112,14 @@ class DebugDock(QDockWidget):
             self.status.setText(f"Frame {index}: no result")
         else:
             top = max((c.score for c in result.candidates), default=None)
-            parts = [f"Frame {index}", f"flag <b>{result.flag.value}</b>", f"presence {result.presence:.2f}"]
+            parts = [f"Frame {index}", f"flag <b>{result.flag.value}</b>", f"presence {result.presence:.2f}<br>"]
             if top is not None:
                 parts.append(f"max score {top:.3f}")
             if result.selected_id is not None:
                 parts.append(f"target id {result.selected_id}")
             if result.box is not None:
                 parts.append("box [" + ", ".join(f"{v:.1f}" for v in result.box) + "]")
-            self.status.setText(" · ".join(parts))
+            self.status.setText(" · ".join(parts).replace("<br> · ", "<br>"))
         self._show_matrix(result)
         self._show_timings(result)
 
@@ -134,6 +138,8 @@ class DebugDock(QDockWidget):
         rows, cols, probs = table
         self.matrix.setRowCount(len(rows))
         self.matrix.setColumnCount(len(cols))
+        for c in range(len(cols)):
+            self.matrix.setColumnWidth(c, 52)
         self.matrix.setVerticalHeaderLabels(rows)
         self.matrix.setHorizontalHeaderLabels(cols)
         for r in range(len(rows)):
@@ -181,6 +187,7 @@ class DebugDock(QDockWidget):
                 curve.setData([], [])
                 curve.label.setText("")
                 self._spare.append(curve)
+        self.scores_hint.setVisible(not histories)
         for object_id, (f, s) in sorted(histories.items()):
             curve = self.score_curves.get(object_id)
             if curve is None:

@@ -302,3 +302,44 @@ def test_scripted_start_subprocess(tmp_path):
                            "--screenshot", str(shot)], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "tracked 10 frames" in proc.stdout and shot.stat().st_size > 10000
+
+
+def test_drop_recent_playback_and_keys(qtbot, window, tmp_path):
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    w = window
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(SAMPLE_PATH))])
+    drop = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                      Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(w.frameShown, timeout=10000):
+        w.dropEvent(drop)
+    assert w.source is not None and w.num_frames == 120
+    assert w.recent_files() == [str(SAMPLE_PATH.resolve())]
+    assert [a.text() for a in w.recent_menu.actions()] == [str(SAMPLE_PATH.resolve())]
+
+    # keyboard: Right, Shift+Right, End, Home step through frames (one shortcut table)
+    for key, mod, expected in ((Qt.Key.Key_Right, Qt.KeyboardModifier.NoModifier, 1),
+                               (Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier, 11),
+                               (Qt.Key.Key_Left, Qt.KeyboardModifier.NoModifier, 10),
+                               (Qt.Key.Key_End, Qt.KeyboardModifier.NoModifier, 119),
+                               (Qt.Key.Key_Home, Qt.KeyboardModifier.NoModifier, 0)):
+        QTest.keyClick(w, key, mod)
+        qtbot.waitUntil(lambda: w.current_index == expected and w.frame_label.text().startswith(f"frame {expected} "),
+                        timeout=5000)
+
+    # playback at the video's fps moves forward by itself and Space pauses it
+    QTest.keyClick(w, Qt.Key.Key_Space)
+    assert w.playing
+    qtbot.waitUntil(lambda: w.current_index >= 5, timeout=5000)
+    QTest.keyClick(w, Qt.Key.Key_Space)
+    assert not w.playing
+    stopped = w.current_index
+    qtbot.wait(200)
+    assert w.current_index == stopped
+
+    from app.dialogs import ShortcutsDialog
+    from app.shortcuts import SHORTCUTS
+
+    assert ShortcutsDialog(w).table.rowCount() == len(SHORTCUTS)
