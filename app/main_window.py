@@ -208,7 +208,9 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         for key, slot in (("track_step", lambda: self.run_frames(1)),
                           ("track_n", lambda: self.run_frames(self.n_spin.value())),
-                          ("track_end", lambda: self.run_frames(None)), ("track_stop", self.stop)):
+                          ("track_end", lambda: self.run_frames(None)),
+                          ("track_back_n", lambda: self.run_frames(self.n_spin.value(), direction=-1)),
+                          ("track_stop", self.stop)):
             m.addAction(self._make_action(key, slot))
         m.addSeparator()
         m.addAction(self._make_action("settings", self._weights_dialog))
@@ -612,7 +614,7 @@ class MainWindow(QMainWindow):
         stored = self.store.get(self.current_index)
         if not self.init_box_dirty and same_engine and last == self.current_index and last_dir == direction:
             if end == self.current_index:
-                self.show_status("Already at the last frame")
+                self.show_status("Already at the " + ("last" if direction > 0 else "first") + " frame")
                 return None
             request = TrackRequest(name, self.current_index + direction, end, None, direction, device, params)
         else:

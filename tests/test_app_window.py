@@ -343,3 +343,19 @@ def test_drop_recent_playback_and_keys(qtbot, window, tmp_path):
     from app.shortcuts import SHORTCUTS
 
     assert ShortcutsDialog(w).table.rowCount() == len(SHORTCUTS)
+
+
+def test_track_backwards_from_a_later_frame(qtbot, window):
+    w = window
+    open_and_wait(qtbot, w)
+    w.engine_combo.setCurrentText("test-scripted")
+    w.timeline.spin.setValue(30)
+    qtbot.waitUntil(lambda: w.current_index == 30 and w.frame_label.text().startswith("frame 30 "), timeout=5000)
+    w.set_init_box((100, 100, 40, 40))
+    delivered = []
+    w.resultArrived.connect(delivered.append)
+    w.n_spin.setValue(10)
+    with qtbot.waitSignal(w.trackingFinished, timeout=20000):
+        w.action("track_back_n").trigger()  # Shift+R
+    assert [r.frame_index for r in delivered] == list(range(30, 19, -1))
+    assert w.current_index == 20 and w.store.indices() == list(range(20, 31))
