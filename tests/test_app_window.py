@@ -359,3 +359,26 @@ def test_track_backwards_from_a_later_frame(qtbot, window):
         w.action("track_back_n").trigger()  # Shift+R
     assert [r.frame_index for r in delivered] == list(range(30, 19, -1))
     assert w.current_index == 20 and w.store.indices() == list(range(20, 31))
+
+
+register(EngineInfo("test-unbuildable", "tests_no_such_module_xyz:Engine", "its module is missing"))
+
+
+def test_cancel_and_unbuildable_engine(qtbot, window):
+    w = window
+    open_and_wait(qtbot, w)
+    w.engine_combo.setCurrentText("test-busy")
+    with qtbot.waitSignal(w.trackingFinished, timeout=30000) as blocker:
+        w.run_frames(None)
+        qtbot.waitUntil(lambda: len(w.store) >= 5, timeout=10000)
+        QTest.keyClick(w, Qt.Key.Key_Escape)
+    assert blocker.args[1] == "cancelled"
+    assert 5 <= len(w.store) < 60 and not w.tracking
+    # an engine whose module is missing: greyed in the list; forced anyway, the run fails with a message
+    model = w.engine_combo.model()
+    row = w.engine_combo.findText("test-unbuildable")
+    assert not model.item(row).isEnabled()
+    w.engine_combo.setCurrentIndex(row)
+    w.set_init_box((30, 120, 40, 40))
+    assert run_and_wait(qtbot, w, 3) == "failed"
+    assert "tests_no_such_module_xyz" in w.last_message
