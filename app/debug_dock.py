@@ -83,6 +83,7 @@ class DebugDock(QDockWidget):
         self.score_curves: dict[int, pg.PlotDataItem] = {}
         self._spare: list[pg.PlotDataItem] = []
         self._spare = [self._curve() for _ in range(8)]
+        self.set_length(100)  # sane axes before any sequence is open
         self._revision = -1
 
     @staticmethod

@@ -44,7 +44,7 @@ def choose_engine(requested: str | None, weights: Mapping[str, Sequence[str]]) -
         why = "unknown engine"
     for e in engines:
         if engine_status(e, weights)[0]:
-            return e.name, f"{wanted} is not available ({why}); using {e.name}"
+            return e.name, f"{wanted} is not available: {why}; using {e.name}"
     return None, f"no tracking engine is available ({wanted}: {why})"
 
 

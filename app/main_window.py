@@ -157,7 +157,8 @@ class MainWindow(QMainWindow):
         rec = QHBoxLayout()
         rec.addStretch(1)
         col = QVBoxLayout()
-        col.addWidget(QLabel("Recent:"))
+        self.recent_label = QLabel("Recent:")
+        col.addWidget(self.recent_label)
         col.addWidget(self.recent_list)
         rec.addLayout(col)
         rec.addStretch(1)
@@ -472,6 +473,8 @@ class MainWindow(QMainWindow):
             self.recent_menu.addAction(p, lambda p=p: self.open_path(p))
             self.recent_list.addItem(p)
         self.recent_menu.setEnabled(bool(self.recent_files()))
+        self.recent_label.setVisible(bool(self.recent_files()))
+        self.recent_list.setVisible(bool(self.recent_files()))
 
     def dragEnterEvent(self, event):
         if event.mimeData().hasUrls():

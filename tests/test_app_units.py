@@ -106,7 +106,7 @@ def test_engine_choice_falls_back_and_says_why(monkeypatch):
     monkeypatch.setattr(eng, "available_engines", lambda: infos)
     monkeypatch.setattr(eng, "DEFAULT_ENGINE", "missing")
     name, note = choose_engine(None, {})
-    assert name == "ok" and "missing is not available" in note and "using ok" in note
+    assert name == "ok" and "missing is not available: not built into this copy" in note and "using ok" in note
     assert engine_status(infos[1], {})[0] is False
     assert engine_status(infos[1], {"heavy": ["/x.pth"]})[0] is True
     assert choose_engine("heavy", {"heavy": ["/x.pth"]}) == ("heavy", "")
