@@ -512,6 +512,7 @@ class MainWindow(QMainWindow):
             self.step(i - self.current_index)
 
     def toggle_play(self) -> None:
+        self._follow = False
         if self._play_timer.isActive():
             self._play_timer.stop()
         elif self.source is not None:
@@ -670,6 +671,9 @@ class MainWindow(QMainWindow):
             self.resultArrived.emit(result)
         if self._follow:
             self._live = (batch.results[-1], batch.frame)
+        elif self.current_frame is not None and any(r.frame_index == self.current_index for r in batch.results):
+            # the user looks at another frame while the run goes on, and its result has just arrived
+            self.view.show_overlays(ov.build_overlays(self.store.get(self.current_index), self.overlay_enabled))
         self._progress = (batch.done, batch.total, batch.fps)  # shown by the next live redraw
 
     def _render_live(self) -> None:
