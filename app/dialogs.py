@@ -4,9 +4,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QLineEdit,
                                QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout)
 
-from tracker.registry import available_engines
-
-from .engines import validate_weights
+from .engines import ENGINE_WEIGHTS, WEIGHT_FILES, validate_weight_file
 from .shortcuts import SHORTCUTS
 
 
@@ -32,35 +30,32 @@ class ShortcutsDialog(QDialog):
 
 
 class WeightsDialog(QDialog):
-    """Checkpoint files for the engines that need them; each engine's files are validated before saving."""
+    """The official checkpoint files; each is inspected (never executed) before it is saved."""
 
-    def __init__(self, weights: dict[str, list[str]], parent=None):
+    def __init__(self, weights: dict[str, str], parent=None):
         super().__init__(parent)
         self.setWindowTitle("Engine weights")
-        self.weights = {k: list(v) for k, v in weights.items()}
+        self.weights = dict(weights)
         grid = QGridLayout()
-        grid.addWidget(QLabel("Engines that need checkpoint files (the files are checked, never executed):"),
-                       0, 0, 1, 3)
+        grid.addWidget(QLabel("Checkpoint files for keeptrack, keeptrack-fast and superdimp "
+                              "(read with a restricted unpickler: no code in them runs):"), 0, 0, 1, 3)
         self.edits: dict[str, QLineEdit] = {}
         self.problems = QLabel()
         self.problems.setWordWrap(True)
         self.problems.setStyleSheet("color: #e05050")
-        row = 1
-        for info in available_engines():
-            if not info.needs_weights:
-                continue
-            edit = QLineEdit("; ".join(self.weights.get(info.name, [])))
-            edit.setPlaceholderText("checkpoint files, separated by ;")
-            edit.setToolTip(info.description)
+        for row, wf in enumerate(WEIGHT_FILES, start=1):
+            users = [e for e, slots in ENGINE_WEIGHTS.items() if wf.kind in slots.values()]
+            edit = QLineEdit(self.weights.get(wf.kind, ""))
+            edit.setPlaceholderText(wf.file_name)
+            edit.setToolTip("used by " + ", ".join(users))
             browse = QPushButton("Browse...")
-            browse.clicked.connect(lambda _=False, e=edit: self._browse(e))
-            grid.addWidget(QLabel(info.name), row, 0)
+            browse.clicked.connect(lambda _=False, e=edit, w=wf: self._browse(e, w))
+            grid.addWidget(QLabel(wf.label), row, 0)
             grid.addWidget(edit, row, 1)
             grid.addWidget(browse, row, 2)
-            self.edits[info.name] = edit
-            row += 1
+            self.edits[wf.kind] = edit
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self._save)
+        buttons.accepted.connect(self.save)
         buttons.rejected.connect(self.reject)
         lay = QVBoxLayout(self)
         lay.addLayout(grid)
@@ -69,20 +64,23 @@ class WeightsDialog(QDialog):
         bottom.addStretch(1)
         bottom.addWidget(buttons)
         lay.addLayout(bottom)
-        self.resize(700, 60 + 40 * row)
+        self.resize(760, 220)
 
-    def _browse(self, edit: QLineEdit) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self, "Checkpoint files", "", "Checkpoints (*.pth *.tar *.pt);;All (*)")
-        if files:
-            edit.setText("; ".join(files))
+    def _browse(self, edit: QLineEdit, wf) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, wf.label, "", f"{wf.file_name} (*.pth.tar *.pth *.tar);;All (*)")
+        if path:
+            edit.setText(path)
 
-    def _save(self) -> None:
+    def save(self) -> bool:
+        """Validate every file given; accept only when all fit (the problems are listed otherwise)."""
         problems: list[str] = []
-        for name, edit in self.edits.items():
-            paths = [p.strip() for p in edit.text().split(";") if p.strip()]
-            problems += [f"{name}: {p}" for p in validate_weights(name, paths)]
-            self.weights[name] = paths
+        for kind, edit in self.edits.items():
+            path = edit.text().strip()
+            if path:
+                problems += validate_weight_file(kind, path)
+            self.weights[kind] = path
         if problems:
             self.problems.setText("\n".join(problems))
-            return
+            return False
         self.accept()
+        return True

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from tracker.registry import DEFAULT_ENGINE, EngineInfo, available_engines
@@ -22,16 +23,44 @@ def module_present(target: str) -> bool:
         return False
 
 
-def engine_status(info: EngineInfo, weights: Mapping[str, Sequence[str]]) -> tuple[bool, str]:
-    """(usable, why not) for one engine, given the weight files configured per engine name."""
+@dataclass(frozen=True)
+class WeightFile:
+    """One official checkpoint file the user points to once (Track > Engine weights)."""
+
+    kind: str  # what tracker.checkpoints identifies the file as
+    label: str
+    file_name: str  # its usual name
+
+
+WEIGHT_FILES: tuple[WeightFile, ...] = (
+    WeightFile("super_dimp_simple", "SuperDiMP-Simple base network (KeepTrack)", "super_dimp_simple.pth.tar"),
+    WeightFile("keep_track", "KeepTrack association network", "keep_track.pth.tar"),
+    WeightFile("super_dimp", "SuperDiMP base network", "super_dimp.pth.tar"),
+)
+# Engine -> {create_engine parameter: weight file kind}.
+ENGINE_WEIGHTS: dict[str, dict[str, str]] = {
+    "keeptrack": {"base_weights": "super_dimp_simple", "association_weights": "keep_track"},
+    "keeptrack-fast": {"base_weights": "super_dimp_simple", "association_weights": "keep_track"},
+    "superdimp": {"base_weights": "super_dimp"},
+}
+
+
+def engine_status(info: EngineInfo, weights: Mapping[str, str]) -> tuple[bool, str]:
+    """(usable, why not) for one engine, given the weight files set so far (kind -> path)."""
     if not module_present(info.target):
         return False, f"not built into this copy ({info.target.split(':')[0]} is missing)"
-    if info.needs_weights and not weights.get(info.name):
-        return False, "needs checkpoint files: Track > Engine weights..."
+    if info.needs_weights:
+        slots = ENGINE_WEIGHTS.get(info.name)
+        if slots is None:
+            return False, "needs weight files the studio does not know how to pass"
+        missing = [kind for kind in slots.values() if not weights.get(kind)]
+        if missing:
+            names = ", ".join(w.file_name for w in WEIGHT_FILES if w.kind in missing)
+            return False, f"needs {names}: Track > Engine weights..."
     return True, ""
 
 
-def choose_engine(requested: str | None, weights: Mapping[str, Sequence[str]]) -> tuple[str | None, str]:
+def choose_engine(requested: str | None, weights: Mapping[str, str]) -> tuple[str | None, str]:
     """The engine to use and a note for the status bar when it is not the one asked for (or the default)."""
     engines = available_engines()
     wanted = requested or DEFAULT_ENGINE
@@ -48,16 +77,15 @@ def choose_engine(requested: str | None, weights: Mapping[str, Sequence[str]]) -
     return None, f"no tracking engine is available ({wanted}: {why})"
 
 
-def validate_weights(engine: str, paths: Sequence[str]) -> list[str]:
-    """Problems with the checkpoint files chosen for `engine` (empty list: fine).
+def validate_weight_file(kind: str, path: str) -> list[str]:
+    """Problems with `path` as the weight file `kind` (empty list: fine).
 
-    Each file is inspected by tracker.checkpoints (the only module that unpickles anything, through a
-    restricted unpickler) where this copy has it: what network it holds and whether its keys and shapes
-    fit. Without that module only existence is checked.
+    The file is inspected by tracker.checkpoints (the only module that unpickles anything, through a
+    restricted unpickler) where this copy has it: which network it holds and whether its keys and shapes
+    fit. Without that module only its existence is checked.
     """
-    problems = [f"{p}: no such file" for p in paths if not Path(p).is_file()]
-    if problems or not paths:
-        return problems
+    if not Path(path).is_file():
+        return [f"{path}: no such file"]
     try:
         checkpoints = importlib.import_module("tracker.checkpoints")
     except ImportError:
@@ -65,21 +93,21 @@ def validate_weights(engine: str, paths: Sequence[str]) -> list[str]:
     inspect = getattr(checkpoints, "inspect_checkpoint", None)
     if inspect is None:
         return []
-    for p in paths:
-        try:
-            report = inspect(p)
-        except Exception as exc:  # CheckpointError and friends: messages for the user
-            problems.append(str(exc))
-            continue
-        if not report.fits:
-            problems.append(f"{p}: {report.label}: " + "; ".join(report.problems))
-    return problems
+    try:
+        report = inspect(path)
+    except Exception as exc:  # noqa: BLE001 - CheckpointError and friends are messages for the user
+        return [str(exc)]
+    wanted = next((w.file_name for w in WEIGHT_FILES if w.kind == kind), kind)
+    if report.kind != kind:
+        return [f"{path}: this is the {report.label}, not {wanted}"]
+    if report.problems:
+        return [f"{path}: " + "; ".join(report.problems)]
+    return []
 
 
-def engine_params(engine: str, weights: Mapping[str, Sequence[str]]) -> dict:
-    """Parameters passed to create_engine for `engine`: the checkpoint files, where it needs any."""
-    paths = list(weights.get(engine, ()))
-    return {"checkpoints": paths} if paths else {}
+def engine_params(engine: str, weights: Mapping[str, str]) -> dict:
+    """Parameters passed to create_engine for `engine`: its weight files, where it needs any."""
+    return {param: weights[kind] for param, kind in ENGINE_WEIGHTS.get(engine, {}).items() if weights.get(kind)}
 
 
 def cuda_available() -> bool:

@@ -29,7 +29,7 @@ from tracker.sources.base import FrameSource, open_source
 from . import overlays as ov
 from .debug_dock import DebugDock
 from .dialogs import ShortcutsDialog, WeightsDialog
-from .engines import choose_engine, cuda_available, engine_params, engine_status
+from .engines import WEIGHT_FILES, choose_engine, cuda_available, engine_params, engine_status
 from .frame_view import FrameView
 from .shortcuts import BY_ACTION
 from .store import ResultStore
@@ -334,12 +334,9 @@ class MainWindow(QMainWindow):
         sb.addPermanentWidget(self.progress)
 
     # ================================================================== engines
-    def weights(self) -> dict[str, list[str]]:
-        out = {}
-        for info in available_engines():
-            v = self.settings.value(f"weights/{info.name}", [])
-            out[info.name] = [v] if isinstance(v, str) else list(v or [])
-        return out
+    def weights(self) -> dict[str, str]:
+        """The weight files set in Track > Engine weights: kind (e.g. 'keep_track') -> path."""
+        return {wf.kind: str(self.settings.value(f"weights/{wf.kind}", "") or "") for wf in WEIGHT_FILES}
 
     def _refresh_engines(self, wanted: str | None = None) -> None:
         weights = self.weights()
@@ -375,8 +372,8 @@ class MainWindow(QMainWindow):
     def _weights_dialog(self) -> None:
         dlg = WeightsDialog(self.weights(), self)
         if dlg.exec():
-            for name, paths in dlg.weights.items():
-                self.settings.setValue(f"weights/{name}", paths)
+            for kind, path in dlg.weights.items():
+                self.settings.setValue(f"weights/{kind}", path)
             self._refresh_engines()
 
     # ================================================================== opening

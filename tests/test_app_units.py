@@ -107,9 +107,11 @@ def test_engine_choice_falls_back_and_says_why(monkeypatch):
     monkeypatch.setattr(eng, "DEFAULT_ENGINE", "missing")
     name, note = choose_engine(None, {})
     assert name == "ok" and "missing is not available: not built into this copy" in note and "using ok" in note
-    assert engine_status(infos[1], {})[0] is False
-    assert engine_status(infos[1], {"heavy": ["/x.pth"]})[0] is True
-    assert choose_engine("heavy", {"heavy": ["/x.pth"]}) == ("heavy", "")
+    assert engine_status(infos[1], {})[0] is False  # no weight slots known for it
+    monkeypatch.setitem(eng.ENGINE_WEIGHTS, "heavy", {"base_weights": "super_dimp"})
+    assert "super_dimp.pth.tar" in engine_status(infos[1], {})[1]
+    assert engine_status(infos[1], {"super_dimp": "/x.pth"})[0] is True
+    assert choose_engine("heavy", {"super_dimp": "/x.pth"}) == ("heavy", "")
 
 
 def test_sample_is_reproducible(tmp_path):
@@ -132,16 +134,43 @@ def test_sample_is_reproducible(tmp_path):
 
 
 def test_weights_are_validated_before_use(tmp_path):
-    from app.engines import engine_params, validate_weights
+    from app.engines import ENGINE_WEIGHTS, engine_params, validate_weight_file
 
-    assert validate_weights("keeptrack", [str(tmp_path / "absent.pth.tar")])[0].endswith("no such file")
+    assert validate_weight_file("keep_track", str(tmp_path / "absent.pth.tar"))[0].endswith("no such file")
+    weights = {"super_dimp_simple": "/w/sds.pth.tar", "keep_track": "/w/kt.pth.tar", "super_dimp": ""}
+    assert engine_params("keeptrack", weights) == {"base_weights": "/w/sds.pth.tar",
+                                                   "association_weights": "/w/kt.pth.tar"}
+    assert engine_params("superdimp", weights) == {} and engine_params("csrt", weights) == {}
+    assert set(ENGINE_WEIGHTS) == {"keeptrack", "keeptrack-fast", "superdimp"}
     junk = tmp_path / "junk.pth.tar"
     junk.write_bytes(b"this is not a checkpoint")
     try:
         import tracker.checkpoints  # noqa: F401
     except ImportError:
         pytest.skip("this copy has no tracker.checkpoints: only existence is checked")
-    problems = validate_weights("keeptrack", [str(junk)])
+    problems = validate_weight_file("keep_track", str(junk))
     assert problems and "junk.pth.tar" in problems[0]
-    assert engine_params("keeptrack", {"keeptrack": ["/a", "/b"]}) == {"checkpoints": ["/a", "/b"]}
-    assert engine_params("csrt", {}) == {}
+
+
+def test_weights_dialog_refuses_a_bad_file_and_unlocks_engines(qtbot, tmp_path, monkeypatch):
+    """The dialog lists the problems and keeps the file out; with fitting files the engines become usable."""
+    import app.engines as eng
+    from app.dialogs import WeightsDialog
+    from tracker.registry import engine_info
+
+    junk = tmp_path / "junk.pth.tar"
+    junk.write_bytes(b"not a checkpoint")
+    dlg = WeightsDialog({})
+    qtbot.addWidget(dlg)
+    dlg.edits["keep_track"].setText(str(junk))
+    assert dlg.save() is False and "junk.pth.tar" in dlg.problems.text()
+    # with files the checker accepts (stubbed: no real checkpoints here), keeptrack becomes usable
+    monkeypatch.setattr(eng, "validate_weight_file", lambda kind, path: [])
+    monkeypatch.setattr("app.dialogs.validate_weight_file", lambda kind, path: [])
+    dlg.edits["super_dimp_simple"].setText(str(junk))
+    assert dlg.save() is True
+    assert dlg.weights["keep_track"] == str(junk)
+    info = engine_info("keeptrack")
+    if eng.module_present(info.target):
+        assert eng.engine_status(info, dlg.weights) == (True, "")
+    assert eng.engine_status(engine_info("superdimp"), dlg.weights)[0] is False
