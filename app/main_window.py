@@ -9,7 +9,10 @@ Extension points for other parts of the studio (e.g. annotations):
 """
 from __future__ import annotations
 
+import importlib
 import math
+import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,7 +32,7 @@ from tracker.sources.base import FrameSource, open_source
 from . import overlays as ov
 from .debug_dock import DebugDock
 from .dialogs import ShortcutsDialog, WeightsDialog
-from .engines import WEIGHT_FILES, choose_engine, cuda_available, engine_params, engine_status
+from .engines import WEIGHT_FILES, choose_engine, cuda_available, engine_params, engine_status, module_present
 from .frame_view import FrameView
 from .shortcuts import BY_ACTION
 from .store import ResultStore
@@ -97,9 +100,13 @@ class MainWindow(QMainWindow):
         self._series_timer.timeout.connect(self._refresh_series)
         self._play_timer = QTimer(self)
         self._play_timer.timeout.connect(self._play_tick)
+        self._preload: threading.Thread | None = None
+        self.preloaded = threading.Event()  # set once the chosen engine's module is imported (or failed to)
         self._refresh_engines()
         self._refresh_recent()
         self._probe_cuda()
+        self.engine_combo.currentTextChanged.connect(lambda _t: self._preload_engine())
+        QTimer.singleShot(0, self._preload_engine)
 
     # ================================================================== construction
     def _build_views(self) -> None:
@@ -354,6 +361,32 @@ class MainWindow(QMainWindow):
             self.engine_combo.setCurrentText(chosen)
         if note:
             self.show_status(note)
+
+    def _preload_engine(self) -> None:
+        """Import the chosen engine's module in the background now, not when tracking starts.
+
+        Importing torch the first time holds the GIL for up to a second (loading its libraries), which
+        freezes the window wherever it happens; at start-up, on the start view, it disturbs nobody.
+        """
+        info = next((i for i in available_engines() if i.name == self.engine_name()), None)
+        module = info.target.split(":")[0] if info is not None else None
+        if module is None or module in sys.modules or not module_present(info.target):
+            self.preloaded.set()
+            return
+        if self._preload is not None and self._preload.is_alive():
+            return  # one at a time; the next change of engine starts another
+        self.preloaded.clear()
+
+        def load():
+            try:
+                importlib.import_module(module)
+            except Exception:  # noqa: BLE001 - creating the engine reports it, with the window's message bar
+                pass
+            finally:
+                self.preloaded.set()
+
+        self._preload = threading.Thread(target=load, daemon=True, name="engine-preload")
+        self._preload.start()
 
     def set_engine(self, name: str) -> None:
         """Select engine `name`; InputError where it is unknown or cannot be used here."""
@@ -744,5 +777,7 @@ class MainWindow(QMainWindow):
                 self.show_message(str(exc))
 
     def closeEvent(self, event):
+        if self._preload is not None:
+            self._preload.join(60)  # never let the interpreter exit in the middle of importing torch
         self.close_source()
         super().closeEvent(event)

@@ -79,7 +79,7 @@ class Heatmap:
     y: float
     w: float
     h: float
-    opacity: float = 0.8  # on top of the colour map's own alpha ramp (low scores fade out)
+    opacity: float = 0.55  # on top of the colour map's own alpha ramp (low scores fade out)
 
 
 def tracked_box(result: FrameResult) -> list:

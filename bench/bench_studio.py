@@ -47,6 +47,7 @@ def main() -> int:
 
     w.open_path(path)
     wait(lambda: w.current_frame is not None)
+    wait(w.preloaded.is_set, timeout=300)  # the default engine's imports (torch) happen at start-up
     n = w.num_frames
 
     # seek latency: request -> frame on screen (decode in the worker + redraw)
@@ -83,6 +84,7 @@ def main() -> int:
         except Exception as exc:  # noqa: BLE001
             rows.append((f"{engine}: not available", str(exc)))
             continue
+        wait(w.preloaded.is_set, timeout=300)
         w.go_to(0)
         wait(lambda: w.current_index == 0 and w.current_frame is not None)
         if box is not None:

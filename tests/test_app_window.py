@@ -204,6 +204,7 @@ def test_gui_stays_responsive_while_tracking(qtbot, window):
     """
     w = window
     open_and_wait(qtbot, w)
+    assert w.preloaded.wait(120)  # the default engine's imports (torch) are done in the background at start
     idle = _timer_gaps(qtbot, lambda ticks: qtbot.wait(1500))
     allowance = max(0.0, idle.max() - 20.0)
     w.engine_combo.setCurrentText("test-busy")  # 25 ms of CPU work per frame
