@@ -37,7 +37,7 @@ from .frame_view import FrameView
 from .shortcuts import BY_ACTION
 from .store import ResultStore
 from .timeline import Timeline
-from .workers import FrameDecoder, TrackingController, TrackRequest, describe_error
+from .workers import FrameDecoder, TrackingController, TrackRequest, describe_error, engine_key
 
 SAMPLE_PATH = RESOURCES / "sample"
 MAX_RECENT = 10
@@ -643,8 +643,8 @@ class MainWindow(QMainWindow):
             self.show_message("No tracking engine is available in this copy")
             return None
         params = engine_params(name, self.weights())
-        key, last, last_dir = self.tracker.worker.position()
-        same_engine = key is not None and key[:2] == (name, device)
+        key, last, last_dir = self.tracker.worker.position()  # the worker is idle here: safe to read
+        same_engine = key == engine_key(name, device, params)
         stored = self.store.get(self.current_index)
         if not self.init_box_dirty and same_engine and last == self.current_index and last_dir == direction:
             if end == self.current_index:

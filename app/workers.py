@@ -172,6 +172,11 @@ class TrackRequest:
     request_id: int = 0
 
 
+def engine_key(engine: str, device: str, params: dict) -> tuple:
+    """What must match for a run to continue the engine the worker holds."""
+    return (engine, device, repr(sorted(params.items())))
+
+
 @dataclass(frozen=True)
 class ResultBatch:
     """Results of consecutive frames of one run, sent together: every cross-thread signal makes the GUI
@@ -233,7 +238,7 @@ class TrackingWorker(QObject):
             for what, idx in (("start", req.start_index), ("end", req.end_index)):
                 if not 0 <= idx < n:
                     raise InputError(f"{what} frame {idx} is outside the sequence (frames 0..{n - 1})")
-            key = (req.engine, req.device, repr(sorted(req.params.items())))
+            key = engine_key(req.engine, req.device, req.params)
             if req.init_box is not None:
                 if self._engine is None or self._engine_key != key:
                     self._engine, self._engine_key, self._last_index = None, None, None
