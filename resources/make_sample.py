@@ -17,7 +17,6 @@ ROWS, COLS = 270, 480
 NUM_FRAMES = 120
 TILE = 40  # side of the target and distractor tiles, pixels
 SEED = 7
-FPS = 25.0
 
 
 def _smooth_noise(rng: np.random.Generator, rows: int, cols: int, cell: int) -> np.ndarray:
