@@ -571,16 +571,21 @@ class MainWindow(QMainWindow):
         self.current_frame = frame
         self.view.set_frame(frame)
         result = self.store.get(index)
-        self.view.show_overlays(ov.build_overlays(result, self.overlay_enabled))
+        self.view.show_overlays(self._overlays(index))
         if not live:  # while tracking, the dock follows at the slower series rate (it is costly to redraw)
             self.debug_dock.show_frame(index, result)
         self.frame_label.setText(f"frame {index} / {self.num_frames - 1}")
         self.frameShown.emit(index)
 
+    def _overlays(self, index: int) -> dict[str, list]:
+        gt = self.source.ground_truth if self.source is not None else None
+        gt_box = gt.boxes[index] if gt is not None and 0 <= index < len(gt.boxes) else None
+        return ov.build_overlays(self.store.get(index), self.overlay_enabled, gt_box)
+
     def set_overlay(self, key: str, on: bool) -> None:
         self.overlay_enabled[key] = on
         if self.current_frame is not None:
-            self.view.show_overlays(ov.build_overlays(self.store.get(self.current_index), self.overlay_enabled))
+            self.view.show_overlays(self._overlays(self.current_index))
 
     # ================================================================== initial box
     def start_drawing(self) -> None:
@@ -703,7 +708,7 @@ class MainWindow(QMainWindow):
             self._live = (batch.results[-1], batch.frame)
         elif self.current_frame is not None and any(r.frame_index == self.current_index for r in batch.results):
             # the user looks at another frame while the run goes on, and its result has just arrived
-            self.view.show_overlays(ov.build_overlays(self.store.get(self.current_index), self.overlay_enabled))
+            self.view.show_overlays(self._overlays(self.current_index))
         self._progress = (batch.done, batch.total, batch.fps)  # shown by the next live redraw
 
     def _render_live(self) -> None:
@@ -732,7 +737,7 @@ class MainWindow(QMainWindow):
         self._render_timer.stop()
         self._series_timer.stop()
         if self.current_frame is not None:  # the stored result of the frame on screen may have just arrived
-            self.view.show_overlays(ov.build_overlays(self.store.get(self.current_index), self.overlay_enabled))
+            self.view.show_overlays(self._overlays(self.current_index))
         self._refresh_series()
         self.action("track_stop").setEnabled(False)
         if status == "done":

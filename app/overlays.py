@@ -21,6 +21,7 @@ FLAG_COLORS: dict[Flag, Color] = {
     Flag.NOT_FOUND: (235, 40, 40),
 }
 SEARCH_AREA_COLOR: Color = (80, 170, 255)
+GROUND_TRUTH_COLOR: Color = (255, 255, 255)
 SELECTED_COLOR: Color = (255, 255, 255)
 NO_ID_COLOR: Color = (200, 200, 200)
 # Distinct colours for object ids (a persistent id keeps its colour from frame to frame).
@@ -155,16 +156,25 @@ def matches(result: FrameResult) -> list:
     return items
 
 
+def ground_truth(box) -> list:
+    """The sequence's annotated box for the frame (benchmark sequences), thin white dashes."""
+    if box is None or not all(np.isfinite(v) for v in box):
+        return []
+    x, y, w, h = (float(v) for v in box)
+    return [Rect(x, y, w, h, GROUND_TRUTH_COLOR, 1.0, dashed=True)]
+
+
 @dataclass(frozen=True)
 class Overlay:
     key: str
     label: str
-    build: Callable[[FrameResult], list]
+    build: Callable[[FrameResult], list] | None  # None: not drawn from the result (ground truth)
     default_on: bool = True
 
 
 # Drawing order: bottom to top.
 OVERLAYS: tuple[Overlay, ...] = (
+    Overlay("ground_truth", "Ground truth", None),
     Overlay("score_map", "Score map", score_map),
     Overlay("search_area", "Search area", search_area),
     Overlay("matches", "Match lines", matches),
@@ -174,9 +184,17 @@ OVERLAYS: tuple[Overlay, ...] = (
 )
 
 
-def build_overlays(result: FrameResult | None, enabled: dict[str, bool]) -> dict[str, list]:
-    """Descriptions for every enabled overlay, keyed by overlay key (empty lists for disabled ones)."""
+def build_overlays(result: FrameResult | None, enabled: dict[str, bool], gt_box=None) -> dict[str, list]:
+    """Descriptions for every enabled overlay, keyed by overlay key (empty lists for disabled ones).
+
+    `gt_box` is the frame's ground-truth box [x, y, w, h] where the sequence has one.
+    """
     out: dict[str, list] = {}
     for ov in OVERLAYS:
-        out[ov.key] = ov.build(result) if (result is not None and enabled.get(ov.key, ov.default_on)) else []
+        if not enabled.get(ov.key, ov.default_on):
+            out[ov.key] = []
+        elif ov.build is None:
+            out[ov.key] = ground_truth(gt_box)
+        else:
+            out[ov.key] = ov.build(result) if result is not None else []
     return out

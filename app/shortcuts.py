@@ -42,6 +42,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("overlay_candidates", "4", "Overlay: candidates and ids", "View"),
     Shortcut("overlay_selected", "5", "Overlay: selected target", "View"),
     Shortcut("overlay_matches", "6", "Overlay: match lines", "View"),
+    Shortcut("overlay_ground_truth", "7", "Overlay: ground truth (benchmark sequences)", "View"),
     Shortcut("shortcuts", "F1", "Keyboard shortcuts", "Help"),
 )
 

@@ -62,13 +62,17 @@ def test_score_map_heatmap_covers_its_image_rect_and_is_scaled():
 
 def test_build_overlays_respects_toggles_and_empty_results():
     r = _result()
-    on = ov.build_overlays(r, {})
+    on = ov.build_overlays(r, {}, gt_box=(5, 5, 10, 10))
     assert all(on[o.key] for o in ov.OVERLAYS)
     off = ov.build_overlays(r, {"candidates": False})
     assert off["candidates"] == [] and off["box"]
     assert all(v == [] for v in ov.build_overlays(None, {}).values())
     bare = FrameResult(0, None)
     assert all(v == [] for v in ov.build_overlays(bare, {}).values())
+    (gt,) = ov.build_overlays(None, {}, gt_box=np.array([1.0, 2.0, 3.0, 4.0]))["ground_truth"]
+    assert (gt.x, gt.y, gt.w, gt.h) == (1, 2, 3, 4) and gt.dashed
+    assert ov.build_overlays(None, {}, gt_box=np.full(4, np.nan))["ground_truth"] == []  # unannotated frame
+    assert ov.build_overlays(None, {"ground_truth": False}, gt_box=(1, 2, 3, 4))["ground_truth"] == []
 
 
 def test_store_keeps_each_frame_and_derives_series():
