@@ -147,14 +147,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.path:
         window.open_path(args.path)
         if args.box:
-            def apply_box(_i, done=[]):  # noqa: B006 - once, after the first frame is on screen
-                if not done:
-                    done.append(True)
-                    try:
-                        from .main_window import parse_box
+            def apply_box(_index: int) -> None:  # once, after the first frame is on screen
+                window.frameShown.disconnect(apply_box)
+                try:
+                    from .main_window import parse_box
 
-                        window.set_init_box(parse_box(args.box))
-                    except InputError as exc:
-                        window.show_message(str(exc))
+                    window.set_init_box(parse_box(args.box))
+                except InputError as exc:
+                    window.show_message(str(exc))
+
             window.frameShown.connect(apply_box)
     return app.exec()

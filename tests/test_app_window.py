@@ -383,3 +383,27 @@ def test_cancel_and_unbuildable_engine(qtbot, window):
     w.set_init_box((30, 120, 40, 40))
     assert run_and_wait(qtbot, w, 3) == "failed"
     assert "tests_no_such_module_xyz" in w.last_message
+
+
+def test_interactive_start_with_path_and_box(qtbot, tmp_path):
+    """`python main.py PATH --box x,y,w,h`: the window opens PATH and holds the box, ready to track."""
+    from PySide6.QtWidgets import QApplication
+
+    from app.main import main
+
+    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(tmp_path))
+    seen = {}
+
+    def poll():
+        for widget in QApplication.topLevelWidgets():
+            if isinstance(widget, MainWindow) and widget.source is not None and widget.init_box == (50, 60, 30, 20):
+                seen["box"], seen["frames"] = widget.init_box, widget.num_frames
+                widget.close()
+                QApplication.instance().exit(0)
+                return
+        QTimer.singleShot(50, poll)
+
+    QTimer.singleShot(50, poll)
+    QTimer.singleShot(20000, lambda: QApplication.instance().exit(3))
+    assert main([str(SAMPLE_PATH), "--box", "50,60,30,20"]) == 0
+    assert seen == {"box": (50, 60, 30, 20), "frames": 120}
