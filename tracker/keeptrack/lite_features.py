@@ -30,6 +30,11 @@ class LiteFeatures:
 
     @torch.no_grad()
     def __call__(self, patches: torch.Tensor) -> torch.Tensor:
+        return self.extract(patches)[0]
+
+    @torch.no_grad()
+    def extract(self, patches: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """(classification features, raw backbone layers by name)."""
         raw = self.backbone(patches.to(self.device))
         size = patches.shape[-1] // self.stride
         parts = []
@@ -48,4 +53,4 @@ class LiteFeatures:
         c, h, w = x.shape[1:]
         x = x * torch.sqrt(torch.tensor(h * w / (self.filter_size**2), dtype=x.dtype)
                            / (x.pow(2).sum(dim=(1, 2, 3), keepdim=True) + 1e-5))
-        return x
+        return x, raw
