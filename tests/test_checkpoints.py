@@ -231,3 +231,27 @@ def test_check_weights_command(simple_file, keep_track_file, super_dimp_file, tm
     out = capsys.readouterr().out
     assert "SuperDiMP base network" in out and "superdimp engine" in out
     assert "junk.pth.tar" in out and "not a PyTorch checkpoint" in out
+
+
+@pytest.mark.parametrize("kind", ["super_dimp_simple", "keep_track"])
+def test_module_tree_equals_official_manifest(fidelity, kind):
+    """Same keys, same order, same shapes as the original networks' state_dict() (BN counters included)."""
+    manifest = [(k, tuple(s)) for k, s in fw.manifest(fidelity, kind)]
+    assert list(ck.expected_state_shapes(kind).items()) == manifest
+
+
+def test_parameter_counts_match_the_reference():
+    from tracker.nets.association import TargetCandidateMatchingNet
+    from tracker.nets.base_net import DiMPNet
+
+    def count(module):
+        return sum(p.numel() for p in module.parameters())
+
+    with torch.device("meta"):
+        base, assoc = DiMPNet(), TargetCandidateMatchingNet(with_backbone=True)
+    assert count(base.feature_extractor) == 25_557_032
+    assert count(base.classifier) == 7_078_401
+    assert count(base.bb_regressor) == 10_461_569
+    assert count(assoc.descriptor_extractor) == 4_194_560
+    assert count(assoc.matcher) == 2_808_833
+    assert count(assoc.matcher.kenc) == 110_336 and count(assoc.matcher.gnn) == 2_632_704

@@ -167,6 +167,8 @@ _RESTRICTED_PICKLE = types.SimpleNamespace(Unpickler=RestrictedUnpickler, load=_
 def safe_torch_load(path: str | Path) -> Any:
     """torch.load with the restricted unpickler, on CPU; CheckpointError (naming the file) on anything wrong."""
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a folder, not a checkpoint file")
     if not path.is_file():
         raise CheckpointError(f"{path}: no such file")
     if path.stat().st_size == 0:

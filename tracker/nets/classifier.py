@@ -203,12 +203,12 @@ def distance_bins(center_rc: Tensor, output_hw: tuple[int, int], num_bins: int, 
 
 
 class DiMPSteepestDescentGN(nn.Module):
-    """SuperDiMP's optimiser: label, target mask and spatial weight predicted from distance bins; learned step."""
+    """SuperDiMP's optimiser: label, target mask and spatial weight predicted from distance bins; learned step.
+    The score activation is the same leaky form as the hinge optimiser's, with the predicted mask as the leak."""
 
     def __init__(self, num_iter: int = 5, feat_stride: float = 16, init_step_length: float = 0.9,
                  init_filter_reg: float = 0.1, init_gauss_sigma: float = 0.91667, num_dist_bins: int = 100,
-                 bin_displacement: float = 0.1, mask_init_factor: float = 3.0, min_filter_reg: float = 1e-3,
-                 activation_leak: float = 0.0):
+                 bin_displacement: float = 0.1, mask_init_factor: float = 3.0, min_filter_reg: float = 1e-3):
         super().__init__()
         self.num_iter = int(num_iter)
         self.feat_stride = float(feat_stride)
@@ -284,8 +284,8 @@ class LinearFilterClassifier(nn.Module):
     def __init__(self, config: ClassifierConfig = ClassifierConfig()):
         super().__init__()
         self.config = config
-        self.feature_extractor = make_classification_feature_extractor(config.in_dim, config.feature_dim,
-                                                                       config.filter_size)
+        # Children registered in the original's order (initializer, optimiser, features) so that state_dict()
+        # lists keys exactly as the checkpoints do.
         self.filter_initializer = FilterInitializerLinear(config.feature_dim, config.filter_size,
                                                           config.feature_stride)
         if config.optimizer == "hinge_gn":
@@ -297,6 +297,8 @@ class LinearFilterClassifier(nn.Module):
                 bin_displacement=config.bin_displacement)
         else:
             raise ValueError(f"unknown classifier optimiser {config.optimizer!r}")
+        self.feature_extractor = make_classification_feature_extractor(config.in_dim, config.feature_dim,
+                                                                       config.filter_size)
 
     @property
     def uses_labels(self) -> bool:
