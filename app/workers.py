@@ -32,12 +32,16 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _lower_thread_priority(niceness: int = 5) -> None:
+WORKER_NICENESS = int(os.environ.get("KEEPTRACK_WORKER_NICE", "5"))
+
+
+def _lower_thread_priority(niceness: int = WORKER_NICENESS) -> None:
     """Make the calling thread yield the CPU to the GUI thread when both want it (Linux: per-thread nice).
 
     Threads the engine starts from here (OpenCV, torch pools) inherit it. Elsewhere this does nothing.
+    $KEEPTRACK_WORKER_NICE overrides the level (0: off).
     """
-    if not hasattr(os, "setpriority") or not sys.platform.startswith("linux"):
+    if niceness <= 0 or not hasattr(os, "setpriority") or not sys.platform.startswith("linux"):
         return
     try:
         tid = threading.get_native_id()
