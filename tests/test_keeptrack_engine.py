@@ -1,0 +1,94 @@
+"""The KeepTrack engine end to end on a real OTB sequence with the rule-generated fidelity weights, created
+through the registry from checkpoint files like a user would; and the factory's errors."""
+from __future__ import annotations
+
+import re
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from tracker.errors import InputError
+from tracker.keeptrack.engine import create_keeptrack_engine
+from tracker.keeptrack.testing import _weights_module
+from tracker.registry import create_engine
+from tracker.result import Assignment, Flag, FrameResult
+
+
+def test_factory_needs_weight_files_and_known_parameters(tmp_path):
+    with pytest.raises(InputError, match="super_dimp_simple"):
+        create_keeptrack_engine(profile="keeptrack")
+    with pytest.raises(InputError, match="keep_track"):
+        create_keeptrack_engine(profile="keeptrack-fast", base_weights=tmp_path / "x.pth.tar")
+    with pytest.raises(InputError, match="no_such_parameter"):
+        create_keeptrack_engine(profile="keeptrack", no_such_parameter=1)
+    with pytest.raises(InputError, match="profile"):
+        create_keeptrack_engine(profile="keeptrack-ultra")
+
+
+def _sequence(otb, name, count):
+    folder = otb / name
+    first = (folder / "groundtruth_rect.txt").read_text().splitlines()[0]
+    box = [float(v) for v in re.split(r"[,\s]+", first.strip())]
+    frames = [cv2.cvtColor(cv2.imread(str(folder / "img" / f"{i:04d}.jpg")), cv2.COLOR_BGR2RGB)
+              for i in range(1, count + 1)]
+    return frames, box
+
+
+@pytest.fixture(scope="module")
+def weight_files(fidelity, tmp_path_factory):
+    """The rule-generated weights saved as plain state-dict files (what a user's checkpoint boils down to)."""
+    dw = _weights_module(fidelity)
+    folder = tmp_path_factory.mktemp("weights")
+    base = folder / "super_dimp_simple.pth.tar"
+    assoc = folder / "keep_track.pth.tar"
+    torch.save(dw.make_state_dict(dw.load_manifest(fidelity / "manifest_super_dimp_simple.json")), base)
+    torch.save(dw.make_state_dict(dw.load_manifest(fidelity / "manifest_keep_track.json")), assoc)
+    return base, assoc
+
+
+@pytest.mark.slow
+def test_engine_tracks_a_real_sequence_and_returns_complete_frame_results(otb, weight_files):
+    frames, box = _sequence(otb, "Deer", 6)
+    torch.manual_seed(0)
+    engine = create_engine("keeptrack-fast", device="cpu", base_weights=weight_files[0],
+                           association_weights=weight_files[1])
+    first = engine.initialize(frames[0], box)
+    assert first.box == pytest.approx(tuple(box)) and first.flag == Flag.NORMAL
+    assert {"backbone", "classifier", "iounet"} <= set(first.timings)
+
+    results: list[FrameResult] = [engine.track(f) for f in frames[1:]]
+    rows, cols = frames[0].shape[:2]
+    for i, r in enumerate(results, start=1):
+        assert r.frame_index == i
+        assert r.box is not None and all(np.isfinite(r.box)) and r.box[2] > 0 and r.box[3] > 0
+        assert isinstance(r.flag, Flag) and np.isfinite(r.presence)
+        assert r.search_area is not None and r.search_area[2] > 0
+        assert r.score_map is not None and r.score_map.values.shape == (23, 23)  # fast profile: 352 px patch
+        assert np.isfinite(r.score_map.values).all()
+        # the score map covers the search area (same centre, to within a cell)
+        sx, sy, sw, sh = r.score_map.image_rect()
+        ax, ay, aw, ah = r.search_area
+        assert abs((sx + sw / 2) - (ax + aw / 2)) < r.score_map.step_x
+        assert abs((sy + sh / 2) - (ay + ah / 2)) < r.score_map.step_y
+        assert {"crop", "backbone", "classifier", "candidates"} <= set(r.timings)
+        for c in r.candidates:
+            assert c.object_id is not None and c.score > 0.1
+        if r.candidates and r.selected_id is not None:
+            assert r.selected is not None
+        if r.assignment is not None:
+            assert isinstance(r.assignment, Assignment)
+            m, n = len(r.assignment.previous), len(r.candidates)
+            assert r.assignment.probabilities.shape == (m + 1, n + 1)
+            assert len(r.assignment.matches) == n
+            probs = r.assignment.probabilities
+            assert np.all(probs >= 0) and np.all(probs <= 1 + 1e-4)
+            # Sinkhorn ends on a column update: each current candidate has a partner or the dustbin, summing to 1
+            assert np.allclose(probs[:, :-1].sum(0), 1, atol=1e-3)
+            for j, row in enumerate(r.assignment.matches):          # a match is its column's most likely entry
+                if row >= 0:
+                    assert probs[row, j] == probs[:-1, j].max()
+        if r.flag != Flag.NOT_FOUND:
+            assert "iounet" in r.timings
+    assert any(r.candidates for r in results), "rule weights should give candidates on Deer"
