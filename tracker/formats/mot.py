@@ -10,6 +10,7 @@ A folder target gets `gt/gt.txt` plus `seqinfo.ini` (seqLength keeps trailing em
 from __future__ import annotations
 
 import configparser
+import re
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ import numpy as np
 from ..atomic import atomic_write_text
 from ..errors import InputError
 from ..sources.base import GroundTruth
-from ._text import fmt_number, parse_numbers, read_lines
+from .boxtext import format_number, read_text
 
 FORMAT = "mot"
 
@@ -40,10 +41,10 @@ def _seq_length(gt_file: Path) -> int | None:
 
 def _rows(gt_file: Path) -> list[tuple[int, list[float]]]:
     rows = []
-    for lineno, line in enumerate(read_lines(gt_file, "MOT ground-truth"), start=1):
+    for lineno, line in enumerate(read_text(gt_file).split("\n"), start=1):
         if not line.strip():
             continue
-        v = parse_numbers(line, gt_file, lineno, "MOT")
+        v = _numbers(line, gt_file, lineno, "MOT")
         if len(v) < 6:
             raise InputError(f"{gt_file}, line {lineno}: a MOT line needs at least 6 values "
                              f"(frame, id, x, y, w, h), got {len(v)}")
@@ -111,7 +112,7 @@ def write_ground_truth(path: str | Path, boxes, absent=None, object_id: int = 1,
             box, consider, visibility = boxes[i], 1, 1
         else:
             continue
-        lines.append(",".join([str(i + 1), str(object_id), *map(fmt_number, box), str(consider), "1",
+        lines.append(",".join([str(i + 1), str(object_id), *map(format_number, box), str(consider), "1",
                                str(visibility)]))
     text = "\n".join(lines) + ("\n" if lines else "")
     if path.suffix.lower() == ".txt":
@@ -123,3 +124,11 @@ def write_ground_truth(path: str | Path, boxes, absent=None, object_id: int = 1,
     atomic_write_text(path / "seqinfo.ini",
                       f"[Sequence]\nname={name}\nimDir=img1\nframeRate=30\nseqLength={len(boxes)}\nimExt=.jpg\n")
     return path / "gt" / "gt.txt"
+
+
+def _numbers(text: str, path: Path, lineno: int, what: str) -> list[float]:
+    """Numbers separated by commas and/or whitespace; InputError naming the file and line otherwise."""
+    try:
+        return [float(p) for p in re.split(r"[,\s]+", text.strip()) if p]
+    except ValueError:
+        raise InputError(f"{path}, line {lineno}: expected numbers in a {what} line, got {text.strip()!r}") from None

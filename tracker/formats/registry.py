@@ -41,10 +41,20 @@ def _module(name: str):
 def _document_from_gt(gt, path: Path, provenance=None, engine=None, presence=None, name=None):
     from ..annotation.document import AnnotationDocument, Provenance
 
-    seq = name or (path.parent.name if path.is_file() else path.name)
+    seq = name or _sequence_name(path)
     doc = AnnotationDocument.from_arrays(gt.boxes, gt.absent, provenance=provenance or Provenance.MANUAL,
                                          engine=engine, presence=presence, name=seq)
     return doc
+
+
+def _sequence_name(path: Path) -> str:
+    """The sequence a file belongs to: its folder (MOT: the folder above gt/), or a JSON file's stem."""
+    if path.is_file() and path.suffix.lower() in (".json", ".jsonl", ".ktproj"):
+        return path.stem
+    folder = path.parent if path.is_file() else path
+    if folder.name == "gt":
+        folder = folder.parent
+    return folder.resolve().name or "sequence"
 
 
 # ---- ground-truth formats written as (boxes, absent) through their modules
@@ -70,28 +80,53 @@ def _gt_writer(module: str, with_name: bool = False, with_size: bool = False):
     return write
 
 
-# ---- pytracking result files (foundation-eval's module), tracked boxes with presence scores
+# ---- pytracking result files (foundation-eval's module): tracked boxes with presence scores
+# A result file needs a box on every line. Absent frames are written as -1 -1 -1 -1 (what
+# pytracking's own trackers emit with output_not_found_box), frames without annotation as
+# 0 0 0 0 (pytracking's analysis replaces zero-size boxes by the previous one); reading maps them back.
+# Unknown presence scores are written as nan.
+NOT_FOUND_BOX = (-1.0, -1.0, -1.0, -1.0)
+
+
+def _pytracking_location(path: Path) -> tuple[Path, str]:
+    if path.suffix.lower() != ".txt":
+        raise InputError(f"a pytracking result is a <sequence>.txt file; got {path}")
+    return path.parent, path.stem
+
+
 def _read_pytracking(path, engine: str | None = None, **options):
     from ..annotation.document import Provenance
-
-    path = Path(path)
-    mod = _module("pytracking")
-    res = mod.read_results(path, **options)
-    boxes, presence = res.boxes, getattr(res, "presence", None)
-    absent = ~np.all(np.isfinite(boxes) & (boxes[:, 2:3] > 0) & (boxes[:, 3:4] > 0), axis=1) \
-        if len(boxes) else np.zeros(0, bool)
     from ..sources.base import GroundTruth
 
-    gt = GroundTruth(np.where(absent[:, None], np.nan, boxes), absent, "pytracking", path)
-    return _document_from_gt(gt, path, Provenance.TRACKED, engine or getattr(res, "tracker", None) or path.parent.name,
-                             presence, name=path.stem)
+    folder, sequence = _pytracking_location(Path(path))
+    res = _module("pytracking").read_sequence_result(folder, sequence)
+    boxes = np.asarray(res.boxes, dtype=np.float64).reshape(-1, 4)
+    absent = np.all(boxes == NOT_FOUND_BOX, axis=1)
+    empty = (boxes[:, 2] <= 0) | (boxes[:, 3] <= 0)
+    boxes = np.where((absent | empty)[:, None], np.nan, boxes)
+    presence = None
+    if res.presence is not None:
+        presence = [None if not np.isfinite(p) else float(p) for p in res.presence]
+    gt = GroundTruth(boxes, absent, "pytracking", Path(path))
+    doc = _document_from_gt(gt, Path(path), Provenance.TRACKED, engine, None, name=sequence)
+    if presence is not None:  # attach the scores frame by frame (None stays None)
+        from ..annotation.document import FrameAnnotation
+
+        doc._replace({i: FrameAnnotation(a.box, a.provenance, a.engine, presence[i])
+                      for i, a in enumerate(doc) if a is not None})
+        doc.revision = 0
+    return doc
 
 
 def _write_pytracking(doc, path, **options):
     mod = _module("pytracking")
-    presence = np.array([np.nan if a is None or a.presence is None else a.presence for a in doc])
-    written = mod.write_results(Path(path), doc.boxes(), presence=presence, **options)
-    return Path(written) if written is not None else Path(path)
+    folder, sequence = _pytracking_location(Path(path))
+    boxes = doc.boxes()
+    boxes[doc.absent()] = NOT_FOUND_BOX
+    boxes[~doc.annotated()] = 0.0
+    scores = [np.nan if a is None or a.presence is None else a.presence for a in doc]
+    presence = np.array(scores) if np.isfinite(scores).any() else None
+    return mod.write_sequence_result(folder, sequence, mod.SequenceResult(boxes, None, presence))
 
 
 # ---- formats that hold the whole document
@@ -182,6 +217,9 @@ def detect_format(path: str | Path) -> str:
         if (p.parent / "absence.label").is_file():
             return "got10k"
         return "vot"
+    if suffix == ".txt" and any((p.parent / f"{p.stem}{tail}.txt").is_file()
+                                for tail in ("_object_presence_scores", "_time")):
+        return "pytracking"
     raise InputError(f"cannot tell the annotation format of {p}; name it with --from ({', '.join(FORMATS)})")
 
 
@@ -200,4 +238,10 @@ def write_annotations(doc, path: str | Path, format: str, **options) -> Path:
     fmt = get_format(format)
     if fmt.write is None:
         raise InputError(f"format {fmt.name} can be imported but not exported")
-    return fmt.write(doc, Path(path), **options)
+    path = Path(path)
+    folder = path if not path.suffix else path.parent  # a name without extension is a sequence folder
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create folder {folder}: {exc.strerror or exc}") from exc
+    return fmt.write(doc, path, **options)

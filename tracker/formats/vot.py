@@ -10,6 +10,7 @@ Writing: visible frames as rectangles, absent as nan,nan,nan,nan, frames without
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ import numpy as np
 from ..atomic import atomic_write_text
 from ..errors import InputError
 from ..sources.base import GroundTruth
-from ._text import fmt_number, parse_numbers, read_lines
+from .boxtext import format_number, read_text
 
 FORMAT = "vot"
 
@@ -31,7 +32,7 @@ def parse_region(text: str, path: Path, lineno: int) -> tuple[tuple[float, ...] 
     s = text.strip()
     if s.startswith("m"):
         raise InputError(f"{path}, line {lineno}: mask regions are not supported; export rectangles or polygons")
-    v = parse_numbers(s, path, lineno, "VOT region")
+    v = _numbers(s, path, lineno, "VOT region")
     if len(v) == 1:
         return None, False
     if len(v) == 4:
@@ -55,7 +56,7 @@ def parse_region(text: str, path: Path, lineno: int) -> tuple[tuple[float, ...] 
 
 def read_ground_truth(path: str | Path) -> GroundTruth:
     f = _file(Path(path))
-    lines = read_lines(f, "VOT region")
+    lines = read_text(f).split("\n")
     while lines and not lines[-1].strip():
         lines.pop()
     boxes = np.full((len(lines), 4), np.nan)
@@ -80,9 +81,17 @@ def write_ground_truth(path: str | Path, boxes, absent=None) -> Path:
         if absent[i]:
             lines.append("nan,nan,nan,nan")
         elif np.all(np.isfinite(box)):
-            lines.append(",".join(map(fmt_number, box)))
+            lines.append(",".join(map(format_number, box)))
         else:
             lines.append("0")
     f.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(f, "\n".join(lines) + ("\n" if lines else ""))
     return f
+
+
+def _numbers(text: str, path: Path, lineno: int, what: str) -> list[float]:
+    """Numbers separated by commas and/or whitespace; InputError naming the file and line otherwise."""
+    try:
+        return [float(p) for p in re.split(r"[,\s]+", text.strip()) if p]
+    except ValueError:
+        raise InputError(f"{path}, line {lineno}: expected numbers in a {what} line, got {text.strip()!r}") from None
