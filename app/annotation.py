@@ -133,7 +133,8 @@ class AnnotationController(QObject):
         try:
             if self._pending_project is not None:
                 project, self._pending_project = self._pending_project, None
-                self.session = AnnotationSession.open_project(project, autosave_folder=self.autosave_folder)
+                self.session = AnnotationSession.open_project(project, autosave_folder=self.autosave_folder,
+                                                             autosave_background=True)
                 if len(self.session.document) != len(source):
                     raise InputError(f"project {project} has {len(self.session.document)} frames but "
                                      f"{path} has {len(source)}")
@@ -142,10 +143,14 @@ class AnnotationController(QObject):
                 self.session = None
                 recovery = self._pending_recovery or AnnotationSession.find_recovery(
                     source=path, folder=self.autosave_folder)
-            if recovery is not None and (recovery is self._pending_recovery or self.ask(
+            if recovery is not None and recovery is not self._pending_recovery and not self.ask(
                     f"Unsaved annotations of {Path(path).name} from an earlier session were found "
-                    f"({recovery.annotated_frames} annotated frames). Recover them?")):
-                recovered = AnnotationSession.recover(recovery, autosave_folder=self.autosave_folder)
+                    f"({recovery.annotated_frames} annotated frames). Recover them?"):
+                self._decline(recovery)
+                recovery = None
+            if recovery is not None:
+                recovered = AnnotationSession.recover(recovery, autosave_folder=self.autosave_folder,
+                                                      autosave_background=True)
                 if len(recovered.document) == len(source):
                     if self.session is not None:
                         self.session.autosaver.close()
@@ -162,7 +167,7 @@ class AnnotationController(QObject):
             self._pending_recovery = None
         if self.session is None:
             self.session = AnnotationSession.new(len(source), source=path, autosave_folder=self.autosave_folder,
-                                                 settings={})
+                                                 autosave_background=True, settings={})
         self.session.set_autosave(self.autosave_enabled)
         self.session.document.subscribe(self._document_changed)
         self._update_actions()
@@ -198,8 +203,20 @@ class AnnotationController(QObject):
                 if self.w.open_path(source):
                     return True
                 self._pending_recovery = None
+            else:
+                self._decline(rec)
             return False
         return False
+
+    def _decline(self, recovery: Recovery) -> None:
+        """Not wanted now: move the autosave aside (into declined/), so it is not offered again but not lost."""
+        aside = recovery.autosave.parent / "declined" / recovery.autosave.name
+        try:
+            aside.parent.mkdir(parents=True, exist_ok=True)
+            recovery.autosave.replace(aside)
+            self.w.show_status(f"The earlier autosave was moved to {aside}")
+        except OSError as exc:
+            self.w.show_message(f"Could not move the autosave {recovery.autosave} aside: {exc}")
 
     # ================================================================== edits
     def _edit(self, method: str, *args, **kwargs) -> bool:
@@ -296,9 +313,11 @@ class AnnotationController(QObject):
             start = request.start_index if request.init_box is not None else request.start_index - request.direction
             plan = TrackingPlan(start, request.init_box, request.end_index, request.direction)
             if request.init_box is not None:
+                # A box the person drew, typed or took from ground truth becomes a keyframe; restarting
+                # on the frame's own tracked box leaves that frame as it is.
                 here = self.session.document[start]
-                if here is None or not here.is_keyframe or here.box != tuple(request.init_box):
-                    if not self._edit("set_box", start, request.init_box):  # the chosen box is a keyframe
+                if here is None or here.box != tuple(float(v) for v in request.init_box):
+                    if not self._edit("set_box", start, request.init_box):
                         return None
         try:
             self._run = self.session.begin_run(plan, request.engine, self.options)

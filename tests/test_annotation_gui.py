@@ -160,3 +160,22 @@ def test_project_open_import_and_errors(qtbot, tmp_path, monkeypatch):
     assert ctrl2.session.project_path == project
     # the unsaved "absent" on frame 3 was autosaved on close and is offered back
     assert len(questions) == 1 and ctrl2.session.document[3].absent
+
+
+def test_declined_recovery_is_kept_aside_and_not_offered_again(qtbot, tmp_path):
+    w, ctrl, _ = make_window(qtbot, tmp_path, "a")
+    with qtbot.waitSignal(w.frameShown, timeout=10000):
+        w.open_path(SAMPLE_PATH)
+    draw_box(qtbot, w, (30, 120, 40, 40))
+    w.close()  # unsaved: autosaved on close
+
+    w2 = MainWindow(settings=QSettings(str(tmp_path / "b.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w2)
+    asked = []
+    ctrl2 = attach_annotations(w2, autosave_folder=tmp_path / "autosave", ask=lambda t: asked.append(t) and False)
+    assert not ctrl2.offer_recovery_at_start() and len(asked) == 1
+    assert list((tmp_path / "autosave" / "declined").glob("*.ktproj"))  # not lost, just not offered
+    with qtbot.waitSignal(w2.frameShown, timeout=10000):
+        w2.open_path(SAMPLE_PATH)
+    assert len(asked) == 1 and ctrl2.session.document.annotated_frames() == []
+    w2.close()

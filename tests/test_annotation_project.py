@@ -220,3 +220,29 @@ def test_killing_the_writer_mid_save_always_leaves_a_complete_state(tmp_path):
         assert generation >= last_generation  # never goes back to an older state
         last_generation = generation
     assert last_generation > 5
+
+
+def test_background_autosave_writes_a_snapshot_and_catches_up(tmp_path):
+    doc = AnnotationDocument(10, source="/v.avi")
+    h = History(doc)
+    clock = Clock()
+    saver = Autosaver(doc, tmp_path / "auto.ktproj", delay_s=1.0, clock=clock, background=True)
+    h.execute(set_box(doc, 1, (0, 0, 5, 5)))
+    clock.t += 2
+    assert saver.poll()  # started in a thread
+    h.execute(set_box(doc, 2, (0, 0, 5, 5)))  # a change while it writes
+    saver.wait()
+    assert saver.saves == 1 and saver.pending  # the snapshot had frame 1 only
+    assert load_project(saver.path).document.keyframes() == [1]
+    clock.t += 2
+    assert saver.poll()
+    saver.wait()
+    assert not saver.pending and load_project(saver.path).document.keyframes() == [1, 2]
+
+
+def test_autosave_leaves_debug_records_out_and_project_save_keeps_them(tmp_path):
+    doc = sample_document()
+    saver = Autosaver(doc, tmp_path / "auto.ktproj", delay_s=0)
+    assert saver.save_now()
+    assert load_project(saver.path).document.debug_records == {}
+    assert load_project(save_project(tmp_path / "p.ktproj", doc)).document.debug_record(1) is not None

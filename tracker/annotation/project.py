@@ -5,7 +5,7 @@ A project is one JSON file (`*.ktproj`):
    "source": absolute path of the video/folder, "source_relative": the same relative to the project,
    "name", "num_frames", "image_size": [w, h] | null, "settings": {...},
    "frames": [[frame, x, y, w, h | null..., provenance, engine, presence], ...]   (annotated frames only),
-   "debug": [FrameResult dicts without score-map values]}
+   "debug": [FrameResult dicts without score-map values, rounded (DEBUG_DIGITS)]}
 Every write goes through tracker.atomic (temp file, fsync, rename), so a crash at any moment
 leaves either the previous file or the new one.
 
@@ -29,6 +29,7 @@ from .document import AnnotationDocument, FrameAnnotation, Provenance
 PROJECT_FORMAT = "keeptrack-studio-project"
 PROJECT_VERSION = 1
 PROJECT_SUFFIX = ".ktproj"
+DEBUG_DIGITS = 5  # debug records in project files: scores to 1e-5, positions to 0.01 px (exact: research export)
 _PROVENANCE_CODE = {Provenance.MANUAL: "m", Provenance.TRACKED: "t", Provenance.INTERPOLATED: "i"}
 _PROVENANCE_FROM = {v: k for k, v in _PROVENANCE_CODE.items()}
 
@@ -61,7 +62,8 @@ def project_to_dict(doc: AnnotationDocument, settings: dict | None = None, path:
         frames.append([i, *box, _PROVENANCE_CODE[a.provenance], a.engine, a.presence])
     debug = []
     if include_debug:  # score-map values are left out: they would make autosave slow
-        debug = [frame_result_to_dict(r, score_map_values=False) for _, r in sorted(doc.debug_records.items())]
+        debug = [frame_result_to_dict(r, score_map_values=False, digits=DEBUG_DIGITS)
+                 for _, r in sorted(doc.debug_records.items())]
     return {
         "format": PROJECT_FORMAT,
         "version": PROJECT_VERSION,
@@ -180,14 +182,20 @@ class Autosaver:
 
     Debounced: a save happens `delay_s` after the last change, and at most `max_wait_s` after the
     first unsaved change even while changes keep coming (a long tracker run). The caller drives it
-    by calling `poll()` regularly (the studio from a timer); nothing here starts threads.
-    A failed write (full disk, read-only folder) is kept in `last_error` and retried later; the
-    previous autosave stays intact.
+    by calling `poll()` regularly (the studio from a timer).
+
+    With `background=True` the file is written by a short-lived thread from a snapshot of the
+    document (`AnnotationDocument.copy`, cheap), so a large sequence never stalls the caller; all
+    bookkeeping still happens in the caller's thread, in `poll`. Autosaves leave out the engine's
+    debug records unless `include_debug` (they can be 20x the size of the annotations; see
+    docs/annotations.md). A failed write (full disk, read-only folder) is kept in `last_error` and
+    retried after another delay; the previous autosave stays intact.
     """
 
     def __init__(self, document: AnnotationDocument, path: str | Path, *, delay_s: float = 1.0,
                  max_wait_s: float = 10.0, enabled: bool = True, clock: Callable[[], float] = time.monotonic,
-                 settings: Callable[[], dict] | None = None, project_path: str | Path | None = None):
+                 settings: Callable[[], dict] | None = None, project_path: str | Path | None = None,
+                 background: bool = False, include_debug: bool = False):
         self.document = document
         self.project_path = project_path  # recorded in the autosave so recovery can name it
         self.path = Path(path)
@@ -196,11 +204,14 @@ class Autosaver:
         self.enabled = enabled
         self.clock = clock
         self.settings = settings or dict
+        self.background = background
+        self.include_debug = include_debug
         self.last_error: str | None = None
         self.saves = 0
         self._first_change: float | None = None
         self._last_change: float | None = None
         self._saved_revision = document.revision
+        self._job: tuple | None = None  # (thread, revision, outcome list) of a background write
         self._unsubscribe = document.subscribe(self._changed)
 
     def _changed(self, _frames) -> None:
@@ -219,31 +230,75 @@ class Autosaver:
         return min(self._last_change + self.delay_s, self._first_change + self.max_wait_s)
 
     def poll(self) -> bool:
-        """Save if a save is due; True when a save was written."""
+        """Save if a save is due (start it, in background mode). True when a save was written/started."""
+        self._collect()
+        if self._job is not None:
+            return False
         due = self.due_at()
         if not self.enabled or due is None or self.clock() < due:
             return False
-        return self.save_now()
+        return self._start(self.background)
 
     def save_now(self) -> bool:
+        """Write now, in this thread (e.g. when the program closes). True when written."""
+        self.wait()
         if not self.pending and self.path.exists():
             return False
-        revision = self.document.revision
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            save_project(self.path, self.document, self.settings(), autosave_of=self.project_path)
-        except (InputError, OSError) as exc:
-            self.last_error = f"autosave failed: {exc}"
-            self._last_change = self.clock()  # try again after another delay
-            return False
-        self.last_error = None
-        self.saves += 1
-        self._saved_revision = revision
-        self._first_change = self._last_change = None
-        return True
+        return self._start(background=False)
+
+    def wait(self) -> None:
+        """Let a background write finish and take its outcome."""
+        if self._job is not None:
+            self._job[0].join()
+        self._collect()
+
+    def _start(self, background: bool) -> bool:
+        snapshot = self.document.copy()
+        revision = snapshot.revision
+        settings = self.settings()
+        self._first_change = self._last_change = None  # changes from here on start a new debounce
+        outcome: list = []
+
+        def write():
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                save_project(self.path, snapshot, settings, include_debug=self.include_debug,
+                             autosave_of=self.project_path)
+                outcome.append(None)
+            except (InputError, OSError) as exc:
+                outcome.append(f"autosave failed: {exc}")
+
+        if background:
+            import threading
+
+            thread = threading.Thread(target=write, name="autosave", daemon=True)
+            self._job = (thread, revision, outcome)
+            thread.start()
+            return True
+        write()
+        self._finish(revision, outcome[0])
+        return outcome[0] is None
+
+    def _collect(self) -> None:
+        if self._job is not None and not self._job[0].is_alive():
+            _, revision, outcome = self._job
+            self._job = None
+            self._finish(revision, outcome[0] if outcome else "autosave failed: the writer stopped")
+
+    def _finish(self, revision: int, error: str | None) -> None:
+        self.last_error = error
+        if error is None:
+            self.saves += 1
+            self._saved_revision = revision
+        else:  # try again after another delay
+            now = self.clock()
+            self._last_change = now
+            if self._first_change is None:
+                self._first_change = now
 
     def discard(self) -> None:
         """Remove the autosave (after an explicit save, or a clean close with nothing unsaved)."""
+        self.wait()
         try:
             self.path.unlink()
         except FileNotFoundError:
@@ -252,6 +307,7 @@ class Autosaver:
         self._first_change = self._last_change = None
 
     def close(self) -> None:
+        self.wait()
         self._unsubscribe()
 
 

@@ -21,7 +21,7 @@ from .retrack import RetrackOptions, TrackingPlan, TrackingRun, plan_retrack
 class AnnotationSession:
     def __init__(self, document: AnnotationDocument, *, project_path: str | Path | None = None,
                  settings: dict | None = None, autosave: bool = True, autosave_folder: Path | None = None,
-                 autosave_delay_s: float = 1.0, history_limit: int = 200,
+                 autosave_delay_s: float = 1.0, autosave_background: bool = False, history_limit: int = 200,
                  clock: Callable[[], float] = time.monotonic):
         self.document = document
         self.history = History(document, history_limit)
@@ -31,6 +31,7 @@ class AnnotationSession:
         self._autosave_folder = autosave_folder
         self._clock = clock
         self._delay = autosave_delay_s
+        self._background = autosave_background  # the studio writes autosaves from a thread
         self.autosaver = self._make_autosaver(autosave)
 
     # ---- opening
@@ -60,7 +61,8 @@ class AnnotationSession:
     def _make_autosaver(self, enabled: bool) -> Autosaver:
         path = autosave_path(self.project_path, self.document.source, self._autosave_folder)
         return Autosaver(self.document, path, delay_s=self._delay, enabled=enabled, clock=self._clock,
-                         settings=self._settings_for_file, project_path=self.project_path)
+                         settings=self._settings_for_file, project_path=self.project_path,
+                         background=self._background)
 
     def _settings_for_file(self) -> dict:
         return dict(self.settings)
