@@ -17,9 +17,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QTimer
-from PySide6.QtGui import QColor, QPen
-from PySide6.QtWidgets import QFileDialog, QGraphicsRectItem, QInputDialog, QMessageBox
+from PySide6.QtCore import QObject, QRect, QTimer
+from PySide6.QtGui import QColor, QImage, QPainter, QPen
+from PySide6.QtWidgets import (QFileDialog, QGraphicsRectItem, QInputDialog, QMessageBox, QSizePolicy,
+                               QWidget)
 
 from tracker.annotation.document import Provenance
 from tracker.annotation.history import RunInProgress
@@ -41,6 +42,42 @@ PROVENANCE_STYLE = {  # colour, dashed
 }
 
 
+STRIP_COLORS = {  # the provenance strip under the timeline
+    None: (70, 70, 70), "absent": (235, 40, 40), Provenance.MANUAL: (255, 0, 255),
+    Provenance.TRACKED: (0, 170, 200), Provenance.INTERPOLATED: (255, 160, 0),
+}
+
+
+class ProvenanceStrip(QWidget):
+    """One column per frame: keyframe (magenta), tracked (cyan), interpolated (orange), absent (red), none (grey)."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setFixedHeight(6)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setToolTip("annotations: magenta keyframe, cyan tracked, orange interpolated, red absent, grey none")
+        self.colors: list[tuple[int, int, int]] = []
+        self._image: QImage | None = None
+
+    def set_document(self, doc) -> None:
+        self.colors = [] if doc is None else [
+            STRIP_COLORS[None if a is None else "absent" if a.absent else a.provenance] for a in doc]
+        n = max(len(self.colors), 1)
+        image = QImage(n, 1, QImage.Format.Format_RGB32)
+        for i in range(n):
+            image.setPixelColor(i, 0, QColor(*(self.colors[i] if i < len(self.colors) else STRIP_COLORS[None])))
+        self._image = image
+        self.update()
+
+    def paintEvent(self, event):
+        if self._image is None:
+            return
+        painter = QPainter(self)
+        inset = 6  # like the studio's flag strip: roughly the slider groove
+        painter.drawImage(QRect(inset, 0, max(self.width() - 2 * inset, 1), self.height()), self._image)
+        painter.end()
+
+
 class AnnotationController(QObject):
     """Owns the AnnotationSession of the sequence open in `window`."""
 
@@ -59,6 +96,7 @@ class AnnotationController(QObject):
         self._pending_recovery: Recovery | None = None
         self._last_autosave_error: str | None = None
         self._build_overlay()
+        self._build_strip()
         self._build_actions()
         self._wrap_start_tracking()
         window.sourceOpened.connect(self._source_opened)
@@ -73,6 +111,15 @@ class AnnotationController(QObject):
         window.closeEvent = self._close_event  # keep unsaved work in the autosave when the window closes
 
     # ================================================================== construction
+    def _build_strip(self) -> None:
+        self.strip = ProvenanceStrip()
+        self.w.viewer.layout().addWidget(self.strip)
+        self._strip_timer = QTimer(self, singleShot=True, interval=100)  # at most ~10 redraws a second
+        self._strip_timer.timeout.connect(self._refresh_strip)
+
+    def _refresh_strip(self) -> None:
+        self.strip.set_document(self.session.document if self.session is not None else None)
+
     def _build_overlay(self) -> None:
         self.box_item = QGraphicsRectItem(0, 0, 1, 1)
         self.box_item.setZValue(15)
@@ -110,6 +157,9 @@ class AnnotationController(QObject):
                 self.w.menu("Annotate").addSeparator()
             else:
                 self._action("Annotate", key, slot)
+        self.w.menu("Annotate").addSeparator()
+        self._action("Annotate", "next_keyframe", lambda: self.go_to_keyframe(1))
+        self._action("Annotate", "prev_keyframe", lambda: self.go_to_keyframe(-1))
         stop = self._action("Annotate", "stop_at_keyframe", lambda: None)
         stop.setCheckable(True)
         stop.setChecked(self.options.stop_at_keyframe)
@@ -171,6 +221,7 @@ class AnnotationController(QObject):
         self.session.set_autosave(self.autosave_enabled)
         self.session.document.subscribe(self._document_changed)
         self._update_actions()
+        self._refresh_strip()
         self._show_annotation(self.w.current_index)
 
     def _close_session(self) -> None:
@@ -279,7 +330,13 @@ class AnnotationController(QObject):
                                            "Mark tracked frames absent when the presence score is below "
                                            "(0 = never):", current, 0.0, 1.0, 2)
         if ok:
-            self.set_options(absent_below=value if value > 0 else None)
+            self.set_absent_threshold(value if value > 0 else None)
+
+    def set_absent_threshold(self, absent_below: float | None) -> None:
+        """Use the threshold for later runs and re-decide the frames tracked so far (one undo step)."""
+        self.set_options(absent_below=absent_below)
+        if self.session is not None:
+            self._edit("set_absent_threshold", absent_below)
 
     # ================================================================== tracking
     def retrack(self, direction: int = 1) -> int | None:
@@ -351,6 +408,18 @@ class AnnotationController(QObject):
         if self.w.current_index in frames:
             self._show_annotation(self.w.current_index)
         self._update_actions()
+        if not self._strip_timer.isActive():
+            self._strip_timer.start()
+
+    def go_to_keyframe(self, direction: int) -> int | None:
+        if self.session is None:
+            return None
+        k = self.session.document.next_keyframe(self.w.current_index, direction)
+        if k is None:
+            self.w.show_status("No keyframe " + ("after" if direction > 0 else "before") + " this frame")
+            return None
+        self.w.go_to(k)
+        return k
 
     def _show_annotation(self, index: int) -> None:
         a = None if self.session is None or index >= len(self.session.document) else self.session.document[index]
@@ -486,8 +555,22 @@ class AnnotationController(QObject):
     def import_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self.w, "Import annotations (OTB, LaSOT, GOT-10k, MOT, COCO-VID, "
                                               "VOT, pytracking results, research JSON lines)", self._start_dir())
-        if path:
-            self.import_file(path)
+        if not path:
+            return
+        options = {}
+        try:
+            from tracker.formats import mot
+            from tracker.formats.registry import detect_format
+
+            if detect_format(path) == "mot" and len(ids := mot.track_ids(path)) > 1:
+                choice, ok = QInputDialog.getItem(self.w, "Import MOT track", "Which track (object id)?",
+                                                  [str(i) for i in ids], 0, False)
+                if not ok:
+                    return
+                options["object_id"] = int(choice)
+        except InputError:
+            pass  # import_file reports it
+        self.import_file(path, **options)
 
     def export_dialog(self, format: str) -> None:
         fmt = FORMATS[format]

@@ -16,6 +16,8 @@ ANNOTATION_SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("mark_absent", "A", "Mark target absent on this frame", "Annotate"),
     Shortcut("clear_frame", "Del", "Clear this frame's annotation", "Annotate"),
     Shortcut("interpolate", "I", "Interpolate between keyframes", "Annotate"),
+    Shortcut("next_keyframe", "K", "Next keyframe", "Annotate"),
+    Shortcut("prev_keyframe", "Shift+K", "Previous keyframe", "Annotate"),
     Shortcut("absent_threshold", "", "Automatic absent threshold...", "Annotate"),
     Shortcut("stop_at_keyframe", "", "Re-track stops at the next keyframe", "Annotate"),
 )

@@ -151,3 +151,23 @@ def test_arrays_and_differences():
     assert doc.differences(other) == []
     other._replace({3: FrameAnnotation.manual((5, 6, 7, 9))})
     assert doc.differences(other) == ["frame 3: box (5.0, 6.0, 7.0, 8.0) vs (5.0, 6.0, 7.0, 9.0)"]
+
+
+def test_presence_threshold_can_be_changed_afterwards():
+    from tracker.annotation.edits import apply_presence_threshold
+    from tracker.result import Flag, FrameResult
+
+    doc = AnnotationDocument(4)
+    doc._replace({0: FrameAnnotation.manual((0, 0, 5, 5)),
+                  1: FrameAnnotation.tracked((1, 0, 5, 5), "e", 0.4),
+                  2: FrameAnnotation.tracked(None, "e", 0.2),
+                  3: FrameAnnotation.tracked((3, 0, 5, 5), "e", 0.9)},
+                 {1: FrameResult(1, (1, 0, 5, 5), 0.4), 2: FrameResult(2, (2, 0, 5, 5), 0.2),
+                  3: FrameResult(3, (3, 0, 5, 5), 0.9, Flag.NOT_FOUND)})
+    h = History(doc)
+    h.execute(apply_presence_threshold(doc, 0.5))
+    assert doc[1].absent and doc[2].absent and doc[3].absent and doc[0].box == (0, 0, 5, 5)
+    h.execute(apply_presence_threshold(doc, 0.1, not_found_is_absent=False))
+    assert [doc[i].box for i in (1, 2, 3)] == [(1, 0, 5, 5), (2, 0, 5, 5), (3, 0, 5, 5)]
+    h.undo()
+    assert doc[2].absent

@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtGui import QKeySequence
 
-from app.annotation import attach_annotations
+from app.annotation import STRIP_COLORS, attach_annotations
 from app.main_window import SAMPLE_PATH, MainWindow
 from tracker.annotation import Provenance
 from tracker.engine import Engine, check_frame
@@ -106,6 +106,13 @@ def test_annotation_story(qtbot, tmp_path):
     qtbot.waitUntil(lambda: "absent" in ctrl.label_item.textItem.toPlainText(), timeout=5000)
     assert not ctrl.box_item.isVisible()
 
+    qtbot.waitUntil(lambda: len(ctrl.strip.colors) == 120 and ctrl.strip.colors[70] == STRIP_COLORS["absent"],
+                    timeout=5000)  # the provenance strip under the timeline follows the document
+    assert ctrl.strip.colors[50] == STRIP_COLORS[Provenance.MANUAL]
+    assert ctrl.strip.colors[60] == STRIP_COLORS[Provenance.TRACKED]
+    go_to(qtbot, w, 10)
+    assert ctrl.go_to_keyframe(1) == 50 and ctrl.go_to_keyframe(1) == 70 and ctrl.go_to_keyframe(-1) == 50
+
     qtbot.waitUntil(lambda: not ctrl.session.autosaver.pending, timeout=5000)  # autosave, debounced
     expected = doc.copy()
     w.close()  # quit without saving
@@ -179,3 +186,19 @@ def test_declined_recovery_is_kept_aside_and_not_offered_again(qtbot, tmp_path):
         w2.open_path(SAMPLE_PATH)
     assert len(asked) == 1 and ctrl2.session.document.annotated_frames() == []
     w2.close()
+
+
+def test_absent_threshold_applies_to_tracked_frames_as_one_step(qtbot, tmp_path):
+    w, ctrl, _ = make_window(qtbot, tmp_path, "t")
+    with qtbot.waitSignal(w.frameShown, timeout=10000):
+        w.open_path(SAMPLE_PATH)
+    draw_box(qtbot, w, (30, 120, 40, 40))
+    track_and_wait(qtbot, w, lambda: w.run_frames(10))
+    doc = ctrl.session.document
+    assert [doc[i].box is not None for i in range(11)] == [True] * 11
+    ctrl.set_absent_threshold(0.9)  # the drift engine reports presence 0.8
+    assert all(doc[i].absent for i in range(1, 11)) and doc[0].box == (30, 120, 40, 40)
+    w.action("undo").trigger()
+    assert doc[5].box == (35, 120, 40, 40)
+    assert ctrl.options.absent_below == 0.9  # later runs use it too
+    w.close()

@@ -79,3 +79,30 @@ def replace_all(doc: AnnotationDocument, imported: AnnotationDocument, descripti
     changes = {i: (imported[i] if i < len(imported) else None) for i in range(len(doc))}
     debug = {i: imported.debug_record(i) if i < len(imported) else None for i in range(len(doc))}
     return make_edit(doc, description, 0, changes, debug)
+
+
+def apply_presence_threshold(doc: AnnotationDocument, absent_below: float | None,
+                             not_found_is_absent: bool = True) -> Edit:
+    """Re-decide "absent" on every tracked frame that kept its engine result, with a new threshold.
+
+    A tracked frame becomes absent where the presence score is below `absent_below` (or the engine
+    said not found); an absent tracked frame gets the engine's box back where it is now above.
+    Manual and interpolated frames are not touched.
+    """
+    from ..result import Flag
+
+    changes: dict[int, FrameAnnotation | None] = {}
+    for i, a in enumerate(doc):
+        r = doc.debug_record(i)
+        if a is None or a.provenance is not Provenance.TRACKED or r is None:
+            continue
+        absent = (r.box is None or (absent_below is not None and r.presence < absent_below)
+                  or (not_found_is_absent and r.flag == Flag.NOT_FOUND))
+        box = None if absent else r.box
+        try:
+            new = FrameAnnotation.tracked(box, a.engine, r.presence)
+        except InputError:
+            new = FrameAnnotation.tracked(None, a.engine, r.presence)
+        changes[i] = new
+    what = "never" if absent_below is None else f"below {absent_below:g}"
+    return make_edit(doc, f"absent where presence is {what}", 0, changes)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from .document import AnnotationDocument
-from .edits import clear_frames, interpolate, mark_absent, replace_all, set_box
+from .edits import apply_presence_threshold, clear_frames, interpolate, mark_absent, replace_all, set_box
 from .history import Edit, History
 from .project import (Autosaver, Project, Recovery, autosave_path, find_recovery, load_project, save_project)
 from .retrack import RetrackOptions, TrackingPlan, TrackingRun, plan_retrack
@@ -79,6 +79,17 @@ class AnnotationSession:
 
     def interpolate(self, first: int = 0, last: int | None = None, replace_tracked: bool = False) -> Edit | None:
         return self.history.execute(interpolate(self.document, first, last, replace_tracked))
+
+    def set_absent_threshold(self, absent_below: float | None, apply_now: bool = True) -> Edit | None:
+        """Use a new presence threshold for later runs and (as one undo step) on the frames tracked so far."""
+        from dataclasses import replace
+
+        self.options = replace(self.options, absent_below=absent_below)
+        self.settings["retrack"] = dict(self.settings.get("retrack", {}), absent_below=absent_below)
+        if not apply_now:
+            return None
+        return self.history.execute(apply_presence_threshold(self.document, absent_below,
+                                                             self.options.not_found_is_absent))
 
     def undo(self) -> Edit | None:
         return self.history.undo()
