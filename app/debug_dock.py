@@ -49,6 +49,7 @@ class DebugDock(QDockWidget):
         layout.addWidget(split, 1)
 
         self.matrix = QTableWidget()
+        self.matrix.horizontalHeader().setDefaultSectionSize(52)  # fixed widths: measuring contents is slow
         self.matrix.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.matrix.setToolTip("Assignment probabilities: rows = previous frame's candidates, columns = this "
                                "frame's; NM = no match (dustbin)")
@@ -91,6 +92,14 @@ class DebugDock(QDockWidget):
         lay.addWidget(widget, 1)
         return box
 
+    def set_length(self, num_frames: int) -> None:
+        """Fix the frame axes to the whole sequence: axes that re-range on every update are slow to redraw."""
+        for plot in (self.scores_plot, self.presence_plot):
+            plot.setXRange(0, max(num_frames - 1, 1), padding=0.01)
+            plot.getViewBox().setMouseEnabled(x=True, y=False)
+        self.scores_plot.enableAutoRange(axis="y", enable=False)
+        self.scores_plot.setYRange(0, 1.05)
+
     def show_frame(self, index: int, result: FrameResult | None) -> None:
         self.scores_line.setValue(index)
         self.presence_line.setValue(index)
@@ -119,7 +128,7 @@ class DebugDock(QDockWidget):
             self.matrix.setVerticalHeaderLabels([""])
             why = "no result for this frame" if result is None else "no candidate matching on this frame"
             self.matrix.setItem(0, 0, QTableWidgetItem(why))
-            self.matrix.resizeColumnsToContents()
+            self.matrix.setColumnWidth(0, 320)
             return
         rows, cols, probs = table
         self.matrix.setRowCount(len(rows))
@@ -135,7 +144,6 @@ class DebugDock(QDockWidget):
                 item.setForeground(QBrush(QColor(255, 255, 255)))
                 item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
                 self.matrix.setItem(r, c, item)
-        self.matrix.resizeColumnsToContents()
 
     def _show_timings(self, result: FrameResult | None) -> None:
         timings = dict(result.timings) if result is not None else {}
@@ -154,13 +162,15 @@ class DebugDock(QDockWidget):
         frames, presence = store.presence()
         self.presence_curve.setData(frames, presence)
         histories = store.score_histories()
+        top = max((float(s.max()) for _, s in histories.values() if len(s)), default=1.0)
+        if top > 1.05:  # scores beyond 1 (some engines): widen once, rather than autoranging every update
+            self.scores_plot.setYRange(0, top * 1.1)
         for object_id in list(self.score_curves):
             if object_id not in histories:
                 self.scores_plot.removeItem(self.score_curves.pop(object_id))
         for object_id, (f, s) in sorted(histories.items()):
             curve = self.score_curves.get(object_id)
             if curve is None:
-                curve = self.scores_plot.plot(pen=pg.mkPen(id_color(object_id), width=2), name=f"id {object_id}",
-                                              symbol="o", symbolSize=3, symbolBrush=id_color(object_id))
+                curve = self.scores_plot.plot(pen=pg.mkPen(id_color(object_id), width=2), name=f"id {object_id}")
                 self.score_curves[object_id] = curve
             curve.setData(f, s)

@@ -38,8 +38,8 @@ from .workers import FrameDecoder, TrackingController, TrackRequest, describe_er
 
 SAMPLE_PATH = RESOURCES / "sample"
 MAX_RECENT = 10
-RENDER_INTERVAL_MS = 33  # live display while tracking: at most ~30 redraws a second, latest result wins
-SERIES_INTERVAL_MS = 250  # debug curves while tracking
+RENDER_INTERVAL_MS = 66  # live display while tracking: at most ~15 redraws a second, latest result wins
+SERIES_INTERVAL_MS = 300  # debug dock while tracking
 
 
 def parse_box(text: str) -> Box:
@@ -83,6 +83,7 @@ class MainWindow(QMainWindow):
         self.init_box_dirty = False  # True: drawn/typed since the last run started, so the next run initialises
         self._follow = False  # while tracking, show each new result's frame
         self._live: tuple[FrameResult, object] | None = None
+        self._progress: tuple[int, int, float] | None = None
         self._actions: dict[str, QAction] = {}
         self.menus: dict[str, QMenu] = {}
 
@@ -315,10 +316,16 @@ class MainWindow(QMainWindow):
     def _build_status_bar(self) -> None:
         sb = self.statusBar()
         self.progress = QProgressBar()
-        self.progress.setMaximumWidth(220)
-        self.progress.hide()
-        self.fps_label = QLabel("")
+        self.progress.setFixedWidth(220)
+        self.progress.setFormat("%v / %m")
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        # Always shown (idle: empty): showing and hiding it would relayout the whole window.
+        # Fixed widths: a label that changes width relayouts the whole window (tens of ms) on every update.
+        self.fps_label = QLabel("0.0 fps")  # a first text now: drawing new glyphs the first time is slow
+        self.fps_label.setFixedWidth(80)
         self.frame_label = QLabel("")
+        self.frame_label.setFixedWidth(130)
         sb.addPermanentWidget(self.frame_label)
         sb.addPermanentWidget(self.fps_label)
         sb.addPermanentWidget(self.progress)
@@ -409,12 +416,12 @@ class MainWindow(QMainWindow):
         self.decoder.frameReady.connect(self._frame_ready)
         self.decoder.frameFailed.connect(lambda i, msg: self.show_message(msg))
         self.tracker = TrackingController(factory, self)
-        self.tracker.result.connect(self._on_result)
+        self.tracker.batch.connect(self._on_batch)
         self.tracker.started.connect(self._on_started)
-        self.tracker.progress.connect(self._on_progress)
         self.tracker.failed.connect(lambda _id, msg: self.show_message(f"Tracking stopped: {msg}"))
         self.tracker.finished.connect(self._on_finished)
         self.timeline.set_length(len(source))
+        self.debug_dock.set_length(len(source))
         self.stack.setCurrentWidget(self.viewer)
         self.message_bar.hide()
         self.setWindowTitle(f"{source.name} - KeepTrack Studio")
@@ -524,12 +531,13 @@ class MainWindow(QMainWindow):
             return
         self._show(index, frame)
 
-    def _show(self, index: int, frame) -> None:
+    def _show(self, index: int, frame, live: bool = False) -> None:
         self.current_frame = frame
         self.view.set_frame(frame)
         result = self.store.get(index)
         self.view.show_overlays(ov.build_overlays(result, self.overlay_enabled))
-        self.debug_dock.show_frame(index, result)
+        if not live:  # while tracking, the dock follows at the slower series rate (it is costly to redraw)
+            self.debug_dock.show_frame(index, result)
         self.frame_label.setText(f"frame {index} / {self.num_frames - 1}")
         self.frameShown.emit(index)
 
@@ -643,36 +651,40 @@ class MainWindow(QMainWindow):
         return self.tracker is not None and self.tracker.busy
 
     def _on_started(self, request_id: int) -> None:
-        self.progress.setRange(0, 0)
-        self.progress.show()
+        self.progress.setValue(0)
         self.action("track_stop").setEnabled(True)
         self.fps_label.setText("")
         self.show_status(f"Tracking with {self.engine_name()} on {self.device()}... (Esc stops)")
         self._render_timer.start()
         self._series_timer.start()
 
-    def _on_result(self, result: FrameResult, frame) -> None:
-        self.store.put(result)
-        self.tracked_count += 1
+    def _on_batch(self, batch) -> None:
+        for result in batch.results:
+            self.store.put(result)
+            self.tracked_count += 1
+            self.resultArrived.emit(result)
         if self._follow:
-            self._live = (result, frame)
-        self.resultArrived.emit(result)
-
-    def _on_progress(self, request_id: int, done: int, total: int, fps: float) -> None:
-        self.progress.setRange(0, total)
-        self.progress.setValue(done)
-        self.fps_label.setText(f"{fps:.1f} fps")
+            self._live = (batch.results[-1], batch.frame)
+        self._progress = (batch.done, batch.total, batch.fps)  # shown by the next live redraw
 
     def _render_live(self) -> None:
+        if self._progress is not None:
+            done, total, fps = self._progress
+            self._progress = None
+            if total:
+                self.progress.setRange(0, total)
+                self.progress.setValue(done)
+                self.fps_label.setText(f"{fps:.1f} fps")
         if self._live is None:
             return
         result, frame = self._live
         self._live = None
         self.current_index = result.frame_index
         self.timeline.set_index(result.frame_index)
-        self._show(result.frame_index, frame)
+        self._show(result.frame_index, frame, live=True)
 
     def _refresh_series(self) -> None:
+        self.debug_dock.show_frame(self.current_index, self.store.get(self.current_index))
         self.debug_dock.update_series(self.store)
         self.timeline.strip.set_flags(self.store.flags(self.num_frames))
 
@@ -680,11 +692,9 @@ class MainWindow(QMainWindow):
         self._render_live()
         self._render_timer.stop()
         self._series_timer.stop()
-        self._refresh_series()
         if self.current_frame is not None:  # the stored result of the frame on screen may have just arrived
             self.view.show_overlays(ov.build_overlays(self.store.get(self.current_index), self.overlay_enabled))
-            self.debug_dock.show_frame(self.current_index, self.store.get(self.current_index))
-        self.progress.hide()
+        self._refresh_series()
         self.action("track_stop").setEnabled(False)
         if status == "done":
             self.show_status(f"Tracked up to frame {self.current_index} ({self.fps_label.text() or 'no frames'})")

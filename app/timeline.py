@@ -54,6 +54,7 @@ class Timeline(QWidget):
         self.slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # arrow keys belong to the window's shortcuts
         self.spin = QSpinBox()
         self.spin.setKeyboardTracking(False)
+        self.spin.setFixedWidth(80)
         self.total = QLabel("/ 0")
         self._debounce = QTimer(self, singleShot=True, interval=self.DEBOUNCE_MS)
         self._debounce.timeout.connect(lambda: self.frameRequested.emit(self.slider.value()))

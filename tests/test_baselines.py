@@ -121,11 +121,15 @@ def test_result_reader_accepts_commas_and_names_bad_lines(tmp_path):
     with pytest.raises(InputError, match="line 2"):
         read_boxes(path)
     path.write_text("1\t2\t3\n")
-    with pytest.raises(InputError, match="line 1: expected 4 values"):
+    with pytest.raises(InputError, match="line 1: expected 4 numbers"):
         read_boxes(path)
 
 
 def test_result_writer_refuses_bad_input(tmp_path):
+    (tmp_path / "s_time.txt").write_text("0.1\nfast\n")
+    (tmp_path / "s.txt").write_text("1\t2\t3\t4\n1\t2\t3\t4\n")
+    with pytest.raises(InputError, match="s_time.txt, line 2"):
+        read_sequence_result(tmp_path, "s")
     with pytest.raises(InputError, match="not finite"):
         format_boxes([[1, 2, np.nan, 4]])
     with pytest.raises(InputError, match="result path"):

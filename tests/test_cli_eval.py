@@ -1,9 +1,14 @@
 """`main.py eval` and `main.py track` end to end on real OTB sequences (few frames)."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from main import main
-from tracker.evaluation.runner import annotated_span
+from tracker.engine import Engine
+from tracker.evaluation.runner import annotated_span, evaluate_source, format_table
+from tracker.result import Flag, FrameResult
+from tracker.sources import FrameSource, GroundTruth
 from tracker.formats.pytracking import read_boxes, read_sequence_result
 from tracker.sources import open_source
 
@@ -71,3 +76,80 @@ def test_track_with_an_explicit_box_to_stdout(otb, capsys):
 def test_track_refuses_a_bad_box(otb, capsys, box, message):
     rc = main(["track", str(otb / "Football1"), "--engine", "csrt", "--frames", "3", "--box", box])
     assert rc == 2 and message in capsys.readouterr().err
+
+
+# ---- the runner with a scripted engine (no OpenCV, no files) ----
+
+class ListSource(FrameSource):
+    """Frames and ground truth held in memory."""
+
+    def __init__(self, name, n, boxes):
+        self.path = Path(name)
+        self._frames = [np.full((40, 60, 3), i, np.uint8) for i in range(n)]
+        self.ground_truth = GroundTruth(np.asarray(boxes, float), None, "otb", Path(name) / "gt.txt")
+
+    @property
+    def fps(self):
+        return 30.0
+
+    def __len__(self):
+        return len(self._frames)
+
+    def frame(self, index):
+        return self._frames[index]
+
+
+class ScriptedEngine(Engine):
+    """Moves the box 1 px right per frame; gives no box on frames listed in `lose`."""
+
+    created = 0
+
+    def __init__(self, device="cpu", lose=()):
+        super().__init__(device)
+        ScriptedEngine.created += 1
+        self.lose = set(lose)
+
+    def initialize(self, frame, box, frame_index=0):
+        self._frame_index = frame_index
+        self.box = tuple(box)
+        return FrameResult(frame_index, self.box)
+
+    def track(self, frame, frame_index=None):
+        i = self._next_index(frame_index)
+        assert frame[0, 0, 0] == i  # frames arrive in order
+        if i in self.lose:
+            return FrameResult(i, None, presence=0.0, flag=Flag.NOT_FOUND)
+        self.box = (self.box[0] + 1, *self.box[1:])
+        return FrameResult(i, self.box, presence=0.5)
+
+
+def test_runner_keeps_the_last_box_and_uses_a_fresh_engine_per_sequence(tmp_path):
+    gt = [[5.0 + i, 5, 10, 10] for i in range(6)]
+    sources = [ListSource("a", 6, gt), ListSource("b", 6, gt)]
+    ScriptedEngine.created = 0
+    evaluations = []
+    for src in sources:
+        evaluations.append(evaluate_source("scripted", lambda: ScriptedEngine(lose={2, 3}), src))
+    assert ScriptedEngine.created == 2
+    run = evaluations[0].run
+    assert run.boxes[:, 0].tolist() == [5, 6, 6, 6, 7, 8]
+    assert run.flags == ("normal", "normal", "not_found", "not_found", "normal", "normal")
+    assert run.presence.tolist() == [1.0, 0.5, 0.0, 0.0, 0.5, 0.5] and run.not_found == 2
+    # lags behind the GT: 0, 0, 1, 2, 2, 2 px; 10x10 boxes overlap 90 px (lag 1) or 80 px (lag 2)
+    expected_ious = [1, 1, 90 / 110, 80 / 120, 80 / 120, 80 / 120]
+    assert evaluations[0].metrics.avg_overlap == pytest.approx(100 * np.mean(expected_ious))
+    table = format_table(evaluations, ("auc", "not_found"))
+    assert "scripted  mean" in table and table.splitlines()[-1].split()[-1] == "4"
+
+
+def test_scoreboard_runs_and_names_what_it_skips(otb, capsys):
+    from bench.scoreboard import main as scoreboard
+
+    rc = scoreboard(["--engines", "kcf,nosuch", "--max-frames", "3", "--data", str(otb)])
+    captured = capsys.readouterr()
+    assert rc == 0
+    assert "skipped nosuch: InputError: unknown engine" in captured.err
+    rows = [ln.split() for ln in captured.out.splitlines() if ln.startswith("kcf ")]
+    sequences = sorted(p.name for p in otb.iterdir() if p.is_dir())
+    assert [r[1] for r in rows] == sequences + ["mean"]
+    assert all(r[2] == "3" for r in rows[:-1])

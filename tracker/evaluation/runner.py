@@ -75,7 +75,7 @@ def track_source(engine: Engine, source: FrameSource, init_box: Sequence[float],
     times = np.zeros(n)
     presence = np.zeros(n)
     flags: list[str] = []
-    box = None
+    box = tuple(float(v) for v in init_box)  # kept where an engine gives no box
     for k in range(n):
         index = start + k
         frame = source.frame(index)

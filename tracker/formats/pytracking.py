@@ -11,7 +11,6 @@ integers, as pytracking writes them. Every file is written atomically.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +18,8 @@ import numpy as np
 
 from ..atomic import atomic_write_text
 from ..errors import InputError
+from . import boxtext
+from .boxtext import read_text
 
 
 def _check_name(value: str, what: str) -> str:
@@ -83,29 +84,22 @@ def write_sequence_result(folder: str | Path, sequence: str, result: SequenceRes
     return box_path
 
 
-def _read_table(path: Path, columns: int) -> np.ndarray:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
+def _read_values(path: Path) -> np.ndarray:
+    """One number per line (times, presence scores); a bad line is named."""
+    values = []
+    for number, line in enumerate(read_text(path).split("\n"), start=1):
         if not line.strip():
             continue
-        parts = [p for p in re.split(r"[,\s]+", line.strip()) if p]
         try:
-            values = [float(p) for p in parts]
+            values.append(float(line))
         except ValueError:
-            raise InputError(f"{path}, line {number}: expected numbers, got {line.strip()!r}") from None
-        if len(values) != columns:
-            raise InputError(f"{path}, line {number}: expected {columns} values, got {len(values)}")
-        rows.append(values)
-    return np.array(rows, dtype=np.float64).reshape(-1, columns)
+            raise InputError(f"{path}, line {number}: expected one number, got {line.strip()!r}") from None
+    return np.asarray(values, dtype=np.float64)
 
 
 def read_boxes(path: str | Path) -> np.ndarray:
     """(N, 4) boxes from a result file (tab, comma or space separated)."""
-    return _read_table(Path(path), 4)
+    return boxtext.read_boxes(path)
 
 
 def read_sequence_result(folder: str | Path, sequence: str) -> SequenceResult:
@@ -116,7 +110,7 @@ def read_sequence_result(folder: str | Path, sequence: str) -> SequenceResult:
     for key, suffix in (("times", "_time"), ("presence", "_object_presence_scores")):
         path = folder / f"{sequence}{suffix}.txt"
         if path.exists():
-            values = _read_table(path, 1).reshape(-1)
+            values = _read_values(path)
             if len(values) != len(boxes):
                 raise InputError(f"{path}: {len(values)} lines for {len(boxes)} boxes in {sequence}.txt")
             extra[key] = values
