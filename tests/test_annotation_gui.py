@@ -202,3 +202,19 @@ def test_absent_threshold_applies_to_tracked_frames_as_one_step(qtbot, tmp_path)
     assert doc[5].box == (35, 120, 40, 40)
     assert ctrl.options.absent_below == 0.9  # later runs use it too
     w.close()
+
+
+def test_track_backwards_from_a_keyframe_stops_at_the_previous_one(qtbot, tmp_path):
+    w, ctrl, _ = make_window(qtbot, tmp_path, "b")
+    with qtbot.waitSignal(w.frameShown, timeout=10000):
+        w.open_path(SAMPLE_PATH)
+    go_to(qtbot, w, 20)
+    draw_box(qtbot, w, (10, 10, 30, 30))
+    go_to(qtbot, w, 60)
+    draw_box(qtbot, w, (200, 100, 30, 30))
+    track_and_wait(qtbot, w, lambda: ctrl.retrack(-1))
+    doc = ctrl.session.document
+    assert doc[59].box == (201, 100, 30, 30) and doc[21].box == (239, 100, 30, 30)
+    assert doc[20].box == (10, 10, 30, 30) and doc[19] is None and doc[61] is None
+    assert w.action("undo").text().startswith("Undo track backward from frame 60")
+    w.close()

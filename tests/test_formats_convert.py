@@ -46,3 +46,12 @@ def test_bad_input_gives_an_error_with_the_line(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
     assert cli_main(["convert", str(f), "--to", "yolo", str(tmp_path / "o")]) == 2
     assert "unknown annotation format 'yolo'" in capsys.readouterr().err
+
+
+def test_batch_conversion_to_single_file_formats(tmp_path, otb):
+    for fmt, suffix in (("pytracking", ".txt"), ("coco-vid", ".json"), ("research", ".jsonl"), ("otb", "")):
+        out = tmp_path / fmt
+        assert cli_main(["convert", str(otb / "Coke"), str(otb / "Deer"), "--to", fmt, str(out)]) == 0
+        for name in ("Coke", "Deer"):
+            back = read_annotations(out / f"{name}{suffix}", fmt)
+            assert back.differences(read_annotations(otb / name), provenance=False) == [], (fmt, name)

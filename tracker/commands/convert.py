@@ -55,7 +55,7 @@ def run(args) -> int:
     for inp in inputs:
         fmt = args.source_format or detect_format(inp)
         doc = read_annotations(inp, fmt, **_read_options(fmt, args))
-        target = out / doc.name if several else out
+        target = get_format(to).batch_target(out, doc.name) if several else out
         written = write_annotations(doc, target, to)
         n_boxes = int((~doc.absent() & doc.annotated()).sum())
         print(f"{inp} ({fmt}, {len(doc)} frames, {n_boxes} boxes, {int(doc.absent().sum())} absent) "

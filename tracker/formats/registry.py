@@ -27,6 +27,11 @@ class AnnotationFormat:
     write: Callable[..., Path] | None  # (document, path, **options) -> path written
     target: str  # what the path names: "file", "folder" or "file or folder"
     carries: str  # what survives a round trip
+    suffix: str = ""  # for formats that are one file: its extension (batch conversion names files with it)
+
+    def batch_target(self, folder: Path, sequence: str) -> Path:
+        """Where sequence `sequence` goes when several are converted into `folder`."""
+        return folder / f"{sequence}{self.suffix}"
 
 
 def _module(name: str):
@@ -166,15 +171,15 @@ FORMATS: dict[str, AnnotationFormat] = {f.name: f for f in (
                      _gt_writer("mot", with_name=True), "file (.txt) or folder", "boxes, absent, empty frames"),
     AnnotationFormat("coco-vid", "COCO-VID JSON (videos, images, annotations with instance_id)",
                      _gt_reader("coco_vid"), _gt_writer("coco_vid", with_name=True, with_size=True), "file",
-                     "boxes, absent, empty frames"),
+                     "boxes, absent, empty frames", ".json"),
     AnnotationFormat("vot", "VOT region text (rectangles; nan = absent; 0 = no annotation)", _gt_reader("vot"),
                      _gt_writer("vot"), "file (.txt) or folder", "boxes, absent, empty frames"),
     AnnotationFormat("pytracking", "pytracking result file <seq>.txt (+ presence scores)", _read_pytracking,
-                     _write_pytracking, "file", "boxes (integers), presence"),
+                     _write_pytracking, "file", "boxes (integers), presence", ".txt"),
     AnnotationFormat("research", "per-frame annotation and engine debug record, JSON lines", _read_research,
-                     _write_research, "file", "everything"),
+                     _write_research, "file", "everything", ".jsonl"),
     AnnotationFormat("project", "KeepTrack Studio project (.ktproj)", _read_project, _write_project, "file",
-                     "everything except score-map values"),
+                     "everything except score-map values", ".ktproj"),
 )}
 
 
