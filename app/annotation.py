@@ -138,7 +138,8 @@ class AnnotationController(QObject):
         file_menu = self.w.menu("File")
         file_menu.addSeparator()
         for key, slot in (("open_project", self.open_project_dialog), ("save_project", self.save_dialog),
-                          ("save_project_as", self.save_as_dialog), ("import_annotations", self.import_dialog)):
+                          ("save_project_as", self.save_as_dialog), ("import_annotations", self.import_dialog),
+                          ("import_ground_truth", self.import_ground_truth)):
             self._action("File", key, slot)
         export = file_menu.addMenu("Export annotations")
         for name, fmt in FORMATS.items():
@@ -451,13 +452,16 @@ class AnnotationController(QObject):
         self.label_item.show()
 
     def _update_actions(self) -> None:
-        s = self.session
-        h = s.history if s is not None else None
+        h = self.session.history if self.session is not None else None
         undo, redo = self.w.action("undo"), self.w.action("redo")
-        undo.setEnabled(bool(h and h.can_undo))
-        redo.setEnabled(bool(h and h.can_redo))
-        undo.setText(f"Undo {h.undo_description}" if h and h.undo_description else BY_ACTION["undo"].text)
-        redo.setText(f"Redo {h.redo_description}" if h and h.redo_description else BY_ACTION["redo"].text)
+        undo.setEnabled(h is not None and h.can_undo)
+        redo.setEnabled(h is not None and h.can_redo)
+        undo.setText(f"Undo {h.undo_description}" if h is not None and h.undo_description else BY_ACTION["undo"].text)
+        redo.setText(f"Redo {h.redo_description}" if h is not None and h.redo_description else BY_ACTION["redo"].text)
+        title = self.w.windowTitle().removesuffix(" *")
+        wanted = f"{title} *" if h is not None and h.modified else title  # " *": unsaved annotations
+        if wanted != self.w.windowTitle():
+            self.w.setWindowTitle(wanted)
 
     def _poll_autosave(self) -> None:
         if self.session is None:  # (during a run too: a crash mid-run keeps what was tracked)
@@ -485,6 +489,7 @@ class AnnotationController(QObject):
         except InputError as exc:
             self.w.show_message(f"Not saved: {exc}")
             return None
+        self._update_actions()
         self.w.show_status(f"Saved {saved}")
         return saved
 
@@ -513,6 +518,17 @@ class AnnotationController(QObject):
             return False
         if self._edit("import_file", path, format, **options):
             self.w.show_status(f"Imported {path} (Ctrl+Z undoes the import)")
+            return True
+        return False
+
+    def import_ground_truth(self) -> bool:
+        """The open sequence's own ground truth (OTB, LaSOT, GOT-10k folders) as manual annotations."""
+        gt = self.w.source.ground_truth if self.w.source is not None else None
+        if gt is None:
+            self.w.show_message("This sequence has no ground truth of its own; use File > Import annotations")
+            return False
+        if self._edit("import_ground_truth", gt, f"import ground truth {Path(gt.path).name}"):
+            self.w.show_status(f"Imported the ground truth {gt.path} (Ctrl+Z undoes it)")
             return True
         return False
 
@@ -589,6 +605,10 @@ class AnnotationController(QObject):
 def attach_annotations(window, autosave_folder: Path | None = None,
                        ask: Callable[[str], bool] | None = None, autosave: bool = True) -> AnnotationController:
     """Give `window` annotations; `autosave=False` for scripted runs (nothing is left behind)."""
+    from . import dialogs
+
+    if ANNOTATION_SHORTCUTS[0] not in dialogs.SHORTCUTS:  # Help > Shortcuts lists ours too
+        dialogs.SHORTCUTS = tuple(dialogs.SHORTCUTS) + ANNOTATION_SHORTCUTS
     controller = AnnotationController(window, autosave_folder, ask, autosave)
     window.annotations = controller
     return controller

@@ -8,6 +8,7 @@ ANNOTATION_SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("save_project", "Ctrl+S", "Save project", "File"),
     Shortcut("save_project_as", "Ctrl+Alt+S", "Save project as...", "File"),
     Shortcut("import_annotations", "Ctrl+I", "Import annotations...", "File"),
+    Shortcut("import_ground_truth", "", "Import the sequence's ground truth", "File"),
     Shortcut("autosave", "", "Autosave", "File"),
     Shortcut("undo", "Ctrl+Z", "Undo", "Annotate"),
     Shortcut("redo", "Ctrl+Shift+Z", "Redo", "Annotate"),

@@ -171,3 +171,14 @@ def test_presence_threshold_can_be_changed_afterwards():
     assert [doc[i].box for i in (1, 2, 3)] == [(1, 0, 5, 5), (2, 0, 5, 5), (3, 0, 5, 5)]
     h.undo()
     assert doc[2].absent
+
+
+def test_listeners_see_the_history_already_updated():
+    doc = AnnotationDocument(5)
+    h = History(doc)
+    seen = []
+    doc.subscribe(lambda frames: seen.append((h.can_undo, h.can_redo, h.modified)))
+    h.execute(set_box(doc, 1, (0, 0, 5, 5)))
+    h.undo()
+    h.redo()
+    assert seen == [(True, False, True), (False, True, False), (True, False, True)]

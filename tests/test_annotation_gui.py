@@ -131,8 +131,9 @@ def test_annotation_story(qtbot, tmp_path):
     back = read_annotations(tmp_path / "export" / "sample-1", "lasot")
     assert back.absent()[70] and np.isnan(back.boxes()[70]).all()
 
+    assert w2.windowTitle().endswith(" *")  # recovered, not yet saved
     saved = ctrl2.save(tmp_path / "sample.ktproj")
-    assert saved is not None and not ctrl2.session.modified
+    assert saved is not None and not ctrl2.session.modified and not w2.windowTitle().endswith(" *")
     w2.close()
 
 
@@ -217,4 +218,21 @@ def test_track_backwards_from_a_keyframe_stops_at_the_previous_one(qtbot, tmp_pa
     assert doc[59].box == (201, 100, 30, 30) and doc[21].box == (239, 100, 30, 30)
     assert doc[20].box == (10, 10, 30, 30) and doc[19] is None and doc[61] is None
     assert w.action("undo").text().startswith("Undo track backward from frame 60")
+    w.close()
+
+
+def test_sequence_ground_truth_import_and_shortcut_table(qtbot, tmp_path, otb):
+    from app.dialogs import ShortcutsDialog
+
+    w, ctrl, _ = make_window(qtbot, tmp_path, "g")
+    with qtbot.waitSignal(w.frameShown, timeout=10000):
+        w.open_path(otb / "Football1")
+    assert w.action("import_ground_truth").isEnabled()
+    w.action("import_ground_truth").trigger()
+    doc = ctrl.session.document
+    assert len(doc) == 81 and doc.annotated_frames() == list(range(74))  # Football1 annotates 74 of 81
+    assert doc.differences(read_annotations(otb / "Football1"), provenance=False) == [f"81 frames vs 74"]
+    table = ShortcutsDialog(w).table
+    texts = {table.item(r, 2).text() for r in range(table.rowCount())}
+    assert "Re-track from here (to the next keyframe)" in texts and "Open video or image file..." in texts
     w.close()

@@ -72,8 +72,14 @@ class History:
         self._check_no_run()
         if not edit:
             return None
-        self.document._replace(edit.after, edit.debug_after)
+        # The stacks change before the document does, so listeners see can_undo/modified up to date.
+        undo, redo, marker = list(self._undo), list(self._redo), self._saved_marker
         self._record(edit)
+        try:
+            self.document._replace(edit.after, edit.debug_after)
+        except BaseException:
+            self._undo, self._redo, self._saved_marker = undo, redo, marker
+            raise
         return edit
 
     def _record(self, edit: Edit) -> None:
@@ -89,8 +95,8 @@ class History:
         if not self._undo:
             return None
         edit = self._undo.pop()
-        self.document._replace(edit.before, edit.debug_before)
         self._redo.append(edit)
+        self.document._replace(edit.before, edit.debug_before)
         return edit
 
     def redo(self) -> Edit | None:
@@ -98,8 +104,8 @@ class History:
         if not self._redo:
             return None
         edit = self._redo.pop()
-        self.document._replace(edit.after, edit.debug_after)
         self._undo.append(edit)
+        self.document._replace(edit.after, edit.debug_after)
         return edit
 
     # ---- state for menus

@@ -112,6 +112,11 @@ class AnnotationSession:
         imported = read_annotations(path, format, **options)
         return self.history.execute(replace_all(self.document, imported, f"import {Path(path).name}"))
 
+    def import_ground_truth(self, gt, description: str = "import the sequence's ground truth") -> Edit | None:
+        """Take a FrameSource's GroundTruth (boxes, absent) as manual annotations (one undo step)."""
+        imported = AnnotationDocument.from_arrays(gt.boxes, gt.absent)
+        return self.history.execute(replace_all(self.document, imported, description))
+
     def export(self, path: str | Path, format: str, **options) -> Path:
         from ..formats.registry import write_annotations
 
