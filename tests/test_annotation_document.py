@@ -182,3 +182,17 @@ def test_listeners_see_the_history_already_updated():
     h.undo()
     h.redo()
     assert seen == [(True, False, True), (False, True, False), (True, False, True)]
+
+
+def test_import_keeps_engine_records_unless_the_file_brings_its_own():
+    from tracker.result import FrameResult
+
+    doc = AnnotationDocument(3)
+    doc._replace({1: FrameAnnotation.tracked((1, 1, 5, 5), "e", 0.9)}, {1: FrameResult(1, (1, 1, 5, 5), 0.9)})
+    h = History(doc)
+    h.execute(replace_all(doc, AnnotationDocument.from_arrays(np.array([[2, 2, 5, 5]] * 3)), "gt"))
+    assert doc[1].provenance is Provenance.MANUAL and doc.debug_record(1).box == (1, 1, 5, 5)
+    research = AnnotationDocument(3)
+    research._replace({0: FrameAnnotation.manual((0, 0, 5, 5))}, {0: FrameResult(0, (0, 0, 5, 5))})
+    h.execute(replace_all(doc, research, "research"))
+    assert doc.debug_record(1) is None and doc.debug_record(0).box == (0, 0, 5, 5)

@@ -68,6 +68,8 @@ def interpolate(doc: AnnotationDocument, first: int = 0, last: int | None = None
 def replace_all(doc: AnnotationDocument, imported: AnnotationDocument, description: str) -> Edit:
     """Replace the document's annotations by `imported`'s (an import into the open sequence).
 
+    Debug records are replaced only when `imported` has some (research and project files).
+
     `imported` may be shorter (the rest becomes empty); a longer one is refused so that no
     annotation is silently dropped.
     """
@@ -77,7 +79,10 @@ def replace_all(doc: AnnotationDocument, imported: AnnotationDocument, descripti
             "nothing was changed"
         )
     changes = {i: (imported[i] if i < len(imported) else None) for i in range(len(doc))}
-    debug = {i: imported.debug_record(i) if i < len(imported) else None for i in range(len(doc))}
+    debug = None
+    if imported.debug_records:  # a research/project file brings its own engine records: take them all
+        debug = {i: imported.debug_record(i) if i < len(imported) else None for i in range(len(doc))}
+    # otherwise the engine records already here stay: they still say what the engine computed
     return make_edit(doc, description, 0, changes, debug)
 
 

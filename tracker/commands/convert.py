@@ -19,11 +19,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(a folder when several inputs)")
     parser.add_argument("--to", required=True, nargs="+", metavar="FORMAT", help=f"output format: {writable}")
     parser.usage = ("main.py convert INPUT [INPUT ...] --to FORMAT OUT [--from FORMAT] [--object-id N] "
-                    "[--frames N]")
+                    "[--frames N] [--video NAME]")
     parser.add_argument("--from", dest="source_format", metavar="FORMAT",
                         help="input format when it cannot be told from the name")
     parser.add_argument("--object-id", type=int, help="track to take from a multi-track file (MOT, COCO-VID)")
     parser.add_argument("--frames", type=int, help="sequence length, where the input cannot say (MOT)")
+    parser.add_argument("--video", help="video to take from a COCO-VID file with several")
 
 
 def _read_options(fmt: str, args) -> dict:
@@ -35,6 +36,10 @@ def _read_options(fmt: str, args) -> dict:
             opts["instance_id"] = args.object_id
         else:
             raise InputError(f"--object-id applies to mot and coco-vid inputs, not {fmt}")
+    if args.video is not None:
+        if fmt != "coco-vid":
+            raise InputError(f"--video applies to coco-vid input, not {fmt}")
+        opts["video"] = args.video
     if args.frames is not None:
         if fmt != "mot":
             raise InputError(f"--frames applies to mot input, not {fmt}")
