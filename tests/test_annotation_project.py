@@ -44,9 +44,32 @@ def test_save_and_open_give_the_same_document(tmp_path):
     assert project.document.differences(doc, debug=True) == []
     assert project.settings == {"engine": "csrt"}
     assert project.document.image_size == (640, 360) and project.document.name == "seq"
-    record = project.document.debug_record(1)
-    assert record.candidates == doc.debug_record(1).candidates and record.flag is Flag.UNCERTAIN
-    assert record.score_map is None  # score-map values stay out of project files (kept small for autosave)
+    record, original = project.document.debug_record(1), doc.debug_record(1)
+    assert [c.object_id for c in record.candidates] == [1, 2] and record.selected_id == 1
+    for got, want in zip(record.candidates, original.candidates):  # stored as float32, as engines compute
+        assert (got.x, got.y, got.score) == pytest.approx((want.x, want.y, want.score), rel=1e-6)
+    assert record.flag is Flag.UNCERTAIN and record.search_area == (0, 0, 100, 100) and record.box == original.box
+    assert record.score_map is None  # score-map values stay out of project files (the research export has them)
+
+
+def test_debug_records_with_assignments_survive_packing():
+    from tracker.annotation.debug_pack import pack, unpack
+    from tracker.result import Assignment
+
+    prev = (Candidate(1, 2, 0.5, 7), Candidate(3, 4, 0.25, None))
+    records = [FrameResult(3, None, 0.1, Flag.NOT_FOUND),
+               FrameResult(4, (1, 2, 3, 4), 0.75, Flag.HARD_NEGATIVE, None, None, (Candidate(5, 6, 0.5, 7),), 7,
+                           Assignment(np.arange(6, dtype=np.float32).reshape(3, 2) / 8, prev, (0,))),
+               FrameResult(9, (2, 2, 3, 4), 1.0)]
+    back = unpack(json.loads(json.dumps(pack(records))))
+    assert [r.frame_index for r in back] == [3, 4, 9] and back[0].box is None and back[0].flag is Flag.NOT_FOUND
+    assert back[1].assignment.previous == prev and back[1].assignment.matches == (0,)
+    np.testing.assert_array_equal(back[1].assignment.probabilities, records[1].assignment.probabilities)
+    assert back[1].candidates == records[1].candidates and back[1].selected_id == 7 and back[2].assignment is None
+    packed = pack(records)
+    packed["candidate_id"] = packed["previous_id"]  # columns that disagree
+    with pytest.raises(InputError, match="debug records are malformed"):
+        unpack(packed)
 
 
 def test_source_found_when_project_and_video_move_together(tmp_path):

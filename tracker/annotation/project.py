@@ -5,7 +5,7 @@ A project is one JSON file (`*.ktproj`):
    "source": absolute path of the video/folder, "source_relative": the same relative to the project,
    "name", "num_frames", "image_size": [w, h] | null, "settings": {...},
    "frames": [[frame, x, y, w, h | null..., provenance, engine, presence], ...]   (annotated frames only),
-   "debug": [FrameResult dicts without score-map values, rounded (DEBUG_DIGITS)]}
+   "debug": the engine's FrameResults as packed binary columns (debug_pack.py; no score maps) | null}
 Every write goes through tracker.atomic (temp file, fsync, rename), so a crash at any moment
 leaves either the previous file or the new one.
 
@@ -24,12 +24,12 @@ from pathlib import Path
 
 from ..atomic import atomic_write_text
 from ..errors import InputError
+from .debug_pack import pack, unpack
 from .document import AnnotationDocument, FrameAnnotation, Provenance
 
 PROJECT_FORMAT = "keeptrack-studio-project"
 PROJECT_VERSION = 1
 PROJECT_SUFFIX = ".ktproj"
-DEBUG_DIGITS = 5  # debug records in project files: scores to 1e-5, positions to 0.01 px (exact: research export)
 _PROVENANCE_CODE = {Provenance.MANUAL: "m", Provenance.TRACKED: "t", Provenance.INTERPOLATED: "i"}
 _PROVENANCE_FROM = {v: k for k, v in _PROVENANCE_CODE.items()}
 
@@ -46,8 +46,6 @@ class Project:
 # ---- (de)serialisation
 def project_to_dict(doc: AnnotationDocument, settings: dict | None = None, path: Path | None = None,
                     include_debug: bool = True, autosave_of: str | Path | None = None) -> dict:
-    from ..formats.research import frame_result_to_dict
-
     source_relative = None
     if doc.source and path is not None:
         try:
@@ -60,10 +58,9 @@ def project_to_dict(doc: AnnotationDocument, settings: dict | None = None, path:
             continue
         box = list(a.box) if a.box is not None else [None] * 4
         frames.append([i, *box, _PROVENANCE_CODE[a.provenance], a.engine, a.presence])
-    debug = []
-    if include_debug:  # score-map values are left out: they would make autosave slow
-        debug = [frame_result_to_dict(r, score_map_values=False, digits=DEBUG_DIGITS)
-                 for _, r in sorted(doc.debug_records.items())]
+    debug = None
+    if include_debug:  # packed columns (debug_pack): one JSON object per candidate made saves take seconds
+        debug = pack([r for _, r in sorted(doc.debug_records.items())])
     return {
         "format": PROJECT_FORMAT,
         "version": PROJECT_VERSION,
@@ -81,8 +78,6 @@ def project_to_dict(doc: AnnotationDocument, settings: dict | None = None, path:
 
 
 def project_from_dict(data: dict, path: Path) -> Project:
-    from ..formats.research import frame_result_from_dict
-
     if not isinstance(data, dict) or data.get("format") != PROJECT_FORMAT:
         raise InputError(f"{path} is not a KeepTrack Studio project (no '{PROJECT_FORMAT}' format field)")
     version = data.get("version")
@@ -110,12 +105,16 @@ def project_from_dict(data: dict, path: Path) -> Project:
             except (ValueError, TypeError, KeyError) as exc:
                 raise InputError(f"{path}: frame entry {k} is malformed ({row!r}: {exc})") from None
         debug = {}
-        for k, d in enumerate(data.get("debug", [])):
+        packed = data.get("debug")
+        if packed:
             try:
-                r = frame_result_from_dict(d)
-            except (ValueError, TypeError, KeyError) as exc:
-                raise InputError(f"{path}: debug record {k} is malformed ({exc})") from None
-            debug[r.frame_index] = r
+                records = unpack(packed)
+            except InputError as exc:
+                raise InputError(f"{path}: {exc}") from None
+            for r in records:
+                if not 0 <= r.frame_index < n:
+                    raise InputError(f"{path}: a debug record is for frame {r.frame_index}, outside 0..{n - 1}")
+                debug[r.frame_index] = r
         doc._replace(frames, debug)
     except KeyError as exc:
         raise InputError(f"{path}: missing field {exc}") from None

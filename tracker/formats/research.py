@@ -29,24 +29,19 @@ def _box(b):
     return None if b is None else [float(v) for v in b]
 
 
-def _candidate(c: Candidate, digits: int | None = None) -> dict:
-    x, y, score = float(c.x), float(c.y), float(c.score)
-    if digits is not None:
-        x, y, score = round(x, 2), round(y, 2), round(score, digits)
-    return {"x": x, "y": y, "score": score, "object_id": c.object_id}
+def _candidate(c: Candidate) -> dict:
+    return {"x": float(c.x), "y": float(c.y), "score": float(c.score), "object_id": c.object_id}
 
 
-def frame_result_to_dict(r: FrameResult, score_map_values: bool = True, digits: int | None = None) -> dict:
-    """A FrameResult as plain JSON data. `digits`: round scores and probabilities to that many decimals
-    (and positions to 0.01 px), which makes project files several times smaller and faster to write;
-    None keeps every bit (research export)."""
+def frame_result_to_dict(r: FrameResult, score_map_values: bool = True) -> dict:
+    """A FrameResult as plain JSON data, every value exact (score-map values optional)."""
     d = {
         "frame_index": int(r.frame_index),
         "box": _box(r.box),
         "presence": float(r.presence),
         "flag": Flag(r.flag).value,
         "search_area": _box(r.search_area),
-        "candidates": [_candidate(c, digits) for c in r.candidates],
+        "candidates": [_candidate(c) for c in r.candidates],
         "selected_id": r.selected_id,
         "assignment": None,
         "score_map": None,
@@ -54,12 +49,9 @@ def frame_result_to_dict(r: FrameResult, score_map_values: bool = True, digits: 
     }
     if r.assignment is not None:
         a = r.assignment
-        probabilities = np.asarray(a.probabilities, dtype=np.float64)
-        if digits is not None:
-            probabilities = np.round(probabilities, digits)
         d["assignment"] = {
-            "probabilities": probabilities.tolist(),
-            "previous": [_candidate(c, digits) for c in a.previous],
+            "probabilities": np.asarray(a.probabilities, dtype=np.float64).tolist(),
+            "previous": [_candidate(c) for c in a.previous],
             "matches": [int(m) for m in a.matches],
         }
     if r.score_map is not None:
