@@ -9,6 +9,11 @@ it is undoable and autosaved; this module only translates Qt events and draws th
   - every tracking run (the studio's Track buttons or "Re-track from here") is written into the
     document as it arrives and recorded as one undo step; manual keyframes are never overwritten;
   - autosave runs from a timer; at the next start an autosave newer than the project is offered.
+
+Two hooks go beyond the window's signals, both on the instance (no studio file is edited for them):
+`window.start_tracking` is wrapped, to know each run's request (start, end, direction, init box)
+before its results arrive, and `window.closeEvent`, to write the autosave when the window closes.
+A `trackingRequested(TrackRequest)` signal and an `aboutToClose` signal on MainWindow would replace them.
 """
 from __future__ import annotations
 
@@ -213,6 +218,8 @@ class AnnotationController(QObject):
                                         f"frames, this sequence {len(source)}; not recovered")
         except InputError as exc:
             self.w.show_message(str(exc))
+            if self.session is not None:
+                self.session.autosaver.close()
             self.session = None
         finally:
             self._pending_recovery = None
