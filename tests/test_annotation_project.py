@@ -243,6 +243,14 @@ def test_killing_the_writer_mid_save_always_leaves_a_complete_state(tmp_path):
         assert generation >= last_generation  # never goes back to an older state
         last_generation = generation
     assert last_generation > 5
+    # temporary files of killed writes are removed by a later save once they are old
+    leftovers = list(tmp_path.glob(".p.ktproj.*.tmp"))
+    for tmp in leftovers:
+        os.utime(tmp, (time.time() - 3600, time.time() - 3600))
+    fresh = tmp_path / ".p.ktproj.fresh.tmp"
+    fresh.write_text("a write in progress")
+    save_project(path, AnnotationDocument(1))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".p.ktproj.fresh.tmp", "p.ktproj"]
 
 
 def test_background_autosave_writes_a_snapshot_and_catches_up(tmp_path):

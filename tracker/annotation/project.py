@@ -131,7 +131,23 @@ def save_project(path: str | Path, doc: AnnotationDocument, settings: dict | Non
     path = Path(path)
     text = json.dumps(project_to_dict(doc, settings, path, include_debug, autosave_of), separators=(",", ":"))
     atomic_write_text(path, text)
+    remove_stale_temporaries(path)
     return path
+
+
+def remove_stale_temporaries(path: Path, older_than_s: float = 600.0) -> int:
+    """Delete temporary files a killed write left beside `path` (tracker.atomic names them
+    `.<name>.<random>.tmp`); only old ones, so a write in progress elsewhere is never touched."""
+    removed = 0
+    now = time.time()
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        try:
+            if now - tmp.stat().st_mtime > older_than_s:
+                tmp.unlink()
+                removed += 1
+        except OSError:
+            pass
+    return removed
 
 
 def load_project(path: str | Path) -> Project:
