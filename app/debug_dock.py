@@ -44,6 +44,7 @@ class DebugDock(QDockWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         self.status = QLabel("No result for this frame")
         self.status.setWordWrap(True)
+        self.status.setMinimumHeight(2 * self.status.fontMetrics().lineSpacing() + 4)  # two lines, no relayout
         layout.addWidget(self.status)
         split = QSplitter(Qt.Orientation.Vertical)
         layout.addWidget(split, 1)
@@ -58,9 +59,10 @@ class DebugDock(QDockWidget):
         self.scores_plot = pg.PlotWidget()
         self.scores_plot.setLabel("left", "score")
         self.scores_plot.setLabel("bottom", "frame")
-        self.scores_plot.addLegend(offset=(5, 5), labelTextSize="7pt")
         self.scores_line = pg.InfiniteLine(angle=90, pen=pg.mkPen((255, 255, 255, 120)))
         self.scores_plot.addItem(self.scores_line)
+        self.scores_hint = pg.TextItem("no candidates with object ids yet", color=(150, 150, 150), anchor=(0.5, 0.5))
+        self.scores_plot.addItem(self.scores_hint)
         split.addWidget(self._titled("Candidate score per object id", self.scores_plot))
 
         self.presence_plot = pg.PlotWidget()
@@ -79,6 +81,9 @@ class DebugDock(QDockWidget):
         split.setSizes([160, 170, 110, 110])
         self.setWidget(body)
         self.score_curves: dict[int, pg.PlotDataItem] = {}
+        self._spare: list[pg.PlotDataItem] = []
+        self._spare = [self._curve() for _ in range(8)]
+        self.set_length(100)  # sane axes before any sequence is open
         self._revision = -1
 
     @staticmethod
@@ -99,6 +104,7 @@ class DebugDock(QDockWidget):
             plot.getViewBox().setMouseEnabled(x=True, y=False)
         self.scores_plot.enableAutoRange(axis="y", enable=False)
         self.scores_plot.setYRange(0, 1.05)
+        self.scores_hint.setPos((num_frames - 1) / 2, 0.5)
 
     def show_frame(self, index: int, result: FrameResult | None) -> None:
         self.scores_line.setValue(index)
@@ -107,14 +113,14 @@ class DebugDock(QDockWidget):
             self.status.setText(f"Frame {index}: no result")
         else:
             top = max((c.score for c in result.candidates), default=None)
-            parts = [f"Frame {index}", f"flag <b>{result.flag.value}</b>", f"presence {result.presence:.2f}"]
+            parts = [f"Frame {index}", f"flag <b>{result.flag.value}</b>", f"presence {result.presence:.2f}<br>"]
             if top is not None:
                 parts.append(f"max score {top:.3f}")
             if result.selected_id is not None:
                 parts.append(f"target id {result.selected_id}")
             if result.box is not None:
                 parts.append("box [" + ", ".join(f"{v:.1f}" for v in result.box) + "]")
-            self.status.setText(" · ".join(parts))
+            self.status.setText(" · ".join(parts).replace("<br> · ", "<br>"))
         self._show_matrix(result)
         self._show_timings(result)
 
@@ -133,6 +139,8 @@ class DebugDock(QDockWidget):
         rows, cols, probs = table
         self.matrix.setRowCount(len(rows))
         self.matrix.setColumnCount(len(cols))
+        for c in range(len(cols)):
+            self.matrix.setColumnWidth(c, 52)
         self.matrix.setVerticalHeaderLabels(rows)
         self.matrix.setHorizontalHeaderLabels(cols)
         for r in range(len(rows)):
@@ -154,6 +162,15 @@ class DebugDock(QDockWidget):
             self.timings.setItem(r, 0, QTableWidgetItem(stage))
             self.timings.setItem(r, 1, QTableWidgetItem(f"{1000 * seconds:.1f}"))
 
+    def _curve(self) -> pg.PlotDataItem:
+        """A curve with its id label, from the pool made at start (creating plot items mid-run is slow)."""
+        if self._spare:
+            return self._spare.pop()
+        curve = self.scores_plot.plot()
+        curve.label = pg.TextItem("", anchor=(0, 0.5))
+        self.scores_plot.addItem(curve.label)
+        return curve
+
     def update_series(self, store: ResultStore) -> None:
         """Redraw the per-frame curves (only where the store changed since the last call)."""
         if store.revision == self._revision:
@@ -167,10 +184,19 @@ class DebugDock(QDockWidget):
             self.scores_plot.setYRange(0, top * 1.1)
         for object_id in list(self.score_curves):
             if object_id not in histories:
-                self.scores_plot.removeItem(self.score_curves.pop(object_id))
+                curve = self.score_curves.pop(object_id)
+                curve.setData([], [])
+                curve.label.setText("")
+                self._spare.append(curve)
+        self.scores_hint.setVisible(not histories)
         for object_id, (f, s) in sorted(histories.items()):
             curve = self.score_curves.get(object_id)
             if curve is None:
-                curve = self.scores_plot.plot(pen=pg.mkPen(id_color(object_id), width=2), name=f"id {object_id}")
+                curve = self._curve()
+                color = id_color(object_id)
+                curve.setPen(pg.mkPen(color, width=2))
+                curve.label.setText(str(object_id))  # no legend: each curve is labelled at its newest point
+                curve.label.setColor(color)
                 self.score_curves[object_id] = curve
             curve.setData(f, s)
+            curve.label.setPos(f[-1], s[-1])

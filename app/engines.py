@@ -44,31 +44,36 @@ def choose_engine(requested: str | None, weights: Mapping[str, Sequence[str]]) -
         why = "unknown engine"
     for e in engines:
         if engine_status(e, weights)[0]:
-            return e.name, f"{wanted} is not available ({why}); using {e.name}"
+            return e.name, f"{wanted} is not available: {why}; using {e.name}"
     return None, f"no tracking engine is available ({wanted}: {why})"
 
 
 def validate_weights(engine: str, paths: Sequence[str]) -> list[str]:
     """Problems with the checkpoint files chosen for `engine` (empty list: fine).
 
-    Hook: where tracker.checkpoints provides `validate_for_engine(engine, paths)`, it does the real check
-    (it is the only module that unpickles anything); until then only existence and readability are checked.
+    Each file is inspected by tracker.checkpoints (the only module that unpickles anything, through a
+    restricted unpickler) where this copy has it: what network it holds and whether its keys and shapes
+    fit. Without that module only existence is checked.
     """
     problems = [f"{p}: no such file" for p in paths if not Path(p).is_file()]
-    if problems:
+    if problems or not paths:
         return problems
     try:
         checkpoints = importlib.import_module("tracker.checkpoints")
     except ImportError:
         return []
-    validate = getattr(checkpoints, "validate_for_engine", None)
-    if validate is None:
+    inspect = getattr(checkpoints, "inspect_checkpoint", None)
+    if inspect is None:
         return []
-    try:
-        validate(engine, list(paths))
-    except Exception as exc:  # the checker's own errors are messages for the user
-        return [str(exc)]
-    return []
+    for p in paths:
+        try:
+            report = inspect(p)
+        except Exception as exc:  # CheckpointError and friends: messages for the user
+            problems.append(str(exc))
+            continue
+        if not report.fits:
+            problems.append(f"{p}: {report.label}: " + "; ".join(report.problems))
+    return problems
 
 
 def engine_params(engine: str, weights: Mapping[str, Sequence[str]]) -> dict:

@@ -77,8 +77,9 @@ class FrameView(pg.GraphicsView):
         self.viewbox.addItem(self.roi)
         self.roi.sigRegionChangeFinished.connect(self._roi_changed)
         self.viewbox.boxDragged.connect(self._box_dragged)
-        self.overlay_items: dict[str, list] = {}
+        self.overlay_items: dict[str, list] = {}  # the items showing the current descriptions, by overlay
         self.overlay_descriptions: dict[str, list] = {}
+        self._pools: dict[str, list] = {}  # every item made so far, by overlay (reused, hidden when spare)
 
     # ------------------------------------------------------------------ frame
     def set_frame(self, frame: np.ndarray) -> None:
@@ -137,39 +138,66 @@ class FrameView(pg.GraphicsView):
 
     # ------------------------------------------------------------------ overlays
     def show_overlays(self, descriptions: dict[str, list]) -> None:
-        for items in self.overlay_items.values():
-            for item in items:
-                self.viewbox.removeItem(item)
-        self.overlay_items = {}
+        """Draw the descriptions. Items of the same kind are reused from frame to frame (creating
+        graphics items, text ones above all, is what makes a redraw slow); spare ones are hidden."""
         self.overlay_descriptions = descriptions
         for z, (key, descs) in enumerate(descriptions.items(), start=1):
-            items = [self._make_item(d) for d in descs]
-            for item in items:
-                item.setZValue(z)
-                self.viewbox.addItem(item)
-            self.overlay_items[key] = items
+            pool = self._pools.setdefault(key, [])
+            used: list = []
+            for d in descs:
+                item = next((it for it in pool if it not in used and it._kind is type(d)), None)
+                if item is None:
+                    item = self._make_item(d)
+                    item._kind = type(d)
+                    item.setZValue(z)
+                    self.viewbox.addItem(item)
+                    pool.append(item)
+                else:
+                    self._update_item(item, d)
+                item.setVisible(True)
+                used.append(item)
+            for item in pool:
+                if item not in used:
+                    item.setVisible(False)
+            self.overlay_items[key] = used
+        for key in set(self.overlay_items) - set(descriptions):
+            for item in self._pools.get(key, []):
+                item.setVisible(False)
+            self.overlay_items[key] = []
 
     @staticmethod
     def _make_item(d):
         if isinstance(d, ov.Rect):
-            item = QGraphicsRectItem(d.x, d.y, d.w, d.h)
+            item = QGraphicsRectItem()
+        elif isinstance(d, ov.Circle):
+            item = QGraphicsEllipseItem()
+        elif isinstance(d, ov.Line):
+            item = QGraphicsLineItem()
+        elif isinstance(d, ov.Text):
+            item = pg.TextItem("", anchor=(0, 0), fill=pg.mkBrush(0, 0, 0, 140))
+        elif isinstance(d, ov.Heatmap):
+            item = pg.ImageItem(axisOrder="row-major")
+            item.setLookupTable(HEAT_LUT)
+        else:
+            raise TypeError(f"unknown overlay description {type(d).__name__}")
+        FrameView._update_item(item, d)
+        return item
+
+    @staticmethod
+    def _update_item(item, d) -> None:
+        if isinstance(d, ov.Rect):
+            item.setRect(d.x, d.y, d.w, d.h)
             item.setPen(_pen(d.color, d.width, d.dashed))
-            return item
-        if isinstance(d, ov.Circle):
-            item = QGraphicsEllipseItem(d.x - d.radius, d.y - d.radius, 2 * d.radius, 2 * d.radius)
+        elif isinstance(d, ov.Circle):
+            item.setRect(d.x - d.radius, d.y - d.radius, 2 * d.radius, 2 * d.radius)
             item.setPen(_pen(d.color, d.width))
-            return item
-        if isinstance(d, ov.Line):
-            item = QGraphicsLineItem(d.x1, d.y1, d.x2, d.y2)
+        elif isinstance(d, ov.Line):
+            item.setLine(d.x1, d.y1, d.x2, d.y2)
             item.setPen(_pen(d.color, d.width))
-            return item
-        if isinstance(d, ov.Text):
-            item = pg.TextItem(d.text, color=d.color, anchor=(0, 0), fill=pg.mkBrush(0, 0, 0, 140))
+        elif isinstance(d, ov.Text):
+            item.setText(d.text, color=d.color)
             item.setPos(d.x, d.y)
-            return item
-        if isinstance(d, ov.Heatmap):
-            item = pg.ImageItem(d.values, axisOrder="row-major", levels=(0.0, 1.0), lut=HEAT_LUT)
+        elif isinstance(d, ov.Heatmap):
+            item.setImage(d.values, autoLevels=False, levels=(0.0, 1.0))
             item.setRect(QRectF(d.x, d.y, d.w, d.h))
             item.setOpacity(d.opacity)
-            return item
-        raise TypeError(f"unknown overlay description {type(d).__name__}")

@@ -21,6 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--box", help="initial box x,y,w,h in image pixels (top-left corner)")
     p.add_argument("--run", type=int, metavar="N", help="track N frames after opening, then quit")
     p.add_argument("--screenshot", metavar="FILE.png", help="save a screenshot of the window, then quit")
+    p.add_argument("--screenshot-at", type=int, metavar="K",
+                   help="take the screenshot mid-run, once frame K is on screen (tracking then goes on to the end)")
     p.add_argument("--engine", help="tracking engine (default: keeptrack-lite, or the first one available)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--timeout", type=float, default=600.0, help="scripted runs give up after this many seconds")
@@ -37,6 +39,7 @@ class ScriptedRun(QObject):
         self._stage = "opening"
 
     def start(self) -> None:
+        self._shot_taken = False
         self.w.frameShown.connect(self._frame_shown)
         self.w.trackingFinished.connect(self._tracked)
         QTimer.singleShot(int(self.args.timeout * 1000), self, lambda: self._fail(
@@ -45,6 +48,10 @@ class ScriptedRun(QObject):
             self._fail(self.w.last_message)
 
     def _frame_shown(self, index: int) -> None:
+        at = self.args.screenshot_at
+        if self._stage == "tracking" and at is not None and index >= at and not self._shot_taken:
+            self._shot_taken = True
+            QTimer.singleShot(150, self, self._take_screenshot)  # after this frame has been painted
         if self._stage != "opening":
             return
         self._stage = "tracking"
@@ -70,17 +77,20 @@ class ScriptedRun(QObject):
             return
         self._finish()
 
+    def _take_screenshot(self) -> bool:
+        try:
+            self.w.save_screenshot(self.args.screenshot)
+        except InputError as exc:
+            self._fail(str(exc))
+            return False
+        print(f"saved {self.args.screenshot} (frame {self.w.current_index})")
+        self._shot_taken = True
+        return True
+
     def _finish(self) -> None:
         self._stage = "screenshot"
-        if self.args.screenshot:
-            for key in self.w.overlay_enabled:
-                self.w.action(f"overlay_{key}").setChecked(True)
-            try:
-                self.w.save_screenshot(self.args.screenshot)
-            except InputError as exc:
-                self._fail(str(exc))
-                return
-            print(f"saved {self.args.screenshot}")
+        if self.args.screenshot and not self._shot_taken and not self._take_screenshot():
+            return
         n = self.w.tracked_count
         print(f"tracked {max(n - 1, 0)} frames with {self.w.engine_name()} (+1 initialisation); "
               f"now on frame {self.w.current_index}")
@@ -131,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         window.close()
         return 2
     if scripted:
+        for key in window.overlay_enabled:  # screenshots show every overlay
+            window.action(f"overlay_{key}").setChecked(True)
         script = ScriptedRun(window, args)
         QTimer.singleShot(0, script.start)
         code = app.exec()

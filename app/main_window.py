@@ -157,7 +157,8 @@ class MainWindow(QMainWindow):
         rec = QHBoxLayout()
         rec.addStretch(1)
         col = QVBoxLayout()
-        col.addWidget(QLabel("Recent:"))
+        self.recent_label = QLabel("Recent:")
+        col.addWidget(self.recent_label)
         col.addWidget(self.recent_list)
         rec.addLayout(col)
         rec.addStretch(1)
@@ -208,7 +209,9 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         for key, slot in (("track_step", lambda: self.run_frames(1)),
                           ("track_n", lambda: self.run_frames(self.n_spin.value())),
-                          ("track_end", lambda: self.run_frames(None)), ("track_stop", self.stop)):
+                          ("track_end", lambda: self.run_frames(None)),
+                          ("track_back_n", lambda: self.run_frames(self.n_spin.value(), direction=-1)),
+                          ("track_stop", self.stop)):
             m.addAction(self._make_action(key, slot))
         m.addSeparator()
         m.addAction(self._make_action("settings", self._weights_dialog))
@@ -470,6 +473,8 @@ class MainWindow(QMainWindow):
             self.recent_menu.addAction(p, lambda p=p: self.open_path(p))
             self.recent_list.addItem(p)
         self.recent_menu.setEnabled(bool(self.recent_files()))
+        self.recent_label.setVisible(bool(self.recent_files()))
+        self.recent_list.setVisible(bool(self.recent_files()))
 
     def dragEnterEvent(self, event):
         if event.mimeData().hasUrls():
@@ -612,7 +617,7 @@ class MainWindow(QMainWindow):
         stored = self.store.get(self.current_index)
         if not self.init_box_dirty and same_engine and last == self.current_index and last_dir == direction:
             if end == self.current_index:
-                self.show_status("Already at the last frame")
+                self.show_status("Already at the " + ("last" if direction > 0 else "first") + " frame")
                 return None
             request = TrackRequest(name, self.current_index + direction, end, None, direction, device, params)
         else:
@@ -716,8 +721,17 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(text)
 
     def save_screenshot(self, path: str | Path) -> None:
+        """The whole window as PNG: read back from the screen where there is one (what the user sees,
+        e.g. under Xvfb), rendered by Qt on the offscreen platform."""
+        from PySide6.QtGui import QGuiApplication
+
         self._render_live()
-        if not self.grab().save(str(path)):
+        image = None
+        if QGuiApplication.platformName() not in ("offscreen", "minimal") and self.screen() is not None:
+            image = self.screen().grabWindow(self.winId())
+        if image is None or image.isNull():
+            image = self.grab()
+        if not image.save(str(path)):
             raise InputError(f"cannot write the screenshot {path}")
 
     def _screenshot_dialog(self) -> None:

@@ -31,6 +31,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("track_step", "T", "Track one frame", "Track"),
     Shortcut("track_n", "R", "Track N frames", "Track"),
     Shortcut("track_end", "Ctrl+R", "Track to the end", "Track"),
+    Shortcut("track_back_n", "Shift+R", "Track N frames backwards", "Track"),
     Shortcut("track_stop", "Esc", "Stop tracking / playback", "Track"),
     Shortcut("settings", "Ctrl+,", "Engine weights...", "Track"),
     Shortcut("fit", "F", "Fit frame in view", "View"),

@@ -106,7 +106,7 @@ def test_engine_choice_falls_back_and_says_why(monkeypatch):
     monkeypatch.setattr(eng, "available_engines", lambda: infos)
     monkeypatch.setattr(eng, "DEFAULT_ENGINE", "missing")
     name, note = choose_engine(None, {})
-    assert name == "ok" and "missing is not available" in note and "using ok" in note
+    assert name == "ok" and "missing is not available: not built into this copy" in note and "using ok" in note
     assert engine_status(infos[1], {})[0] is False
     assert engine_status(infos[1], {"heavy": ["/x.pth"]})[0] is True
     assert choose_engine("heavy", {"heavy": ["/x.pth"]}) == ("heavy", "")
@@ -129,3 +129,19 @@ def test_sample_is_reproducible(tmp_path):
         fresh = cv2.imread(str(tmp_path / "img" / name)).astype(int)
         kept = cv2.imread(str(RESOURCES / "sample" / "img" / name)).astype(int)
         assert np.abs(fresh - kept).max() <= 3
+
+
+def test_weights_are_validated_before_use(tmp_path):
+    from app.engines import engine_params, validate_weights
+
+    assert validate_weights("keeptrack", [str(tmp_path / "absent.pth.tar")])[0].endswith("no such file")
+    junk = tmp_path / "junk.pth.tar"
+    junk.write_bytes(b"this is not a checkpoint")
+    try:
+        import tracker.checkpoints  # noqa: F401
+    except ImportError:
+        pytest.skip("this copy has no tracker.checkpoints: only existence is checked")
+    problems = validate_weights("keeptrack", [str(junk)])
+    assert problems and "junk.pth.tar" in problems[0]
+    assert engine_params("keeptrack", {"keeptrack": ["/a", "/b"]}) == {"checkpoints": ["/a", "/b"]}
+    assert engine_params("csrt", {}) == {}

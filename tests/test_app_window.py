@@ -185,20 +185,37 @@ def test_engine_failure_is_a_message_not_a_crash(qtbot, window):
     assert run_and_wait(qtbot, w, 2) == "done"
 
 
-def test_gui_stays_responsive_while_tracking(qtbot, window):
-    """A 10 ms timer must never wait more than 100 ms while a CPU-heavy engine tracks in the worker."""
-    w = window
-    open_and_wait(qtbot, w)
-    w.engine_combo.setCurrentText("test-busy")  # 25 ms of CPU work per frame
+def _timer_gaps(qtbot, during) -> np.ndarray:
+    """Gaps (ms) between the ticks of a 10 ms timer while `during(ticks)` runs in the event loop."""
     ticks: list[float] = []
     timer = QTimer(interval=10)
     timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
     timer.start()
-    assert run_and_wait(qtbot, w, 60) == "done"
+    during(ticks)
     timer.stop()
-    gaps = np.diff(ticks) * 1000
-    assert len(ticks) > 50
-    assert gaps.max() < 100, f"event loop stalled for {gaps.max():.0f} ms"
+    return np.diff(ticks) * 1000
+
+
+def test_gui_stays_responsive_while_tracking(qtbot, window):
+    """A 10 ms timer must never wait more than 100 ms while a CPU-heavy engine tracks in the worker.
+
+    On a machine that other processes keep busy, the OS alone delays the timer: an idle stretch of the
+    same length, measured first, shows how much; only that excess (beyond 20 ms) is added to the limit.
+    """
+    w = window
+    open_and_wait(qtbot, w)
+    idle = _timer_gaps(qtbot, lambda ticks: qtbot.wait(1500))
+    allowance = max(0.0, idle.max() - 20.0)
+    w.engine_combo.setCurrentText("test-busy")  # 25 ms of CPU work per frame
+
+    def track(ticks):
+        assert run_and_wait(qtbot, w, 60) == "done"
+
+    gaps = _timer_gaps(qtbot, track)
+    assert len(gaps) > 50
+    assert gaps.max() < 100 + allowance, (
+        f"event loop stalled for {gaps.max():.0f} ms while tracking, {np.cumsum(gaps)[gaps.argmax()]:.0f} ms "
+        f"after the start (idle machine noise: {idle.max():.0f} ms); gaps: {np.round(gaps).astype(int).tolist()}")
 
 
 def test_real_engine_on_the_sample(qtbot, window):
@@ -285,3 +302,83 @@ def test_scripted_start_subprocess(tmp_path):
                            "--screenshot", str(shot)], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "tracked 10 frames" in proc.stdout and shot.stat().st_size > 10000
+
+
+def test_drop_recent_playback_and_keys(qtbot, window, tmp_path):
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    w = window
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(SAMPLE_PATH))])
+    drop = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                      Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(w.frameShown, timeout=10000):
+        w.dropEvent(drop)
+    assert w.source is not None and w.num_frames == 120
+    assert w.recent_files() == [str(SAMPLE_PATH.resolve())]
+    assert [a.text() for a in w.recent_menu.actions()] == [str(SAMPLE_PATH.resolve())]
+
+    # keyboard: Right, Shift+Right, End, Home step through frames (one shortcut table)
+    for key, mod, expected in ((Qt.Key.Key_Right, Qt.KeyboardModifier.NoModifier, 1),
+                               (Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier, 11),
+                               (Qt.Key.Key_Left, Qt.KeyboardModifier.NoModifier, 10),
+                               (Qt.Key.Key_End, Qt.KeyboardModifier.NoModifier, 119),
+                               (Qt.Key.Key_Home, Qt.KeyboardModifier.NoModifier, 0)):
+        QTest.keyClick(w, key, mod)
+        qtbot.waitUntil(lambda: w.current_index == expected and w.frame_label.text().startswith(f"frame {expected} "),
+                        timeout=5000)
+
+    # playback at the video's fps moves forward by itself and Space pauses it
+    QTest.keyClick(w, Qt.Key.Key_Space)
+    assert w.playing
+    qtbot.waitUntil(lambda: w.current_index >= 5, timeout=5000)
+    QTest.keyClick(w, Qt.Key.Key_Space)
+    assert not w.playing
+    stopped = w.current_index
+    qtbot.wait(200)
+    assert w.current_index == stopped
+
+    from app.dialogs import ShortcutsDialog
+    from app.shortcuts import SHORTCUTS
+
+    assert ShortcutsDialog(w).table.rowCount() == len(SHORTCUTS)
+
+
+def test_track_backwards_from_a_later_frame(qtbot, window):
+    w = window
+    open_and_wait(qtbot, w)
+    w.engine_combo.setCurrentText("test-scripted")
+    w.timeline.spin.setValue(30)
+    qtbot.waitUntil(lambda: w.current_index == 30 and w.frame_label.text().startswith("frame 30 "), timeout=5000)
+    w.set_init_box((100, 100, 40, 40))
+    delivered = []
+    w.resultArrived.connect(delivered.append)
+    w.n_spin.setValue(10)
+    with qtbot.waitSignal(w.trackingFinished, timeout=20000):
+        w.action("track_back_n").trigger()  # Shift+R
+    assert [r.frame_index for r in delivered] == list(range(30, 19, -1))
+    assert w.current_index == 20 and w.store.indices() == list(range(20, 31))
+
+
+register(EngineInfo("test-unbuildable", "tests_no_such_module_xyz:Engine", "its module is missing"))
+
+
+def test_cancel_and_unbuildable_engine(qtbot, window):
+    w = window
+    open_and_wait(qtbot, w)
+    w.engine_combo.setCurrentText("test-busy")
+    with qtbot.waitSignal(w.trackingFinished, timeout=30000) as blocker:
+        w.run_frames(None)
+        qtbot.waitUntil(lambda: len(w.store) >= 5, timeout=10000)
+        QTest.keyClick(w, Qt.Key.Key_Escape)
+    assert blocker.args[1] == "cancelled"
+    assert 5 <= len(w.store) < 60 and not w.tracking
+    # an engine whose module is missing: greyed in the list; forced anyway, the run fails with a message
+    model = w.engine_combo.model()
+    row = w.engine_combo.findText("test-unbuildable")
+    assert not model.item(row).isEnabled()
+    w.engine_combo.setCurrentIndex(row)
+    w.set_init_box((30, 120, 40, 40))
+    assert run_and_wait(qtbot, w, 3) == "failed"
+    assert "tests_no_such_module_xyz" in w.last_message
