@@ -166,6 +166,7 @@ class AnnotationController(QObject):
         self.w.menu("Annotate").addSeparator()
         self._action("Annotate", "next_keyframe", lambda: self.go_to_keyframe(1))
         self._action("Annotate", "prev_keyframe", lambda: self.go_to_keyframe(-1))
+        self._action("Help", "annotation_shortcuts", lambda: self.shortcuts_dialog().exec())
         stop = self._action("Annotate", "stop_at_keyframe", lambda: None)
         stop.setCheckable(True)
         stop.setChecked(self.options.stop_at_keyframe)
@@ -604,6 +605,22 @@ class AnnotationController(QObject):
         if path:
             self.export(path, format)
 
+    def shortcuts_dialog(self):
+        """The studio's shortcut table dialog, listing the annotation shortcuts."""
+        from PySide6.QtWidgets import QTableWidgetItem
+
+        from .dialogs import ShortcutsDialog
+
+        dialog = ShortcutsDialog(self.w)
+        dialog.setWindowTitle("Annotation shortcuts")
+        table = dialog.table
+        table.setRowCount(len(ANNOTATION_SHORTCUTS))
+        for r, sc in enumerate(ANNOTATION_SHORTCUTS):
+            for c, text in enumerate((sc.group, sc.keys, sc.text)):
+                table.setItem(r, c, QTableWidgetItem(text))
+        table.resizeColumnsToContents()
+        return dialog
+
     def _ask_dialog(self, text: str) -> bool:
         answer = QMessageBox.question(self.w, "KeepTrack Studio", text)
         return answer == QMessageBox.StandardButton.Yes
@@ -612,10 +629,6 @@ class AnnotationController(QObject):
 def attach_annotations(window, autosave_folder: Path | None = None,
                        ask: Callable[[str], bool] | None = None, autosave: bool = True) -> AnnotationController:
     """Give `window` annotations; `autosave=False` for scripted runs (nothing is left behind)."""
-    from . import dialogs
-
-    if ANNOTATION_SHORTCUTS[0] not in dialogs.SHORTCUTS:  # Help > Shortcuts lists ours too
-        dialogs.SHORTCUTS = tuple(dialogs.SHORTCUTS) + ANNOTATION_SHORTCUTS
     controller = AnnotationController(window, autosave_folder, ask, autosave)
     window.annotations = controller
     return controller

@@ -21,6 +21,7 @@ ANNOTATION_SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("prev_keyframe", "Shift+K", "Previous keyframe", "Annotate"),
     Shortcut("absent_threshold", "", "Automatic absent threshold...", "Annotate"),
     Shortcut("stop_at_keyframe", "", "Re-track stops at the next keyframe", "Annotate"),
+    Shortcut("annotation_shortcuts", "", "Annotation shortcuts", "Help"),
 )
 
 BY_ACTION: dict[str, Shortcut] = {s.action: s for s in ANNOTATION_SHORTCUTS}
