@@ -27,10 +27,14 @@ class RetrackOptions:
 
 @dataclass(frozen=True)
 class TrackingPlan:
-    """Initialise at `start` with `init_box`, track frames start+direction ... `end` (inclusive)."""
+    """Initialise at `start` with `init_box`, track frames start+direction ... `end` (inclusive).
+
+    `init_box` None: the run continues a track the engine already holds, `start` being the frame it
+    last tracked (the studio's "track on" buttons).
+    """
 
     start: int
-    init_box: Box
+    init_box: Box | None
     end: int
     direction: int  # +1 forward, -1 backward
 
