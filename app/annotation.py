@@ -118,7 +118,15 @@ class AnnotationController(QObject):
     # ================================================================== construction
     def _build_strip(self) -> None:
         self.strip = ProvenanceStrip()
-        self.w.viewer.layout().addWidget(self.strip)
+        # Under the slider, in the timeline's own column, so frame i lines up with the slider's position i
+        # (and with the studio's flag strip above it); below the whole timeline if that column is not found.
+        column = None
+        row = self.w.timeline.layout()
+        for k in range(row.count() if row is not None else 0):
+            inner = row.itemAt(k).layout()
+            if inner is not None and inner.indexOf(self.w.timeline.slider) >= 0:
+                column = inner
+        (column or self.w.viewer.layout()).addWidget(self.strip)
         self._strip_timer = QTimer(self, singleShot=True, interval=100)  # at most ~10 redraws a second
         self._strip_timer.timeout.connect(self._refresh_strip)
 
