@@ -124,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     from .main_window import MainWindow
 
     window = MainWindow()
+    from .annotation import attach_annotations  # annotations: Annotate menu, projects, autosave + recovery
+
+    annotations = attach_annotations(window, autosave=not scripted)  # scripted runs leave no autosave behind
     window.show()
     try:
         if args.engine:
@@ -144,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         QTimer.singleShot(0, script.start)
         code = app.exec()
         return code if code else script.exit_code
+    if not args.path:
+        QTimer.singleShot(0, annotations.offer_recovery_at_start)
     if args.path:
         window.open_path(args.path)
         if args.box:
