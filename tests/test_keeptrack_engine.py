@@ -92,3 +92,24 @@ def test_engine_tracks_a_real_sequence_and_returns_complete_frame_results(otb, w
         if r.flag != Flag.NOT_FOUND:
             assert "iounet" in r.timings
     assert any(r.candidates for r in results), "rule weights should give candidates on Deer"
+
+
+def test_candidate_descriptors_equal_the_descriptor_conv_at_the_cells(fidelity):
+    """The matcher evaluates the 4x4 descriptor conv only at candidate cells; compare with association.pt and with
+    the full conv at border cells."""
+    from tracker.keeptrack.dimp_parts import AssociationMatcher
+    from tracker.keeptrack.parts import PatchFeatures
+    from tracker.keeptrack.testing import rule_networks
+
+    ref = torch.load(fidelity / "association.pt", weights_only=True)
+    _, assoc = rule_networks(fidelity)
+    matcher = AssociationMatcher(assoc)
+    feats = PatchFeatures(ref["layer3_0"], {"layer3": ref["layer3_0"]})
+    with torch.no_grad():
+        got = matcher.describe(feats, ref["cells0_rc"])
+        cells = torch.tensor([[0, 0], [16, 16], [0, 16], [16, 0], [8, 3]])
+        full = assoc.descriptor_extractor.get_descriptors(ref["layer3_0"], cells)[0]
+        at_cells = matcher.describe(feats, cells)
+    expected = ref["descriptors0"][0]
+    assert torch.allclose(got, expected, rtol=1e-4, atol=1e-4 * float(expected.abs().max()))
+    assert torch.allclose(at_cells, full, rtol=1e-4, atol=1e-4 * float(full.abs().max()))
