@@ -113,3 +113,30 @@ def test_candidate_descriptors_equal_the_descriptor_conv_at_the_cells(fidelity):
     expected = ref["descriptors0"][0]
     assert torch.allclose(got, expected, rtol=1e-4, atol=1e-4 * float(expected.abs().max()))
     assert torch.allclose(at_cells, full, rtol=1e-4, atol=1e-4 * float(full.abs().max()))
+
+
+@pytest.mark.slow
+def test_windowed_iou_features_give_the_same_refined_box(otb, fidelity):
+    """The opt-in `iou_feature_window` path must reproduce the full-map refinement (up to float rounding)."""
+    from tracker.keeptrack.crop import image_to_tensor, sample_patch
+    from tracker.keeptrack.params import profile_params
+    from tracker.keeptrack.parts import PatchFeatures, TorchRandom
+    from tracker.keeptrack.refine import IoUNetRefiner
+    from tracker.keeptrack.testing import rule_networks
+
+    base, _ = rule_networks(fidelity)
+    frames, _ = _sequence(otb, "Subway", 1)
+    image = image_to_tensor(frames[0], "cpu")
+    crop = sample_patch(image, torch.tensor([113.0, 25.0]), torch.tensor([249.0, 249.0]), 480,
+                        mode="inside_major", max_scale_change=1.5)
+    with torch.no_grad():
+        maps = base.extract_backbone(crop.patch)
+        feats = PatchFeatures(maps["layer3"][:, :8], dict(maps))
+        box = torch.tensor([30.0, 180.0, 36.6, 98.3])
+        out = {}
+        for window in (False, True):
+            refiner = IoUNetRefiner(base.bb_regressor, profile_params("keeptrack", iou_feature_window=window))
+            refiner.initialize(feats, box)
+            out[window] = refiner.refine(feats, box, TorchRandom(1))
+    assert out[False] is not None and out[True] is not None
+    assert torch.allclose(out[True], out[False], atol=1e-3)
