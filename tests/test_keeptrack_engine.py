@@ -25,6 +25,9 @@ def test_factory_needs_weight_files_and_known_parameters(tmp_path):
         create_keeptrack_engine(profile="keeptrack", no_such_parameter=1)
     with pytest.raises(InputError, match="profile"):
         create_keeptrack_engine(profile="keeptrack-ultra")
+    if not torch.cuda.is_available():
+        with pytest.raises(InputError, match="no CUDA"):
+            create_keeptrack_engine(device="cuda", profile="keeptrack")
 
 
 def _sequence(otb, name, count):
