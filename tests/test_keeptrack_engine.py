@@ -143,3 +143,22 @@ def test_windowed_iou_features_give_the_same_refined_box(otb, fidelity):
             out[window] = refiner.refine(feats, box, TorchRandom(1))
     assert out[False] is not None and out[True] is not None
     assert torch.allclose(out[True], out[False], atol=1e-3)
+
+
+@pytest.mark.slow
+def test_superdimp_profile_runs_with_the_learned_loss_classifier(otb):
+    """Smoke test of the superdimp profile (no association, no certainties, learned-loss optimiser) with the
+    networks' own random initialisation (no rule manifest exists for super_dimp)."""
+    from tracker.keeptrack.engine import engine_from_networks
+    from tracker.keeptrack.params import profile_params
+    from tracker.nets.base_net import DiMPNet
+
+    torch.manual_seed(0)
+    params = profile_params("superdimp", net_opt_iter=2, box_refinement_iter=2)
+    engine = engine_from_networks("cpu", params, DiMPNet("super_dimp"), None, name="superdimp")
+    frames, box = _sequence(otb, "Coke", 3)
+    engine.initialize(frames[0], box)
+    for frame in frames[1:]:
+        r = engine.track(frame)
+        assert r.score_map.values.shape == (23, 23) and r.candidates == () and r.assignment is None
+        assert r.box is not None and all(np.isfinite(r.box))

@@ -79,6 +79,7 @@ class TrackerParams:
     certain_collection_frames: int = 10    # a collection created before this frame_num starts with object id 0
 
     # --- not-found handling (§1.9) ---
+    search_area_rescaling: bool = True     # KeepTrack widens the search while lost; plain SuperDiMP does not
     scale_history_length: int = 60
     scale_history_max_average: int = 30
 
@@ -100,6 +101,7 @@ def _superdimp() -> TrackerParams:
         search_area_scale=6.0,
         use_candidate_matching=False,
         use_certainty_for_weight_computation=False,
+        search_area_rescaling=False,
     )
 
 
