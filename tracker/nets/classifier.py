@@ -1,0 +1,287 @@
+"""DiMP target classifier pieces: classification features, linear filter initialiser, and the two filter optimisers
+(SuperDiMP-Simple's Gauss-Newton steepest descent on a hinge residual, SuperDiMP's learned-loss steepest descent).
+
+Everything works standalone, without a checkpoint: feature dimensions, filter size and hyper-parameters are
+constructor / function arguments. Shapes: training features (N, C, H, W), one filter (1, C, k, k), score maps
+(N, 1, H + 1, W + 1) for an even k (zero padding k // 2).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .prroi_pool import prroi_pool2d
+
+
+class InstanceL2Norm(nn.Module):
+    """Scale each sample so that its mean squared value is scale**2 (parameter free)."""
+
+    def __init__(self, scale: float = 1.0, eps: float = 1e-5):
+        super().__init__()
+        self.scale = float(scale)
+        self.eps = float(eps)
+
+    def forward(self, x: Tensor) -> Tensor:
+        numel = x.shape[1] * x.shape[2] * x.shape[3]
+        sq_sum = (x * x).reshape(x.shape[0], 1, 1, -1).sum(dim=3, keepdim=True)
+        return x * (self.scale * (numel / (sq_sum + self.eps)).sqrt())
+
+
+def make_classification_feature_extractor(in_dim: int = 1024, out_dim: int = 512, filter_size: int = 4) -> nn.Sequential:
+    """[0] 3x3 conv without bias, [1] instance L2 norm with scale sqrt(1 / (out_dim * k * k)) (checkpoint layout)."""
+    norm_scale = math.sqrt(1.0 / (out_dim * filter_size * filter_size))
+    return nn.Sequential(nn.Conv2d(in_dim, out_dim, 3, padding=1, bias=False), InstanceL2Norm(scale=norm_scale))
+
+
+def apply_filter(feat: Tensor, filt: Tensor) -> Tensor:
+    """Correlate features (N, C, H, W) with filter(s) (F, C, k, k), zero padding k // 2 -> (N, F, H', W')."""
+    return F.conv2d(feat, filt, padding=filt.shape[-1] // 2)
+
+
+def boxes_to_rois(boxes_xywh: Tensor) -> Tensor:
+    """(N, 4) [x, y, w, h] -> (N, 5) PrRoIPool rows [i, x, y, x + w, y + h] (box i pools from sample i)."""
+    boxes_xywh = boxes_xywh.reshape(-1, 4)
+    index = torch.arange(boxes_xywh.shape[0], device=boxes_xywh.device, dtype=boxes_xywh.dtype)[:, None]
+    return torch.cat([index, boxes_xywh[:, :2], boxes_xywh[:, :2] + boxes_xywh[:, 2:]], dim=1)
+
+
+def pool_target_filter(feat: Tensor, boxes_xywh: Tensor, filter_size: int, feature_stride: float) -> Tensor:
+    """PrRoIPool each sample's features over its target box to k x k, then average the samples -> (1, C, k, k)."""
+    pooled = prroi_pool2d(feat, boxes_to_rois(boxes_xywh), filter_size, filter_size, 1.0 / feature_stride)
+    return pooled.mean(dim=0, keepdim=True)
+
+
+class FilterInitializerLinear(nn.Module):
+    """Initial filter = mean over samples of PrRoIPool(conv3x3(features), target box) (`filter_conv` with bias)."""
+
+    def __init__(self, feature_dim: int = 512, filter_size: int = 4, feature_stride: float = 16):
+        super().__init__()
+        self.filter_size = int(filter_size)
+        self.feature_stride = float(feature_stride)
+        self.filter_conv = nn.Conv2d(feature_dim, feature_dim, 3, padding=1, bias=True)
+
+    def forward(self, feat: Tensor, boxes_xywh: Tensor) -> Tensor:
+        """feat (N, C, H, W), boxes_xywh (N, 4) in patch pixels -> (1, C, k, k)."""
+        return pool_target_filter(self.filter_conv(feat), boxes_xywh, self.filter_size, self.feature_stride)
+
+
+# --- SuperDiMP-Simple: Gauss-Newton steepest descent on the hinge residual -------------------------------------------
+
+def hinge_target_mask(labels: Tensor, hinge_threshold: float, activation_leak: float) -> Tensor:
+    """1 where the label exceeds the threshold (target region), `activation_leak` elsewhere."""
+    return ((labels > hinge_threshold).to(labels.dtype) + activation_leak).clamp(max=1.0)
+
+
+def _sqrt_sample_weights(sample_weights: Tensor | None, num_samples: int, like: Tensor) -> Tensor:
+    if sample_weights is None:
+        return torch.full((num_samples, 1, 1, 1), math.sqrt(1.0 / num_samples), dtype=like.dtype, device=like.device)
+    sample_weights = sample_weights.to(like)
+    if sample_weights.numel() != num_samples:
+        raise ValueError(f"{sample_weights.numel()} sample weights for {num_samples} samples")
+    return sample_weights.reshape(num_samples, 1, 1, 1).sqrt()
+
+
+def gauss_newton_hinge(filt: Tensor, feat: Tensor, labels: Tensor, sample_weights: Tensor | None = None, *,
+                       num_iter: int, filter_reg: float | Tensor, hinge_threshold: float = 0.05,
+                       activation_leak: float = 0.1) -> tuple[Tensor, list[Tensor]]:
+    """Run `num_iter` Gauss-Newton steepest-descent steps from `filt` (1, C, k, k).
+
+    Residuals: r_i = sqrt(w_i) * (a(s_i, m_i) - m_i * y_i) with scores s_i = filt * x_i, labels y_i, target mask
+    m_i, a(s, m) = (1 - m)/2 |s| + (1 + m)/2 s (leaky ReLU outside the target region); regulariser filter_reg * filt.
+    Without weights every sample weighs 1/N. One step: g = J^T r, alpha = |g|^2 / |J g|^2 (>= 1e-8 in the
+    denominator), filt -= alpha g. J is piecewise constant in the filter, so g and J g are written out directly.
+    Returns the final filter and the iterates (start included).
+    """
+    num_samples = feat.shape[0]
+    labels = labels.reshape(num_samples, 1, *labels.shape[-2:]).to(feat)
+    sqrt_w = _sqrt_sample_weights(sample_weights, num_samples, feat)
+    mask = hinge_target_mask(labels, hinge_threshold, activation_leak)
+    reg = filter_reg if isinstance(filter_reg, Tensor) else torch.tensor(float(filter_reg))
+    reg = reg.to(feat).reshape(())
+    pad = filt.shape[-1] // 2
+    iterates = [filt]
+    for _ in range(num_iter):
+        scores = apply_filter(feat, filt)
+        slope = (1 - mask) / 2 * torch.sign(scores) + (1 + mask) / 2  # d a / d s
+        activation = (1 - mask) / 2 * scores.abs() + (1 + mask) / 2 * scores
+        residual = sqrt_w * (activation - mask * labels)
+        grad = torch.nn.grad.conv2d_weight(feat, filt.shape, sqrt_w * slope * residual, padding=pad)
+        grad = grad + reg * reg * filt
+        jac_grad = sqrt_w * slope * apply_filter(feat, grad)
+        grad_sq = (grad * grad).sum()
+        jac_sq = (jac_grad * jac_grad).sum() + reg * reg * grad_sq
+        alpha = grad_sq / jac_sq.clamp(min=1e-8)
+        filt = filt - alpha * grad
+        iterates.append(filt)
+    return filt, iterates
+
+
+class LinearFilterHinge(nn.Module):
+    """Holds the learned regularisation weight (`filter_reg`, shape (1)) and the hinge constants."""
+
+    def __init__(self, init_filter_reg: float = 0.1, hinge_threshold: float = 0.05, activation_leak: float = 0.1):
+        super().__init__()
+        self.filter_reg = nn.Parameter(torch.full((1,), float(init_filter_reg)))
+        self.hinge_threshold = float(hinge_threshold)
+        self.activation_leak = float(activation_leak)
+
+
+class GNSteepestDescent(nn.Module):
+    """SuperDiMP-Simple's filter optimiser (`classifier.filter_optimizer`, child `residual_module`)."""
+
+    def __init__(self, num_iter: int = 5, init_filter_reg: float = 0.1, hinge_threshold: float = 0.05,
+                 activation_leak: float = 0.1):
+        super().__init__()
+        self.num_iter = int(num_iter)
+        self.residual_module = LinearFilterHinge(init_filter_reg, hinge_threshold, activation_leak)
+
+    def forward(self, filt: Tensor, feat: Tensor, labels: Tensor, sample_weights: Tensor | None = None,
+                num_iter: int | None = None) -> tuple[Tensor, list[Tensor]]:
+        module = self.residual_module
+        return gauss_newton_hinge(filt, feat, labels, sample_weights,
+                                  num_iter=self.num_iter if num_iter is None else int(num_iter),
+                                  filter_reg=module.filter_reg, hinge_threshold=module.hinge_threshold,
+                                  activation_leak=module.activation_leak)
+
+
+# --- SuperDiMP: learned-loss steepest descent -------------------------------------------------------------------------
+
+def distance_bins(center_rc: Tensor, output_hw: tuple[int, int], num_bins: int, bin_displacement: float) -> Tensor:
+    """(N, num_bins, H, W) triangular bin memberships of each cell's distance to `center_rc` (N, 2) in cells; the
+    last bin collects every distance beyond it."""
+    rows = torch.arange(output_hw[0], dtype=center_rc.dtype, device=center_rc.device).view(1, 1, -1, 1)
+    cols = torch.arange(output_hw[1], dtype=center_rc.dtype, device=center_rc.device).view(1, 1, 1, -1)
+    d_row = rows - center_rc[:, 0].view(-1, 1, 1, 1)
+    d_col = cols - center_rc[:, 1].view(-1, 1, 1, 1)
+    dist = torch.sqrt(d_row * d_row + d_col * d_col)
+    bins = torch.arange(num_bins, dtype=center_rc.dtype, device=center_rc.device).view(1, -1, 1, 1)
+    diff = dist / bin_displacement - bins
+    return torch.cat([F.relu(1.0 - diff[:, :-1].abs()), (1.0 + diff[:, -1:]).clamp(0, 1)], dim=1)
+
+
+class DiMPSteepestDescentGN(nn.Module):
+    """SuperDiMP's optimiser: label, target mask and spatial weight predicted from distance bins; learned step."""
+
+    def __init__(self, num_iter: int = 5, feat_stride: float = 16, init_step_length: float = 0.9,
+                 init_filter_reg: float = 0.1, init_gauss_sigma: float = 0.91667, num_dist_bins: int = 100,
+                 bin_displacement: float = 0.1, mask_init_factor: float = 3.0, min_filter_reg: float = 1e-3,
+                 activation_leak: float = 0.0):
+        super().__init__()
+        self.num_iter = int(num_iter)
+        self.feat_stride = float(feat_stride)
+        self.num_dist_bins = int(num_dist_bins)
+        self.bin_displacement = float(bin_displacement)
+        self.min_filter_reg = float(min_filter_reg)
+        self.log_step_length = nn.Parameter(math.log(init_step_length) * torch.ones(1))
+        self.filter_reg = nn.Parameter(init_filter_reg * torch.ones(1))
+        self.label_map_predictor = nn.Conv2d(num_dist_bins, 1, 1, bias=False)
+        self.target_mask_predictor = nn.Sequential(nn.Conv2d(num_dist_bins, 1, 1, bias=False), nn.Sigmoid())
+        self.spatial_weight_predictor = nn.Conv2d(num_dist_bins, 1, 1, bias=False)
+        # Initial values (training from scratch only; a checkpoint overwrites them).
+        d = torch.arange(num_dist_bins, dtype=torch.float32) * bin_displacement
+        gauss = torch.exp(-0.5 * (d / init_gauss_sigma) ** 2)
+        with torch.no_grad():
+            self.label_map_predictor.weight.copy_((gauss - gauss.min()).view(1, -1, 1, 1))
+            self.target_mask_predictor[0].weight.copy_((mask_init_factor * torch.tanh(2.0 - d)).view(1, -1, 1, 1))
+            self.spatial_weight_predictor.weight.fill_(1.0)
+
+    def forward(self, filt: Tensor, feat: Tensor, boxes_xywh: Tensor, sample_weights: Tensor | None = None,
+                num_iter: int | None = None) -> tuple[Tensor, list[Tensor]]:
+        num_iter = self.num_iter if num_iter is None else int(num_iter)
+        num_samples = feat.shape[0]
+        k = filt.shape[-1]
+        output_hw = (feat.shape[-2] + (k + 1) % 2, feat.shape[-1] + (k + 1) % 2)
+        step_factor = torch.exp(self.log_step_length).reshape(())
+        reg = (self.filter_reg * self.filter_reg).clamp(min=self.min_filter_reg ** 2).reshape(())
+        boxes_xywh = boxes_xywh.reshape(-1, 4).to(feat)
+        offset = (k % 2) / 2.0
+        center_rc = ((boxes_xywh[:, :2] + boxes_xywh[:, 2:] / 2) / self.feat_stride).flip(1) - offset
+        dist = distance_bins(center_rc, output_hw, self.num_dist_bins, self.bin_displacement)
+        label = self.label_map_predictor(dist)
+        mask = self.target_mask_predictor(dist)
+        spatial_weight = self.spatial_weight_predictor(dist)
+        sw = _sqrt_sample_weights(sample_weights, num_samples, feat) * spatial_weight
+        pad = k // 2
+        iterates = [filt]
+        for _ in range(num_iter):
+            scores = apply_filter(feat, filt)
+            activation = (1 - mask) / 2 * scores.abs() + (1 + mask) / 2 * scores
+            slope = (1 - mask) / 2 * torch.sign(scores) + (1 + mask) / 2
+            residual = sw * (activation - label)
+            grad = torch.nn.grad.conv2d_weight(feat, filt.shape, slope * (sw * residual), padding=pad) + reg * filt
+            scores_grad = sw * (slope * apply_filter(feat, grad))
+            num = (grad * grad).sum()
+            den = ((scores_grad * scores_grad).sum() + reg * num).clamp(min=1e-8)
+            filt = filt - step_factor * (num / den) * grad
+            iterates.append(filt)
+        return filt, iterates
+
+
+# --- The classifier module as stored in the checkpoints ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """Structure of the target classifier (the values of both released base networks are the defaults)."""
+    in_dim: int = 1024
+    feature_dim: int = 512
+    filter_size: int = 4
+    feature_stride: int = 16
+    optimizer: str = "hinge_gn"  # "hinge_gn" (SuperDiMP-Simple) or "learned_loss" (SuperDiMP)
+    hinge_threshold: float = 0.05
+    activation_leak: float = 0.1
+    num_dist_bins: int = 100
+    bin_displacement: float = 0.1
+
+
+class LinearFilterClassifier(nn.Module):
+    """`classifier.*`: children feature_extractor, filter_initializer, filter_optimizer."""
+
+    def __init__(self, config: ClassifierConfig = ClassifierConfig()):
+        super().__init__()
+        self.config = config
+        self.feature_extractor = make_classification_feature_extractor(config.in_dim, config.feature_dim,
+                                                                       config.filter_size)
+        self.filter_initializer = FilterInitializerLinear(config.feature_dim, config.filter_size,
+                                                          config.feature_stride)
+        if config.optimizer == "hinge_gn":
+            self.filter_optimizer: nn.Module = GNSteepestDescent(
+                hinge_threshold=config.hinge_threshold, activation_leak=config.activation_leak)
+        elif config.optimizer == "learned_loss":
+            self.filter_optimizer = DiMPSteepestDescentGN(
+                feat_stride=config.feature_stride, num_dist_bins=config.num_dist_bins,
+                bin_displacement=config.bin_displacement)
+        else:
+            raise ValueError(f"unknown classifier optimiser {config.optimizer!r}")
+
+    @property
+    def uses_labels(self) -> bool:
+        """True for the hinge optimiser (the tracker passes Gaussian label maps), False for the learned loss
+        (it builds its own labels from the boxes)."""
+        return self.config.optimizer == "hinge_gn"
+
+    def extract_classification_feat(self, backbone_feat: Tensor) -> Tensor:
+        """Backbone layer3 (N, 1024, H, W) -> classification features (N, 512, H, W)."""
+        return self.feature_extractor(backbone_feat)
+
+    def classify(self, clf_feat: Tensor, filt: Tensor) -> Tensor:
+        return apply_filter(clf_feat, filt)
+
+    def init_filter(self, clf_feat: Tensor, boxes_xywh: Tensor) -> Tensor:
+        return self.filter_initializer(clf_feat, boxes_xywh)
+
+    def optimize_filter(self, filt: Tensor, clf_feat: Tensor, *, labels: Tensor | None = None,
+                        boxes_xywh: Tensor | None = None, sample_weights: Tensor | None = None,
+                        num_iter: int | None = None) -> tuple[Tensor, list[Tensor]]:
+        """Gauss-Newton steps from `filt`. Hinge optimiser: needs `labels` (N, 1, H+1, W+1); learned loss: needs
+        `boxes_xywh` (N, 4). `sample_weights` (N elements) or None for 1/N each."""
+        if self.uses_labels:
+            if labels is None:
+                raise ValueError("the SuperDiMP-Simple optimiser needs label maps")
+            return self.filter_optimizer(filt, clf_feat, labels, sample_weights, num_iter)
+        if boxes_xywh is None:
+            raise ValueError("the SuperDiMP optimiser needs the target boxes")
+        return self.filter_optimizer(filt, clf_feat, boxes_xywh, sample_weights, num_iter)
