@@ -1,0 +1,131 @@
+"""Loss, training loop, checkpoints of the association model."""
+import io
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from test_training_samples import SEVEN, make_dump
+from tracker.errors import CheckpointError
+from tracker.training.loss import association_loss, match_counts
+from tracker.training.model import (AssociationConfig, AssociationModel, descriptors_from_patches, load_model,
+                                    save_model)
+from tracker.training.samples import DUSTBIN, IGNORE, CandidateSampler, SampleParams
+from tracker.training.train import TrainParams, collate, evaluate, forward, torch_threads, train, validation_set
+
+SMALL = AssociationConfig(in_dim=4, descriptor_dim=32, keypoint_layers=(16, 32), gnn_layers=("self", "cross"))
+
+
+def test_loss_matches_the_formula_and_ignores_unlabelled_entries():
+    torch.manual_seed(0)
+    la = torch.randn(1, 3, 4)  # M = 2, N = 3
+    gt = torch.zeros(1, 2, 3)
+    gt[0, 0, 1] = 1
+    m0 = torch.tensor([[1, DUSTBIN]])
+    m1 = torch.tensor([[DUSTBIN, 0, IGNORE]])
+    loss, stats = association_loss(la, gt, m0, m1)
+    pos = -la[0, 0, 1]
+    neg = -(la[0, 1, 3] + la[0, 2, 0]) / 2
+    assert torch.isclose(loss, 0.5 * pos + 0.5 * neg)
+    assert stats["num_pos"] == 1 and stats["num_neg"] == 2
+    # entries labelled IGNORE do not move the loss
+    la2 = la.clone()
+    la2[0, 2, 2] = 100.0
+    la2[0, 1, 2] = -100.0
+    assert torch.isclose(association_loss(la2, gt, m0, m1)[0], loss)
+    counts = match_counts(torch.tensor([[-1, 0, 1]]), m1)
+    assert counts == {"recall_hits": 1, "recall_total": 1, "precision_hits": 1, "precision_total": 1}
+
+
+def test_patch_descriptors_equal_the_full_conv_at_the_cells():
+    torch.manual_seed(1)
+    model = AssociationModel(SMALL)
+    feats = torch.randn(1, 4, 8, 8)
+    cells = torch.tensor([[0, 0], [8, 8], [3, 5], [8, 0]])
+    full = model.descriptor_extractor.get_descriptors(feats, cells)
+    from tracker.training.samples import feature_patches
+
+    patches = torch.as_tensor(feature_patches(feats[0].numpy(), cells.numpy()))[None]
+    assert torch.allclose(descriptors_from_patches(model.descriptor_extractor, patches), full, atol=1e-5)
+
+
+def _fixed_set():
+    frames = [SEVEN + ("H",)] * 6 + [SEVEN + ("K",), SEVEN + ("J",)]
+    dump = make_dump(frames)
+    dump.features[:] = np.random.default_rng(3).normal(size=dump.features.shape)
+    dump.aug_features[:] = dump.features
+    return CandidateSampler([dump], SampleParams())
+
+
+class FixedSampler:
+    def __init__(self, samples):
+        self.samples = samples
+
+    def sample(self, rng):
+        return self.samples[int(rng.integers(len(self.samples)))]
+
+
+def test_loss_decreases_when_training_on_a_small_fixed_set():
+    sampler = _fixed_set()
+    fixed = validation_set(sampler, 32, seed=5)
+    torch.manual_seed(0)
+    model = AssociationModel(SMALL)
+    with torch_threads(1):
+        before = evaluate(model, fixed)
+    history = train(model, FixedSampler(fixed), fixed,
+                    TrainParams(epochs=4, iterations_per_epoch=15, batch_size=16, learning_rate=3e-3,
+                                lr_step_epochs=3), log=None)
+    with torch_threads(1):
+        after = evaluate(model, fixed)
+    assert len(history) == 4 and history[0]["lr"] == 3e-3 and history[3]["lr"] == pytest.approx(6e-4)
+    assert after["loss"] < 0.6 * before["loss"]
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    assert after["recall"] > before["recall"]
+
+
+def test_saved_model_loads_back_with_the_same_outputs(tmp_path):
+    sampler = _fixed_set()
+    batch = collate(validation_set(sampler, 8, seed=2))
+    torch.manual_seed(0)
+    model = AssociationModel(SMALL)
+    train(model, sampler, [], TrainParams(epochs=1, iterations_per_epoch=2, batch_size=8), log=None)
+    model.eval()
+    save_model(tmp_path / "m.pt", model, {"note": "test", "figures": [1.0, 2]})
+    back, meta = load_model(tmp_path / "m.pt")
+    assert back.config == SMALL and meta == {"note": "test", "figures": [1.0, 2]}
+    with torch.no_grad(), torch_threads(1):
+        a, b = forward(model, batch), forward(back, batch)
+    assert torch.equal(a.log_assignment, b.log_assignment) and torch.equal(a.matches1, b.matches1)
+
+
+class Boom:
+    def __reduce__(self):
+        return (print, ("this must never run",))
+
+
+def test_loading_refuses_hostile_or_foreign_files(tmp_path, capsys):
+    evil = tmp_path / "evil.pt"
+    buf = io.BytesIO()
+    torch.save({"format": "keeptrack-studio/association", "payload": Boom()}, buf)
+    evil.write_bytes(buf.getvalue())
+    with pytest.raises(CheckpointError, match="evil.pt"):
+        load_model(evil)
+    raw = tmp_path / "raw.pt"
+    raw.write_bytes(pickle.dumps(Boom()))
+    with pytest.raises(CheckpointError, match="raw.pt"):
+        load_model(raw)
+    assert "must never run" not in capsys.readouterr().out
+    other = tmp_path / "other.pt"
+    torch.save({"net": {}}, other)
+    with pytest.raises(CheckpointError, match="not an association model"):
+        load_model(other)
+    wrong = tmp_path / "wrong.pt"
+    save_model(wrong, AssociationModel(SMALL))
+    payload = torch.load(wrong, weights_only=True)
+    payload["config"]["descriptor_dim"] = 64
+    torch.save(payload, wrong)
+    with pytest.raises(CheckpointError, match="does not fit"):
+        load_model(wrong)
+    with pytest.raises(CheckpointError, match="not found"):
+        load_model(tmp_path / "missing.pt")
