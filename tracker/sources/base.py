@@ -7,6 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import FrameReadError
+
+DEFAULT_FPS = 30.0  # playback rate where a source has none (image folders, videos without a usable rate)
+
 
 @dataclass(frozen=True)
 class GroundTruth:
@@ -62,6 +66,17 @@ class FrameSource(ABC):
 
     def __exit__(self, *exc):
         self.close()
+
+
+def check_frame_index(source: FrameSource, index) -> int:
+    """`index` as an int in 0..len(source)-1, or FrameReadError naming the source (no negative indices)."""
+    try:
+        i = int(index)
+    except (TypeError, ValueError):
+        raise FrameReadError(f"{source.path}: frame index must be an integer, got {index!r}") from None
+    if i != index or not 0 <= i < len(source):
+        raise FrameReadError(f"{source.path}: frame {index} is out of range (the source has {len(source)} frames)")
+    return i
 
 
 def open_source(path: str | Path) -> FrameSource:

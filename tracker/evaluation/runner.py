@@ -1,0 +1,221 @@
+"""Run engines over sequences, one pass from the first frame's ground truth, and score them.
+
+This is the one implementation behind `main.py eval`, `main.py track` and bench/scoreboard.py.
+Engines are given as factories (name -> callable returning a fresh Engine), so any engine in the
+registry, or one built by hand, can be evaluated; each sequence gets a fresh engine, as in pytracking.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..engine import Engine
+from ..errors import InputError
+from ..formats.pytracking import SequenceResult, results_dir, write_sequence_result
+from ..sources import FrameSource, open_source
+from .metrics import SequenceMetrics, average_metrics, evaluate_sequence
+
+EngineFactory = Callable[[], Engine]
+
+
+@dataclass(frozen=True)
+class TrackRun:
+    """What one engine did on consecutive frames of one sequence, from the initialisation frame on."""
+
+    engine: str
+    sequence: str
+    start: int  # index of the initialisation frame
+    boxes: np.ndarray  # (N, 4) [x, y, w, h]; row 0 is the initial box
+    times: np.ndarray  # (N,) seconds spent in initialize/track per frame (frame reading excluded)
+    presence: np.ndarray  # (N,)
+    flags: tuple[str, ...]  # Flag values per frame
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.boxes)
+
+    @property
+    def not_found(self) -> int:
+        return sum(f == "not_found" for f in self.flags)
+
+    @property
+    def fps(self) -> float:
+        """Tracking speed: frames after the first per second of engine time (initialisation excluded)."""
+        total = float(self.times[1:].sum())
+        return (self.num_frames - 1) / total if total > 0 else float("nan")
+
+    @property
+    def median_time(self) -> float:
+        """Median seconds per tracked frame (initialisation excluded)."""
+        return float(np.median(self.times[1:])) if self.num_frames > 1 else float("nan")
+
+    def as_result(self) -> SequenceResult:
+        return SequenceResult(self.boxes, self.times, self.presence)
+
+
+def track_source(engine: Engine, source: FrameSource, init_box: Sequence[float], start: int = 0,
+                 num_frames: int | None = None, engine_name: str | None = None,
+                 on_frame: Callable[[int, np.ndarray], None] | None = None) -> TrackRun:
+    """Initialise `engine` on frame `start` with `init_box`, then track forward.
+
+    Tracks `num_frames` frames in all (the initial one included), or up to the end of the source.
+    A frame where the engine gives no box keeps the previous box (flagged as the engine said), so
+    every frame has a box. `on_frame(index, box)` is called after each frame, e.g. for progress.
+    """
+    total = len(source)
+    if not 0 <= start < total:
+        raise InputError(f"{source.path}: start frame {start} is outside the sequence (0..{total - 1})")
+    end = total if num_frames is None else min(total, start + max(int(num_frames), 1))
+    n = end - start
+    boxes = np.zeros((n, 4))
+    times = np.zeros(n)
+    presence = np.zeros(n)
+    flags: list[str] = []
+    box = tuple(float(v) for v in init_box)  # kept where an engine gives no box
+    for k in range(n):
+        index = start + k
+        frame = source.frame(index)
+        t0 = time.perf_counter()
+        result = engine.initialize(frame, init_box, index) if k == 0 else engine.track(frame, index)
+        times[k] = time.perf_counter() - t0
+        if result.box is not None:
+            box = result.box
+        boxes[k] = box
+        presence[k] = result.presence
+        flags.append(getattr(result.flag, "value", str(result.flag)))
+        if on_frame is not None:
+            on_frame(index, boxes[k])
+    return TrackRun(engine_name or getattr(engine, "name", "engine"), source.name, start, boxes, times,
+                    presence, tuple(flags))
+
+
+@dataclass(frozen=True)
+class SequenceEvaluation:
+    run: TrackRun
+    metrics: SequenceMetrics
+
+    @property
+    def engine(self) -> str:
+        return self.run.engine
+
+    @property
+    def sequence(self) -> str:
+        return self.run.sequence
+
+
+def annotated_span(source: FrameSource, max_frames: int | None = None) -> int:
+    """How many frames from frame 0 a one-pass evaluation covers: up to the last annotated frame
+    (OTB's Football1 has 81 images but ground truth for 74, and the benchmark's sequence is those 74),
+    and at most `max_frames`. Raises InputError where the source has no usable first annotation."""
+    gt = source.ground_truth
+    if gt is None:
+        raise InputError(f"{source.path}: no ground truth found; evaluation needs an annotated sequence")
+    boxes = np.asarray(gt.boxes, dtype=np.float64)
+    annotated = np.flatnonzero(~np.isnan(boxes).all(axis=1))
+    if len(annotated) == 0:
+        raise InputError(f"{gt.path}: the ground truth has no boxes")
+    span = min(len(source), int(annotated[-1]) + 1)
+    if max_frames is not None:
+        span = min(span, max(int(max_frames), 1))
+    first = boxes[0]
+    absent = gt.absent is not None and bool(np.asarray(gt.absent)[0])
+    if np.isnan(first).any() or first[2] <= 0 or first[3] <= 0 or absent:
+        raise InputError(f"{gt.path}: the first frame has no usable box ({first.tolist()}); "
+                         "one-pass evaluation starts from it")
+    return span
+
+
+def evaluate_source(name: str, factory: EngineFactory, source: FrameSource,
+                    max_frames: int | None = None) -> SequenceEvaluation:
+    """One pass of one engine over one opened sequence, scored against its ground truth."""
+    span = annotated_span(source, max_frames)
+    gt = source.ground_truth
+    boxes = np.asarray(gt.boxes, dtype=np.float64)[:span]
+    absent = None if gt.absent is None else np.asarray(gt.absent, dtype=bool)[:span]
+    run = track_source(factory(), source, boxes[0], 0, span, engine_name=name)
+    metrics = evaluate_sequence(run.boxes, boxes, absent, name=source.name)
+    return SequenceEvaluation(run, metrics)
+
+
+def evaluate_engines(engines: Mapping[str, EngineFactory], sequences: Iterable[str | Path],
+                     results_root: str | Path | None = None, max_frames: int | None = None,
+                     param: str = "default", run_id: int | None = None,
+                     progress: Callable[[SequenceEvaluation], None] | None = None) -> list[SequenceEvaluation]:
+    """Run every engine on every sequence; write pytracking result files under `results_root` if given.
+
+    Returns the evaluations ordered by engine, then sequence. Sequences are opened once each.
+    """
+    evaluations: dict[tuple[str, int], SequenceEvaluation] = {}
+    for s_index, path in enumerate(sequences):
+        with open_source(path) as source:
+            for name, factory in engines.items():
+                ev = evaluate_source(name, factory, source, max_frames)
+                if results_root is not None:
+                    write_sequence_result(results_dir(results_root, name, param, run_id), ev.sequence,
+                                          ev.run.as_result())
+                evaluations[(name, s_index)] = ev
+                if progress is not None:
+                    progress(ev)
+    order = {name: i for i, name in enumerate(engines)}
+    return [evaluations[k] for k in sorted(evaluations, key=lambda k: (order[k[0]], k[1]))]
+
+
+COLUMNS: dict[str, tuple[str, Callable[[SequenceEvaluation], float], str]] = {
+    # key: (header, value of one sequence, format)
+    "auc": ("AUC", lambda e: e.metrics.auc, "{:6.1f}"),
+    "op50": ("OP50", lambda e: e.metrics.op50, "{:6.1f}"),
+    "op75": ("OP75", lambda e: e.metrics.op75, "{:6.1f}"),
+    "precision": ("Prec", lambda e: e.metrics.precision, "{:6.1f}"),
+    "norm_precision": ("NPrec", lambda e: e.metrics.norm_precision, "{:6.1f}"),
+    "fps": ("FPS", lambda e: e.run.fps, "{:7.1f}"),
+    "median_ms": ("med ms", lambda e: e.run.median_time * 1000.0, "{:7.1f}"),
+    "not_found": ("lost", lambda e: e.run.not_found, "{:5d}"),
+}
+_METRIC_KEYS = {"auc": "auc", "op50": "op50", "op75": "op75", "precision": "precision",
+                "norm_precision": "norm_precision"}
+
+
+def format_table(evaluations: Sequence[SequenceEvaluation],
+                 columns: Sequence[str] = ("auc", "precision", "norm_precision", "fps")) -> str:
+    """A plain-text table: one row per engine and sequence, then a mean row per engine.
+
+    Accuracy means are over sequences (each sequence weighs the same, as pytracking); FPS and
+    median times are means of the per-sequence values; `lost` is a sum.
+    """
+    for c in columns:
+        if c not in COLUMNS:
+            raise InputError(f"unknown column {c!r}; choose from {', '.join(COLUMNS)}")
+    seq_w = max([len("sequence"), len("mean")] + [len(e.sequence) for e in evaluations])
+    eng_w = max([len("engine")] + [len(e.engine) for e in evaluations])
+    widths = [max(len(COLUMNS[c][0]), len(COLUMNS[c][2].format(0))) for c in columns]
+    header = f"{'engine':<{eng_w}}  {'sequence':<{seq_w}}  {'frames':>6}" + "".join(
+        f"  {COLUMNS[c][0]:>{w}}" for c, w in zip(columns, widths))
+    lines = [header, "-" * len(header)]
+    engines: dict[str, list[SequenceEvaluation]] = {}
+    for e in evaluations:
+        engines.setdefault(e.engine, []).append(e)
+
+    def row(engine: str, label: str, frames: int, values: list) -> str:
+        cells = "".join(f"  {COLUMNS[c][2].format(v):>{w}}" for c, w, v in zip(columns, widths, values))
+        return f"{engine:<{eng_w}}  {label:<{seq_w}}  {frames:>6}" + cells
+
+    for engine, evs in engines.items():
+        for e in evs:
+            lines.append(row(engine, e.sequence, e.run.num_frames, [COLUMNS[c][1](e) for c in columns]))
+        if len(evs) > 1:
+            mean = average_metrics([e.metrics for e in evs])
+            values = []
+            for c in columns:
+                if c in _METRIC_KEYS:
+                    values.append(getattr(mean, _METRIC_KEYS[c]))
+                elif c == "not_found":
+                    values.append(sum(e.run.not_found for e in evs))
+                else:
+                    values.append(float(np.nanmean([COLUMNS[c][1](e) for e in evs])))
+            lines.append(row(engine, "mean", sum(e.run.num_frames for e in evs), values))
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
