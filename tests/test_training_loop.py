@@ -127,5 +127,5 @@ def test_loading_refuses_hostile_or_foreign_files(tmp_path, capsys):
     torch.save(payload, wrong)
     with pytest.raises(CheckpointError, match="does not fit"):
         load_model(wrong)
-    with pytest.raises(CheckpointError, match="not found"):
+    with pytest.raises(CheckpointError, match="no such file"):
         load_model(tmp_path / "missing.pt")

@@ -98,8 +98,10 @@ def _plain(value):
 def load_model(path: str | Path, device: str = "cpu") -> tuple[AssociationModel, dict]:
     """(model in eval mode on `device`, meta). Raises CheckpointError (naming the file) for anything that
     is not such a checkpoint; loading never executes code from the file."""
+    from ..checkpoints import safe_torch_load  # the project's one unpickler
+
     path = Path(path)
-    payload = _read_payload(path)
+    payload = safe_torch_load(path)
     if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
         raise CheckpointError(f"{path} is not an association model saved by train-association")
     if payload.get("version") != MODEL_VERSION:
@@ -114,12 +116,3 @@ def load_model(path: str | Path, device: str = "cpu") -> tuple[AssociationModel,
         raise CheckpointError(f"{path}: the association model does not fit its own settings: {exc}") from exc
     return model.to(device).eval(), payload.get("meta", {})
 
-
-def _read_payload(path: Path):
-    # TODO: switch to tracker.checkpoints' loader once the nets branch lands it
-    if not path.is_file():
-        raise CheckpointError(f"association model file not found: {path}")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise CheckpointError(f"{path} cannot be loaded as plain tensors and data (refused: {exc})") from exc
