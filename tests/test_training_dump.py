@@ -44,6 +44,9 @@ class ConstantHook:
     def __init__(self):
         self.areas = []
 
+    def frame_features(self, frame, result):
+        return self.search_features(frame, result.search_area)
+
     def search_features(self, frame, search_area):
         self.areas.append(search_area)
         feats = np.full((3, GRID - 1, GRID - 1), frame.mean() / 255.0, np.float32)

@@ -87,10 +87,13 @@ class GridFeatures:
 
 
 class SearchFeatures(Protocol):
-    """What a base engine offers the dump: features of the crop of any search area of a frame."""
+    """What a base engine offers the dump (see EngineFeatureHook for KeepTrack-family engines)."""
+
+    def frame_features(self, frame: np.ndarray, result: FrameResult) -> GridFeatures:
+        """The features the engine itself computed for the search patch of the frame it just tracked."""
 
     def search_features(self, frame: np.ndarray, search_area: Box) -> GridFeatures:
-        ...
+        """Features of a new crop of `search_area` (about that region; the grid says exactly where)."""
 
 
 def image_to_cell(x: float, y: float, origin: tuple[float, float], step: tuple[float, float]) -> tuple[float, float]:
@@ -297,7 +300,7 @@ def dump_sequence(engine, hook: SearchFeatures, frames, name: str, init_box: Box
         if len(result.candidates) < 2:
             counts["fewer_than_2_candidates"] += 1
             continue
-        grid = hook.search_features(frame, result.search_area)
+        grid = hook.frame_features(frame, result)
         if grid.grid_shape != tuple(result.score_map.values.shape):
             raise InputError(f"{name} frame {i}: feature grid {grid.grid_shape} does not match the score map "
                              f"{tuple(result.score_map.values.shape)} (the descriptor conv maps h x w -> h+1 x w+1)")
@@ -396,3 +399,56 @@ def format_summary(table: list[dict]) -> str:
 def write_summary(folder: str | Path, dumps: list[SequenceDump], params: DumpParams, engine_name: str) -> None:
     data = {"format": DUMP_FORMAT, "engine": engine_name, "params": asdict(params), "sequences": summarize(dumps)}
     atomic_write_bytes(Path(folder) / "summary.json", json.dumps(data, indent=2).encode())
+
+
+class EngineFeatureHook:
+    """SearchFeatures for a KeepTrackEngine (tracker.keeptrack.engine): records the features its base
+    network computes while tracking (no second backbone pass) and crops new search areas the engine's way.
+
+    `feature_key`: "classification" (PatchFeatures.classification, e.g. keeptrack-lite) or a name in
+    PatchFeatures.maps (e.g. "layer3" for the DiMP networks)."""
+
+    def __init__(self, engine, feature_key: str = "classification"):
+        self.engine = engine
+        self.feature_key = feature_key
+        self._last = None
+        original = engine.base.extract
+
+        def extract(patches):
+            out = original(patches)
+            self._last = out
+            return out
+
+        engine.base.extract = extract  # an instance attribute: the engine's part is otherwise unchanged
+
+    def _select(self, features) -> np.ndarray:
+        t = features.classification if self.feature_key == "classification" else features.maps[self.feature_key]
+        return t[0].detach().float().cpu().numpy()
+
+    def _grid(self, features: np.ndarray, crop) -> GridFeatures:
+        size = self.engine.params.image_sample_size
+        hf, wf = features.shape[1:]
+        rows, cols = hf + 1, wf + 1  # the score-map grid of a 4x4 filter
+        scale = float(crop.sample_scale(size))
+        pos = [float(v) for v in crop.sample_pos]
+        step = (size / wf * scale, size / hf * scale)
+        origin = (pos[1] - (cols - 1) / 2 * step[0], pos[0] - (rows - 1) / 2 * step[1])
+        return GridFeatures(features, origin, step)
+
+    def frame_features(self, frame: np.ndarray, result: FrameResult) -> GridFeatures:
+        crop = self.engine.debug["crop"]
+        return self._grid(self._select(self._last), crop)
+
+    def search_features(self, frame: np.ndarray, search_area: Box) -> GridFeatures:
+        import torch
+
+        from ..keeptrack.crop import image_to_tensor, sample_patch
+
+        x, y, w, h = search_area
+        size = self.engine.params.image_sample_size
+        image = image_to_tensor(frame, self.engine.device)
+        pos = torch.tensor([y + h / 2, x + w / 2])
+        with torch.no_grad():
+            crop = sample_patch(image, pos, torch.tensor([h + 1.0, w + 1.0]), size, mode="replicate")
+            features = self.engine.base.extract(crop.patch)
+        return self._grid(self._select(features), crop)
