@@ -129,3 +129,34 @@ def test_loading_refuses_hostile_or_foreign_files(tmp_path, capsys):
         load_model(wrong)
     with pytest.raises(CheckpointError, match="no such file"):
         load_model(tmp_path / "missing.pt")
+
+
+def test_trained_matcher_part_gives_the_training_forward_numbers():
+    from tracker.keeptrack.parts import CandidateSet, PatchFeatures
+    from tracker.training.model import TrainedAssociationMatcher, patches_at_cells
+    from tracker.training.samples import feature_patches
+
+    torch.manual_seed(4)
+    model = AssociationModel(SMALL).eval()
+    matcher = TrainedAssociationMatcher(model)
+    feats = [torch.randn(1, 4, 8, 8) for _ in range(2)]
+    cells = [torch.tensor([[0, 0], [4, 4], [8, 2]]), torch.tensor([[4, 5], [1, 1]])]
+    assert torch.equal(patches_at_cells(feats[0][0], cells[0])[0],
+                       torch.as_tensor(feature_patches(feats[0][0].numpy(), cells[0].numpy())))
+    sets = []
+    for f, c in zip(feats, cells):
+        desc = matcher.describe(PatchFeatures(f), c)
+        assert torch.allclose(desc, model.descriptor_extractor.get_descriptors(f, c)[0], atol=1e-5)
+        coords = c.float() * 10 + 5
+        sets.append(CandidateSet(c, torch.linspace(0.9, 0.3, len(c)), coords, desc, 1))
+    with torch_threads(1):
+        res = matcher.match(sets[0], sets[1], (120, 160))
+    batch = {"patches0": patches_at_cells(feats[0][0], cells[0]), "patches1": patches_at_cells(feats[1][0], cells[1]),
+             "coords0": sets[0].coords_yx[None], "coords1": sets[1].coords_yx[None],
+             "scores0": sets[0].scores[None], "scores1": sets[1].scores[None],
+             "image_size": torch.tensor([[120.0, 160.0]])}
+    with torch.no_grad(), torch_threads(1):
+        ref = forward(model, batch)
+    assert res.log_assignment.shape == (4, 3)
+    assert torch.allclose(res.log_assignment, ref.log_assignment[0], atol=1e-5)
+    assert torch.equal(res.matches1, ref.matches1[0])

@@ -19,6 +19,8 @@ from torch import nn
 
 from ..atomic import atomic_write_bytes
 from ..errors import CheckpointError
+from ..keeptrack.parts import CandidateMatcher as MatcherPart
+from ..keeptrack.parts import MatchResult
 from ..nets.association import CandidateMatcher, DescriptorExtractor
 
 MODEL_FORMAT = "keeptrack-studio/association"
@@ -115,4 +117,44 @@ def load_model(path: str | Path, device: str = "cpu") -> tuple[AssociationModel,
             raise
         raise CheckpointError(f"{path}: the association model does not fit its own settings: {exc}") from exc
     return model.to(device).eval(), payload.get("meta", {})
+
+
+
+def patches_at_cells(features: torch.Tensor, cells_rc: torch.Tensor) -> torch.Tensor:
+    """(C, H, W) features, (N, 2) integer cells (row, col) of the (H+1, W+1) descriptor grid ->
+    (1, N, C, 4, 4): the inputs of the 4x4 descriptor conv (padding 2) at those cells."""
+    padded = torch.nn.functional.pad(features, (2, 2, 2, 2))
+    offsets = torch.arange(4, device=features.device)
+    rows = (cells_rc[:, 0].long()[:, None] + offsets)[:, :, None]  # (N, 4, 1)
+    cols = (cells_rc[:, 1].long()[:, None] + offsets)[:, None, :]  # (N, 1, 4)
+    return padded[:, rows, cols].permute(1, 0, 2, 3)[None]
+
+
+class TrainedAssociationMatcher(MatcherPart):
+    """A trained AssociationModel as the KeepTrack engine's candidate matcher part
+    (tracker.keeptrack.parts.CandidateMatcher): descriptors from the engine features named by the
+    model's config, keypoints normalised by (H, W) as in training (no inference-time swap, unlike the
+    official network's quirk §8.1, which this model was never trained with)."""
+
+    def __init__(self, model: AssociationModel):
+        self.model = model.eval()
+        self.config = model.config
+
+    @classmethod
+    def from_file(cls, path: str | Path, device: str = "cpu") -> "TrainedAssociationMatcher":
+        model, _ = load_model(path, device)
+        return cls(model)
+
+    def describe(self, features, cells_rc: torch.Tensor) -> torch.Tensor:
+        key = self.config.feature_key
+        maps = features.classification if key == "classification" else features.maps[key]
+        patches = patches_at_cells(maps[0], cells_rc)
+        return descriptors_from_patches(self.model.descriptor_extractor, patches)[0]
+
+    def match(self, previous, current, image_hw):
+        size = torch.tensor([[float(image_hw[0]), float(image_hw[1])]], device=previous.scores.device)
+        out = self.model.matcher(previous.descriptors[None], current.descriptors[None],
+                                 previous.coords_yx[None], current.coords_yx[None],
+                                 previous.scores[None], current.scores[None], size)
+        return MatchResult(out.log_assignment[0], out.matches1[0], out.match_scores1[0])
 
