@@ -63,6 +63,11 @@ class Sample:
     gt_matches1: np.ndarray
     mode: str = ""  # e.g. "self_sup/H", "partial_sup/HH"
     targets: tuple[int, int] = (-1, -1)  # partial supervision: target slot in each frame (-1: none)
+    # where the descriptors were taken: (N, 2) grid cells and the source of each frame's features,
+    # (dump name, record index, view) with view 0 = stored features, 1 = augmented view (for bench/)
+    cells0: np.ndarray | None = None
+    cells1: np.ndarray | None = None
+    sources: tuple = ()
 
 
 def feature_patches(features: np.ndarray, cells: np.ndarray) -> np.ndarray:
@@ -190,6 +195,10 @@ def self_supervised(dump: SequenceDump, f: int, params: SampleParams, rng: np.ra
             sc[empty] = _fake_scores(len(empty), rng)
             rc[empty] = _cells(pts, org, stp, grid)
 
+    target = -1  # the target's slot where the frame says which candidate it is (H, G, K)
+    if dump.category[f] in ("H", "G", "K"):
+        t = target_index(cells, dump.anno_cell[f])
+        target = t if valid0[t] and valid1[t] else -1
     both = valid0 & valid1
     gt_assignment = np.diag(both.astype(np.float32))
     idx = np.arange(k)
@@ -201,7 +210,8 @@ def self_supervised(dump: SequenceDump, f: int, params: SampleParams, rng: np.ra
         coords0=coords0.astype(np.float32), coords1=coords1.astype(np.float32),
         scores0=sc0, scores1=sc1, image_size=tuple(dump.image_size), valid0=valid0, valid1=valid1,
         gt_assignment=gt_assignment, gt_matches0=gt0.astype(np.int64), gt_matches1=gt1.astype(np.int64),
-        mode=mode)
+        mode=mode, cells0=rc0, cells1=rc1, sources=((dump.name, f, 0), (dump.name, f, 1)),
+        targets=(target, target))
 
 
 def _aug_area(dump: SequenceDump, f: int):
@@ -278,7 +288,8 @@ def partially_supervised(dump: SequenceDump, p: int, params: SampleParams, rng: 
         coords0=coords0.astype(np.float32), coords1=coords1.astype(np.float32), scores0=sc0, scores1=sc1,
         image_size=tuple(dump.image_size), valid0=valid0, valid1=valid1, gt_assignment=gt_assignment,
         gt_matches0=gt0, gt_matches1=gt1, mode=mode,
-        targets=(t0 if valid0[t0] else -1, t1 if valid1[t1] else -1))
+        targets=(t0 if valid0[t0] else -1, t1 if valid1[t1] else -1),
+        cells0=rc0, cells1=rc1, sources=((dump.name, f0, 0), (dump.name, f1, 0)))
 
 
 def real_pair(dump: SequenceDump, p: int) -> Sample:
@@ -301,7 +312,9 @@ def real_pair(dump: SequenceDump, p: int) -> Sample:
         coords1=cells_to_image(c1, dump.origin[f1], dump.step[f1]).astype(np.float32),
         scores0=s0, scores1=s1, image_size=tuple(dump.image_size),
         valid0=np.ones(len(s0), bool), valid1=np.ones(len(s1), bool), gt_assignment=gt_assignment,
-        gt_matches0=gt0, gt_matches1=gt1, mode="real", targets=(t0, t1))
+        gt_matches0=gt0, gt_matches1=gt1, mode="real", targets=(t0, t1),
+        cells0=np.asarray(c0, np.int64), cells1=np.asarray(c1, np.int64),
+        sources=((dump.name, f0, 0), (dump.name, f1, 0)))
 
 
 @dataclass
