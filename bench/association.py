@@ -35,6 +35,10 @@ from tracker.training.samples import DUSTBIN, SampleParams, real_pair, self_supe
 def run_matcher(matcher, dumps: dict, sample) -> np.ndarray:
     """matches1 of `matcher` on a sample, through describe() + match() as the engine calls them."""
     sets = []
+    if hasattr(matcher, "target_size_hw"):  # the hand-made matcher measures motion in target sizes
+        name, f, _ = sample.sources[0]
+        x, y, w, h = dumps[name].box[f]
+        matcher.target_size_hw = lambda: torch.tensor([h, w])
     for k, (name, f, view) in enumerate(sample.sources):
         d = dumps[name]
         feats = (d.aug_features if view else d.features)[f].astype(np.float32)
@@ -105,8 +109,8 @@ def matchers(model_path: Path) -> dict:
 
     out = {}
     try:
-        from tracker.keeptrack.lite import hand_made_matcher
-        out["hand-made"] = hand_made_matcher()
+        from tracker.keeptrack.lite_matcher import LiteMatcher
+        out["hand-made"] = LiteMatcher()
     except ImportError as exc:
         print(f"(hand-made matcher not available: {exc})")
     out["trained"] = TrainedAssociationMatcher.from_file(model_path)
@@ -144,7 +148,15 @@ def main(argv=None) -> int:
 
         otb = shared_dir() / "data" / "otb"
         seqs = sorted(p for p in otb.iterdir() if p.is_dir() and (args.auc_sequences == "all" or p.name in val))
-        factories = {f"lite+{name}": (lambda m=m: create_lite_engine(matcher=m)) for name, m in ms.items()}
+        def factory(kind):
+            engine = create_lite_engine()
+            if kind == "trained":  # the engine's matcher part swapped for the trained model
+                engine.matcher = TrainedAssociationMatcher.from_file(args.model)
+            return engine
+
+        from tracker.training.model import TrainedAssociationMatcher
+
+        factories = {f"lite+{name}": (lambda k=name: factory(k)) for name in ms}
         evs = evaluate_engines(factories, seqs, max_frames=args.max_frames)
         print(format_table(evs, ("auc", "precision", "norm_precision", "not_found")))
     return 0

@@ -19,7 +19,7 @@ def make_dump(frames, anno=(8, 8), image_size=(300, 400)):
     feats = rng.normal(size=(f, C, H, H)).astype(np.float16)
     return SequenceDump(
         name="made", image_size=image_size, annotated=True, frame_index=np.arange(1, f + 1),
-        search_area=np.tile([50.0, 40.0, 160.0, 160.0], (f, 1)), origin=np.tile([50.0, 40.0], (f, 1)),
+        search_area=np.tile([50.0, 40.0, 160.0, 160.0], (f, 1)), box=np.tile([110.0, 100.0, 40.0, 40.0], (f, 1)), origin=np.tile([50.0, 40.0], (f, 1)),
         step=np.full((f, 2), 10.0), cand_offsets=offsets,
         cand_cells=np.concatenate([np.array(c, np.int32).reshape(-1, 2) for c, _, _ in frames]),
         cand_scores=np.concatenate([np.array(s, np.float32) for _, s, _ in frames]),

@@ -155,6 +155,7 @@ class SequenceDump:
     annotated: bool
     frame_index: np.ndarray  # (F,) int
     search_area: np.ndarray  # (F, 4) [x, y, w, h]
+    box: np.ndarray  # (F, 4) the engine's target box [x, y, w, h] on that frame (NaN where none)
     origin: np.ndarray  # (F, 2) (x, y) of grid cell (0, 0)
     step: np.ndarray  # (F, 2) (x, y)
     cand_offsets: np.ndarray  # (F + 1,) candidates of frame f are rows offsets[f]:offsets[f+1]
@@ -183,7 +184,7 @@ class SequenceDump:
         return [i for i, c in enumerate(self.category.tolist()) if c == category]
 
     # -- storage -------------------------------------------------------------------------------
-    _ARRAYS = ("frame_index", "search_area", "origin", "step", "cand_offsets", "cand_cells", "cand_scores",
+    _ARRAYS = ("frame_index", "search_area", "box", "origin", "step", "cand_offsets", "cand_cells", "cand_scores",
                "anno_cell", "category", "features", "aug_features", "aug_origin", "aug_step", "has_aug")
 
     def save(self, path: str | Path) -> None:
@@ -328,6 +329,7 @@ def dump_sequence(engine, hook: SearchFeatures, frames, name: str, init_box: Box
             area = jitter_area(result.search_area, params.augment, rng)
             aug = hook.search_features(augment_frame(frame, params.augment, rng), area)
         rows.append(dict(frame_index=i, search_area=np.asarray(result.search_area, np.float64),
+                         box=np.asarray(result.box if result.box is not None else (np.nan,) * 4, np.float64),
                          origin=np.asarray(grid.origin, np.float64), step=np.asarray(grid.step, np.float64),
                          cells=cells, scores=scores,
                          anno_cell=np.asarray(anno if anno is not None else (np.nan, np.nan), np.float64),
@@ -348,7 +350,8 @@ def _assemble(name, image_size, annotated, rows, dtype) -> SequenceDump:
     f = len(rows)
     if f == 0:
         empty2 = np.zeros((0, 2))
-        return SequenceDump(name, image_size, annotated, np.zeros(0, np.int64), np.zeros((0, 4)), empty2, empty2,
+        return SequenceDump(name, image_size, annotated, np.zeros(0, np.int64), np.zeros((0, 4)), np.zeros((0, 4)),
+                            empty2, empty2,
                             np.zeros(1, np.int64), np.zeros((0, 2), np.int32), np.zeros(0, np.float32), empty2,
                             np.zeros(0, "U1"), np.zeros((0, 1, 1, 1), dtype), np.zeros((0, 1, 1, 1), dtype),
                             empty2, empty2, np.zeros(0, bool))
@@ -363,7 +366,7 @@ def _assemble(name, image_size, annotated, rows, dtype) -> SequenceDump:
     return SequenceDump(
         name=name, image_size=image_size, annotated=annotated,
         frame_index=np.array([r["frame_index"] for r in rows], np.int64),
-        search_area=np.stack([r["search_area"] for r in rows]),
+        search_area=np.stack([r["search_area"] for r in rows]), box=np.stack([r["box"] for r in rows]),
         origin=np.stack([r["origin"] for r in rows]), step=np.stack([r["step"] for r in rows]),
         cand_offsets=offsets,
         cand_cells=np.concatenate([r["cells"] for r in rows]).astype(np.int32),
