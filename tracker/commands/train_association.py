@@ -40,10 +40,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--lr-step", type=int, default=6, help="epochs between learning-rate drops (x0.2)")
+    p.add_argument("--val-samples", type=int, default=256, help="fixed validation samples scored after each epoch")
     p.add_argument("--descriptor-dim", type=int, default=128)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads while training")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads (the networks are small: 1 is fastest, above all on a busy machine)")
 
 
 def _video_tracks(args, shared: Path | None) -> list[tuple[Path, tuple[float, ...]]]:
@@ -137,7 +139,8 @@ def _train(args, work: Path) -> None:
                                backbone=args.engine)
     sample_params = SampleParams()
     params = TrainParams(epochs=args.epochs, iterations_per_epoch=args.iterations, batch_size=args.batch,
-                         learning_rate=args.lr, lr_step_epochs=args.lr_step, seed=args.seed, device=args.device,
+                         learning_rate=args.lr, lr_step_epochs=args.lr_step, seed=args.seed,
+                         val_samples=args.val_samples, device=args.device,
                          threads=args.threads)
     sampler = CandidateSampler(train_dumps, sample_params)
     val = validation_set(CandidateSampler(val_dumps, sample_params), params.val_samples) if val_dumps else []
@@ -172,9 +175,12 @@ def _argv_of(args) -> list[str]:
 
 
 def run(args) -> int:
+    from ..training.train import torch_threads
+
     work = Path(args.work)
-    if args.stage in ("all", "dump"):
-        _dump(args, work)
-    if args.stage in ("all", "train"):
-        _train(args, work)
+    with torch_threads(max(args.threads, 0)):
+        if args.stage in ("all", "dump"):
+            _dump(args, work)
+        if args.stage in ("all", "train"):
+            _train(args, work)
     return 0
