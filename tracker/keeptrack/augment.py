@@ -1,0 +1,108 @@
+"""The 13 image transforms of the first frame (keeptrack-reference.md §1.3).
+
+An enlarged patch (2 x the sample size) is cut around the target; each transform alters that patch and then
+takes a sample-sized window from its centre displaced by an integer `shift` (row, col), so that image content
+moves by +shift (replicate padding where the window leaves the enlarged patch).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .params import TrackerParams
+from .parts import RandomSource
+
+Tensor = torch.Tensor
+
+
+@dataclass(frozen=True)
+class Transform:
+    name: str                      # Identity, Translation, FlipHorizontal, Blur, Rotate
+    shift: tuple[int, int]         # (row, col) displacement of the content, patch pixels
+    sigma: tuple[float, float] | None = None   # Blur: (sigma_row, sigma_col)
+    degrees: float | None = None               # Rotate: counter-clockwise as displayed
+
+
+def init_transforms(params: TrackerParams, rng: RandomSource) -> list[Transform]:
+    """The transform list in the original's order; draws one random shift per flip/blur/rotation."""
+    size = params.image_sample_size
+    transforms = [Transform("Identity", (0, 0))]
+    if not params.use_augmentation:
+        return transforms
+    t = int(params.translation_shift_fraction * size / 2)
+    for shift in ((t, t), (-t, t), (t, -t), (-t, -t)):
+        transforms.append(Transform("Translation", shift))
+
+    def random_shift() -> tuple[int, int]:
+        # trunc((u - 0.5) * size * factor), in float32 like the original
+        u = rng.uniform((2,)).float()
+        v = ((u - 0.5) * torch.tensor([float(size), float(size)]) * params.random_shift_factor).long()
+        return int(v[0]), int(v[1])
+
+    transforms.append(Transform("FlipHorizontal", random_shift()))
+    for sigma in params.blur_sigmas:
+        transforms.append(Transform("Blur", random_shift(), sigma=tuple(float(s) for s in sigma)))
+    for deg in params.rotation_degrees:
+        transforms.append(Transform("Rotate", random_shift(), degrees=float(deg)))
+    return transforms
+
+
+def _blur(image: Tensor, sigma: tuple[float, float]) -> Tensor:
+    """Separable normalised Gaussian, half-width ceil(2 sigma), zero-padded convolution."""
+    _, ch, h, w = image.shape
+    x = image.reshape(-1, 1, h, w)
+    for axis, s in enumerate(sigma):
+        half = math.ceil(2 * s)
+        k = torch.arange(-half, half + 1, dtype=torch.float32)
+        k = torch.exp(-(k ** 2) / (2 * s ** 2))
+        k = (k / k.sum()).to(image.device)
+        if axis == 0:
+            x = F.conv2d(x, k.view(1, 1, -1, 1), padding=(half, 0))
+        else:
+            x = F.conv2d(x, k.view(1, 1, 1, -1), padding=(0, half))
+    return x.reshape(1, ch, h, w)
+
+
+def _rotate(image: Tensor, degrees: float) -> Tensor:
+    """Rotation about the patch centre with OpenCV (bilinear, replicate border), as the original does."""
+    arr = image[0].permute(1, 2, 0).cpu().numpy()
+    h, w = arr.shape[:2]
+    angle = math.pi * degrees / 180
+    centre = (np.array([[h], [w]], dtype=np.float64) - 1) / 2
+    rot = np.array([[math.cos(angle), math.sin(angle)], [-math.sin(angle), math.cos(angle)]])
+    affine = np.concatenate([rot, centre - rot @ centre], 1)
+    out = cv2.warpAffine(arr, affine, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    return torch.from_numpy(out).permute(2, 0, 1).unsqueeze(0).to(image.device)
+
+
+def _crop_to_output(image: Tensor, shift: tuple[int, int], output_size: int) -> Tensor:
+    h, w = int(image.shape[-2]), int(image.shape[-1])
+    pad_h = (output_size - h) / 2
+    pad_w = (output_size - w) / 2
+    left = math.floor(pad_w) + shift[1]
+    right = math.ceil(pad_w) - shift[1]
+    top = math.floor(pad_h) + shift[0]
+    bottom = math.ceil(pad_h) - shift[0]
+    rows = torch.arange(-top, h + bottom, device=image.device).clamp(0, h - 1)
+    cols = torch.arange(-left, w + right, device=image.device).clamp(0, w - 1)
+    return image.index_select(-2, rows).index_select(-1, cols)
+
+
+def apply_transforms(big_patch: Tensor, transforms: list[Transform], output_size: int) -> Tensor:
+    """(1, 3, 2S, 2S) enlarged patch -> (len(transforms), 3, S, S) samples."""
+    out = []
+    for t in transforms:
+        img = big_patch
+        if t.name == "FlipHorizontal":
+            img = img.flip((3,))
+        elif t.name == "Blur":
+            img = _blur(img, t.sigma)
+        elif t.name == "Rotate":
+            img = _rotate(img, t.degrees)
+        out.append(_crop_to_output(img, t.shift, output_size))
+    return torch.cat(out)

@@ -1,0 +1,60 @@
+"""The parts of the official-weight engines (keeptrack, keeptrack-fast, superdimp) on top of tracker/nets."""
+from __future__ import annotations
+
+import torch
+
+from ..nets.association import TargetCandidateMatchingNet
+from ..nets.base_net import DiMPNet
+from .parts import BaseNetwork, CandidateMatcher, CandidateSet, MatchResult, PatchFeatures
+
+Tensor = torch.Tensor
+
+
+class DiMPBase(BaseNetwork):
+    """ResNet-50 (layer2, layer3) + DiMP classifier of SuperDiMP-Simple (hinge GN) or SuperDiMP (learned loss)."""
+
+    stride = 16
+    filter_size = 4
+
+    def __init__(self, net: DiMPNet):
+        self.net = net
+        self.uses_own_labels = not net.classifier.uses_labels
+
+    def extract(self, patches: Tensor) -> PatchFeatures:
+        backbone = self.net.extract_backbone(patches)
+        return PatchFeatures(self.net.extract_classification_feat(backbone), dict(backbone))
+
+    def init_filter(self, features, boxes, labels, num_iter):
+        filt = self.net.classifier.init_filter(features, boxes)
+        if num_iter > 0:
+            filt, _ = self.net.classifier.optimize_filter(filt, features, labels=labels, boxes_xywh=boxes,
+                                                          sample_weights=None, num_iter=num_iter)
+        return filt
+
+    def optimise_filter(self, filt, features, boxes, labels, weights, num_iter):
+        filt, _ = self.net.classifier.optimize_filter(filt, features, labels=labels, boxes_xywh=boxes,
+                                                      sample_weights=weights, num_iter=num_iter)
+        return filt
+
+    def classify(self, filt, features):
+        return self.net.classifier.classify(features, filt)
+
+
+class AssociationMatcher(CandidateMatcher):
+    """KeepTrack's association network: descriptors from the base network's layer3, SuperGlue-style matching.
+
+    Reproduced quirk (§8.1): the image size reaches the keypoint normalisation as the tuple (H, W), so y is
+    centred by W / 2 and x by H / 2, as in the original at inference.
+    """
+
+    def __init__(self, net: TargetCandidateMatchingNet):
+        self.net = net
+
+    def describe(self, features: PatchFeatures, cells_rc: Tensor) -> Tensor:
+        return self.net.descriptor_extractor.get_descriptors(features.maps["layer3"], cells_rc)[0]
+
+    def match(self, previous: CandidateSet, current: CandidateSet, image_hw) -> MatchResult:
+        out = self.net.matcher(previous.descriptors[None], current.descriptors[None],
+                               previous.coords_yx, current.coords_yx,
+                               previous.scores[None], current.scores[None], (int(image_hw[0]), int(image_hw[1])))
+        return MatchResult(out.log_assignment[0], out.matches1[0], out.match_scores1[0])

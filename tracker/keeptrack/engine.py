@@ -1,0 +1,448 @@
+"""KeepTrack engine: the tracking logic of keeptrack-reference.md §1 behind tracker.engine.Engine.
+
+Networks are reached only through the parts of tracker/keeptrack/parts.py, so keeptrack, keeptrack-fast,
+superdimp and keeptrack-lite are the same class with different parts and parameters.
+
+Faithfulness (keeptrack-reference.md §8) — we follow the released code, which produced the published numbers:
+§8.1 swapped keypoint centring (dimp_parts.AssociationMatcher), §8.2/8.3 memory certainty = global score maximum
+(sqrt-boosted while object id 0 is selected), zeroed in place below 0.5 (memory.py), §8.4 the 0.6 / 0.85 match gates
+and ids from 0 before frame 10 (candidates.py), §8.5 a stale collection still decides the presence boost on
+early-exit frames, §8.6 replicate padding for the first crop, §8.7 true-division crop arithmetic (crop.py),
+§8.8 IoU ranking before the last step (refine.py), §8.10 rescaling changes only the search scale, §8.11 hard
+negatives only from the fallback path, §8.12 association only between consecutive frames. One deliberate
+difference: §8.9 (a stale IoU-Net position reused when every refined box is rejected) is not reproduced; the
+position from the classifier is kept instead (it never happens in the reference trace).
+Zero candidates despite a maximum at the threshold (possible only when the maximum equals it) are handled like the
+early-exit path.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..boxes import validate_init_box
+from ..engine import Engine, check_frame
+from ..errors import InputError
+from ..result import Assignment, Candidate, Flag, FrameResult, ScoreMap
+from .augment import Transform, apply_transforms, init_transforms
+from .candidates import CandidateCollection, cells_to_image, find_peaks
+from .crop import Crop, cell_translation, image_to_tensor, patch_box, sample_patch
+from .localisation import localise_advanced
+from .memory import SampleMemory, gn_iterations
+from .params import TrackerParams, profile_params
+from .parts import BaseNetwork, BoxRefiner, CandidateMatcher, CandidateSet, MatchResult, RandomSource, TorchRandom
+
+Tensor = torch.Tensor
+
+
+def gaussian_label(feature_size: Tensor, sigma: Tensor, centre: Tensor, end_pad: Tensor) -> Tensor:
+    """Separable Gaussian (peak 1) on the score grid; grid coordinates run from -(F-1)/2 to (F+1)/2 + end_pad - 1,
+    centre in the same units. Returns (1, 1, F + end_pad, F + end_pad) float32 CPU."""
+    axes = []
+    for d in range(2):
+        f = feature_size[d].item()
+        k = torch.arange(-(f - 1) / 2, (f + 1) / 2 + end_pad[d].item())
+        axes.append(torch.exp(-1.0 / (2 * sigma[d].item() ** 2) * (k - centre[d]) ** 2))
+    return (axes[0].reshape(1, 1, -1, 1) * axes[1].reshape(1, 1, 1, -1)).float()
+
+
+class StageTimer:
+    """Seconds per named stage; synchronises CUDA so that asynchronous kernels are counted where they run."""
+
+    def __init__(self, device: str):
+        self.cuda = str(device).startswith("cuda")
+        self.times: dict[str, float] = {}
+
+    def _sync(self):
+        if self.cuda:
+            torch.cuda.synchronize()
+
+    def start(self):
+        self._sync()
+        self._t = time.perf_counter()
+
+    def stop(self, stage: str):
+        self._sync()
+        now = time.perf_counter()
+        self.times[stage] = self.times.get(stage, 0.0) + now - self._t
+        self._t = now
+
+
+@dataclass
+class _Localised:
+    cell: Tensor                      # (2,) float score-map cell of the chosen position
+    flag: str
+    candidates: CandidateSet | None
+    assignment: MatchResult | None
+    previous: CandidateSet | None
+
+
+class KeepTrackEngine(Engine):
+    """Single-object KeepTrack tracker assembled from parts (see tracker/keeptrack/parts.py)."""
+
+    def __init__(self, device: str = "cpu", params: TrackerParams | None = None, *, base: BaseNetwork,
+                 refiner: BoxRefiner | None = None, matcher: CandidateMatcher | None = None,
+                 name: str = "keeptrack", rng: RandomSource | None = None):
+        super().__init__(device)
+        self.params = params if params is not None else TrackerParams()
+        self.base = base
+        self.refiner = refiner if self.params.use_box_refinement else None
+        self.matcher = matcher if self.params.use_candidate_matching else None
+        self.name = name
+        self.rng = rng if rng is not None else TorchRandom(self.params.seed)
+        self.frame_num = 0
+        self.debug: dict = {}  # per-frame internals for tests and the fidelity check (not part of the API)
+
+    # ------------------------------------------------------------------ initialisation
+
+    def initialize(self, frame: np.ndarray, box: Sequence[float], frame_index: int = 0) -> FrameResult:
+        check_frame(frame)
+        x, y, w, h = validate_init_box(box, frame.shape, what=f"initial box on frame {frame_index}")
+        index = self._next_index(frame_index)
+        timer = StageTimer(self.device)
+        timer.start()
+        with torch.no_grad():
+            self._initialize(frame, (x, y, w, h), timer)
+        return FrameResult(frame_index=index, box=(x, y, w, h), presence=1.0, flag=Flag.NORMAL,
+                           search_area=self._init_search_area, timings=dict(timer.times))
+
+    def _initialize(self, frame: np.ndarray, box, timer: StageTimer) -> None:
+        p = self.params
+        S = p.image_sample_size
+        x, y, w, h = box
+        self.image_hw = (int(frame.shape[0]), int(frame.shape[1]))
+        self.image_sz = torch.tensor([float(frame.shape[0]), float(frame.shape[1])])
+        self.pos = torch.tensor([y + (h - 1) / 2, x + (w - 1) / 2], dtype=torch.float32)
+        self.target_sz = torch.tensor([h, w], dtype=torch.float32)
+        search_area = torch.prod(self.target_sz * p.search_area_scale).item()
+        self.target_scale = math.sqrt(search_area) / torch.tensor([float(S), float(S)]).prod().sqrt()
+        self.base_target_sz = self.target_sz / self.target_scale
+        self.frame_num = 1
+        self.previous_candidates: CandidateSet | None = None
+        self.collection: CandidateCollection | None = None
+        self.target_scales: list[Tensor] = []
+        self.target_not_found_counter = 0
+
+        # Enlarged patch around the rounded position, plain replicate padding (§8.6), then the 13 transforms.
+        init_pos = self.pos.round()
+        init_scale = self.target_scale
+        expansion = S
+        if p.use_augmentation and p.augmentation_expansion_factor != 1:
+            expansion = int(S * p.augmentation_expansion_factor)
+            expansion += (expansion - S) % 2
+        image = image_to_tensor(frame, self.device)
+        exp_size = torch.tensor([float(expansion), float(expansion)])
+        big = sample_patch(image, init_pos, init_scale * exp_size, expansion, mode="replicate")
+        self._init_search_area = _scaled_search_area(big, S / expansion)
+        transforms = init_transforms(p, self.rng)
+        patches = apply_transforms(big.patch, transforms, S)
+        timer.stop("crop")
+        features = self.base.extract(patches)
+        timer.stop("backbone")
+
+        # Classifier: 13 image samples + dropout copies of the identity sample's features.
+        clf = features.classification
+        if p.use_augmentation and p.num_dropout_samples > 0:
+            n, ch = p.num_dropout_samples, int(clf.shape[1])
+            keep = self.rng.dropout_keep(n, ch, p.dropout_probability).to(clf)
+            drop = clf[0:1].expand(n, -1, -1, -1) * (keep / (1 - p.dropout_probability)).view(n, ch, 1, 1)
+            clf = torch.cat([clf, drop])
+            transforms = transforms + [Transform("Identity", (0, 0))] * n
+        self.transforms = transforms
+        self.feature_sz = torch.tensor([float(clf.shape[-2]), float(clf.shape[-1])])
+        ksz = float(self.base.filter_size)
+        self.ksz_even = torch.tensor([(ksz + 1) % 2, (ksz + 1) % 2])
+        self.output_sz = self.feature_sz + self.ksz_even
+        self.sigma = ((self.feature_sz / S * self.base_target_sz).prod().sqrt()
+                      * p.output_sigma_factor * torch.ones(2))
+
+        base_box = patch_box(self.pos, self.target_sz, init_pos, init_scale, S)
+        shifts = torch.tensor([t.shift for t in transforms], dtype=torch.float32)  # (N, 2) (row, col)
+        boxes = base_box.view(1, 4) + torch.cat([shifts.flip(1), torch.zeros_like(shifts)], 1)
+        centre_norm = (self.pos - init_pos) / (init_scale * S)
+        centre = self.feature_sz * centre_norm + 0.5 * self.ksz_even
+        labels = torch.cat([
+            gaussian_label(self.feature_sz, self.sigma, centre + shift / S * self.feature_sz, self.ksz_even)
+            for shift in shifts])
+        boxes_dev, labels_dev = boxes.to(self.device), labels.to(self.device)
+        self.filter = self.base.init_filter(clf, boxes_dev, labels_dev, p.net_opt_iter)
+        self.memory = SampleMemory(clf, labels_dev, boxes_dev, p)
+        timer.stop("classifier")
+
+        if self.refiner is not None:
+            self.refiner.initialize(features.select(0), boxes_dev[0])
+            timer.stop("iounet")
+        self.debug = {"init_sample_pos": init_pos, "init_boxes": boxes, "init_labels": labels,
+                      "transforms": transforms}
+
+    # ------------------------------------------------------------------ tracking
+
+    def track(self, frame: np.ndarray, frame_index: int | None = None) -> FrameResult:
+        if self.frame_num == 0:
+            raise InputError("track() called before initialize(): draw a box on a frame first")
+        check_frame(frame)
+        index = self._next_index(frame_index)
+        if (int(frame.shape[0]), int(frame.shape[1])) != self.image_hw:
+            raise InputError(f"frame {index} is {frame.shape[1]}x{frame.shape[0]} but the track started on a "
+                             f"{self.image_hw[1]}x{self.image_hw[0]} image")
+        timer = StageTimer(self.device)
+        timer.start()
+        with torch.no_grad():
+            return self._track(frame, index, timer)
+
+    def _track(self, frame: np.ndarray, index: int, timer: StageTimer) -> FrameResult:
+        p = self.params
+        S = p.image_sample_size
+        self.frame_num += 1
+        image = image_to_tensor(frame, self.device)
+        crop = sample_patch(image, self.pos, self.target_scale * torch.tensor([float(S), float(S)]), S,
+                            mode=p.border_mode, max_scale_change=p.patch_max_scale_change)
+        sample_pos, sample_scale = crop.sample_pos, crop.sample_scale(S)
+        timer.stop("crop")
+        features = self.base.extract(crop.patch)
+        timer.stop("backbone")
+        scores_raw = self.base.classify(self.filter, features.classification)
+        scores = scores_raw[0, 0]
+        scores_cpu = scores.detach().float().cpu()
+        max_score = float(scores_cpu.max().item())
+        timer.stop("classifier")
+
+        loc = self._localise(scores_cpu, features, crop, sample_pos, sample_scale, timer)
+        flag = loc.flag
+        translation = cell_translation(loc.cell, torch.tensor([float(scores.shape[0]), float(scores.shape[1])]),
+                                       self.feature_sz, S, sample_scale)
+        new_pos = sample_pos + translation
+
+        boosted = self.collection is None or self.collection.selected_id == 0
+        presence = _boost(max_score) if boosted else max_score
+
+        refined = False
+        if flag != "not_found":
+            self.target_not_found_counter = 0
+            self.target_scales.append(self.target_scale)
+            inside = (p.target_inside_ratio - 0.5) * self.target_sz
+            self.pos = torch.max(torch.min(new_pos, self.image_sz - inside), inside)
+            if self.refiner is not None:
+                refined = self._refine(features, sample_pos, sample_scale,
+                                       update_scale=p.update_scale_when_uncertain or flag != "uncertain")
+                timer.stop("iounet")
+        else:
+            self._rescale_search_area()
+
+        update = None
+        if flag in ("normal", "hard_negative") and p.update_classifier:
+            update = self._update_memory(features, scores_cpu, sample_pos, sample_scale, flag, boosted, max_score)
+            timer.stop("memory_update")
+
+        self.debug = {"frame_num": self.frame_num, "flag": flag, "max_score": max_score, "scores": scores_cpu,
+                      "crop": crop, "candidates": loc.candidates, "assignment": loc.assignment,
+                      "refined": refined, "update": update,
+                      "refine_start_boxes": getattr(self.refiner, "last_start_boxes", None) if refined else None}
+        return self._frame_result(index, flag, presence, crop, sample_pos, sample_scale, scores_cpu, loc,
+                                  dict(timer.times))
+
+    # ------------------------------------------------------------------ steps
+
+    def _localise(self, scores: Tensor, features, crop: Crop, sample_pos, sample_scale, timer) -> _Localised:
+        """Candidate extraction and association (§1.5, §1.6), or the fallback localisation (§1.7)."""
+        p = self.params
+        S = p.image_sample_size
+
+        def fallback() -> tuple[Tensor, str]:
+            loc = localise_advanced(scores, p, self.target_sz, self.pos, sample_pos, sample_scale,
+                                    self.feature_sz, S)
+            return loc.cell_rc, loc.flag
+
+        th = p.local_max_candidate_score_th
+        if self.matcher is None or float(scores.max()) < th:
+            cell, flag = fallback()
+            timer.stop("candidates")
+            return _Localised(cell, flag, None, None, None)
+
+        cells, cand_scores = find_peaks(scores, th, p.local_max_kernel_size)
+        if len(cand_scores) == 0:
+            cell, flag = fallback()
+            timer.stop("candidates")
+            return _Localised(cell, flag, None, None, None)
+        device_cells = cells.to(features.classification.device)
+        descriptors = self.matcher.describe(features, device_cells)
+        coords = cells_to_image(cells, int(scores.shape[0]), crop.search_area)
+        current = CandidateSet(cells, cand_scores, coords, descriptors, self.frame_num)
+        previous = self.previous_candidates
+        timer.stop("candidates")
+
+        assignment = None
+        score_list = [float(v) for v in cand_scores]
+        if previous is None or previous.frame_num != self.frame_num - 1:
+            cell, flag = fallback()
+            self.collection = None
+            prev_for_result = None
+        else:
+            if (len(previous) == 1 and len(current) == 1 and float(previous.scores[0]) > p.skip_match_score_th
+                    and float(current.scores[0]) > p.skip_match_score_th):
+                matches, probs = [0], [1.0]
+            else:
+                dev = features.classification.device
+                on_dev = lambda c: CandidateSet(c.cells_rc.to(dev), c.scores.to(dev), c.coords_yx.to(dev),
+                                                c.descriptors, c.frame_num)
+                assignment = self.matcher.match(on_dev(previous), on_dev(current), self.image_hw)
+                matches = [int(v) for v in assignment.matches1.cpu()]
+                probs = [float(v) for v in assignment.match_scores1.cpu()]
+                timer.stop("association")
+            self.collection.update(score_list, matches, probs)
+            sel = self.collection.selected_index
+            cell = cells[sel if sel is not None else 0].float()
+            flag = self.collection.flag
+            prev_for_result = previous
+
+        if self.collection is None:
+            self.collection = CandidateCollection(score_list, self.frame_num < p.certain_collection_frames, p)
+        self.previous_candidates = current
+        return _Localised(cell, flag, current, assignment, prev_for_result)
+
+    def _refine(self, features, sample_pos, sample_scale, update_scale: bool) -> bool:
+        p = self.params
+        S = p.image_sample_size
+        start = patch_box(self.pos, self.target_sz, sample_pos, sample_scale, S)
+        box = self.refiner.refine(features, start.to(self.device), self.rng)
+        if box is None:
+            return False
+        box = box.detach().float().cpu()
+        centre = box[:2] + box[2:] / 2
+        self.pos = (centre.flip((0,)) - (S - 1) / 2) * sample_scale + sample_pos
+        self.target_sz = box[2:].flip((0,)) * sample_scale
+        if update_scale:
+            self.target_scale = torch.sqrt(self.target_sz.prod() / self.base_target_sz.prod())
+        return True
+
+    def _rescale_search_area(self) -> None:
+        """Target not found: widen the search from the history of crop scales (§1.9)."""
+        p = self.params
+        self.target_not_found_counter += 1
+        if not self.target_scales:
+            return
+        n = max(2, min(p.scale_history_max_average, self.target_not_found_counter))
+        history = torch.stack([torch.as_tensor(s, dtype=torch.float32) for s in self.target_scales])
+        history = history[-p.scale_history_length:]
+        history = history[history >= history[-1]]
+        self.target_scale = torch.mean(history[-n:])
+
+    def _update_memory(self, features, scores: Tensor, sample_pos, sample_scale, flag: str, boosted: bool,
+                       max_score: float) -> dict:
+        p = self.params
+        S = p.image_sample_size
+        hard = flag == "hard_negative"
+        lr = p.hard_negative_learning_rate if hard else p.learning_rate
+        centre = self.feature_sz * ((self.pos - sample_pos) / (sample_scale * S)) + 0.5 * self.ksz_even
+        label = gaussian_label(self.feature_sz, self.sigma, centre, self.ksz_even).to(self.device)
+        box = patch_box(self.pos, self.target_sz, sample_pos, sample_scale, S)
+        certainty = _boost(max_score) if boosted else max_score
+        slot = self.memory.insert(features.classification[0:1], label, box, certainty, lr)
+        iters = gn_iterations(p, self.frame_num, hard, max_score)
+        if iters > 0:
+            feats, labels, boxes, weights = self.memory.training_set()
+            self.filter = self.base.optimise_filter(self.filter, feats, boxes, labels, weights, iters)
+        return {"slot": slot, "lr": lr, "num_gn_iter": iters, "certainty": certainty}
+
+    # ------------------------------------------------------------------ output
+
+    def _frame_result(self, index, flag, presence, crop, sample_pos, sample_scale, scores, loc: _Localised,
+                      timings) -> FrameResult:
+        S = self.params.image_sample_size
+        step = (S / self.feature_sz) * sample_scale           # image px per score cell (rows, cols)
+        centre = (torch.tensor([float(scores.shape[0]), float(scores.shape[1])]) - 1) / 2
+        origin = sample_pos - centre * step
+        score_map = ScoreMap(scores.numpy().astype(np.float32), float(origin[1]), float(origin[0]),
+                             float(step[1]), float(step[0]))
+
+        def to_candidates(cs: CandidateSet | None, ids: list[int] | None) -> tuple[Candidate, ...]:
+            if cs is None:
+                return ()
+            out = []
+            for j in range(len(cs)):
+                r, c = (float(v) for v in cs.cells_rc[j])
+                x, y = score_map.cell_to_image(r, c)
+                out.append(Candidate(x, y, float(cs.scores[j]), ids[j] if ids is not None else None))
+            return tuple(out)
+
+        candidates: tuple[Candidate, ...] = ()
+        selected_id = None
+        if loc.candidates is not None and self.collection is not None:
+            candidates = to_candidates(loc.candidates, self.collection.object_ids)
+            if self.collection.selected_index is not None:
+                selected_id = self.collection.selected_id
+        assignment = None
+        if loc.assignment is not None:
+            prev = getattr(self, "_previous_result_candidates", ())
+            assignment = Assignment(loc.assignment.log_assignment.exp().cpu().numpy(), prev,
+                                    tuple(int(v) for v in loc.assignment.matches1.cpu()))
+        self._previous_result_candidates = candidates
+        # State box; when not found the state is unchanged, so the last box is re-emitted (§1.4.12).
+        xy = self.pos.flip((0,)) - (self.target_sz.flip((0,)) - 1) / 2
+        box = tuple(float(v) for v in torch.cat([xy, self.target_sz.flip((0,))]))
+        return FrameResult(frame_index=index, box=box, presence=float(presence), flag=Flag(flag),
+                           search_area=crop.search_area, score_map=score_map, candidates=candidates,
+                           selected_id=selected_id, assignment=assignment, timings=timings)
+
+
+def _boost(m: float) -> float:
+    """max(m, sqrt(m)): the presence / certainty boost while the original target identity is selected."""
+    return max(m, math.sqrt(m)) if m > 0 else m
+
+
+def _scaled_search_area(big: Crop, factor: float) -> tuple[float, float, float, float]:
+    """Search area of the central part (`factor` of the side) of the enlarged first crop."""
+    x, y, w, h = big.search_area
+    cx, cy = x + w / 2, y + h / 2
+    return (cx - w * factor / 2, cy - h * factor / 2, w * factor, h * factor)
+
+
+# ---------------------------------------------------------------------- factory
+
+def create_keeptrack_engine(device: str = "cpu", profile: str = "keeptrack", base_weights=None,
+                            association_weights=None, **overrides) -> KeepTrackEngine:
+    """KeepTrack / KeepTrack-fast / SuperDiMP from the official checkpoint files.
+
+    base_weights: super_dimp_simple.pth.tar (keeptrack profiles) or super_dimp.pth.tar (superdimp);
+    association_weights: keep_track.pth.tar (keeptrack profiles only). Other keyword arguments override
+    TrackerParams fields (InputError for unknown names).
+    """
+    from ..engine import resolve_device
+
+    device = resolve_device(device)
+    params = profile_params(profile, **overrides)
+    if base_weights is None:
+        raise InputError(f"engine {profile!r} needs the base network checkpoint "
+                         f"({'super_dimp.pth.tar' if profile == 'superdimp' else 'super_dimp_simple.pth.tar'}); "
+                         "pass base_weights=PATH")
+    if params.use_candidate_matching and association_weights is None:
+        raise InputError(f"engine {profile!r} needs the association network checkpoint keep_track.pth.tar; "
+                         "pass association_weights=PATH")
+    from .. import checkpoints  # written by the nets branch: safe loading, key checks
+
+    variant = "super_dimp" if profile == "superdimp" else "super_dimp_simple"
+    base_net = checkpoints.load_base_net(base_weights, variant=variant, device=device)
+    assoc_net = None
+    if params.use_candidate_matching:
+        assoc_net = checkpoints.load_association_net(association_weights, device=device)
+    return engine_from_networks(device, params, base_net, assoc_net, name=profile)
+
+
+def engine_from_networks(device: str, params: TrackerParams, base_net, assoc_net=None, name: str = "keeptrack",
+                         rng: RandomSource | None = None) -> KeepTrackEngine:
+    """An engine from already-built networks (a DiMPNet and a TargetCandidateMatchingNet, weights loaded)."""
+    from .dimp_parts import AssociationMatcher, DiMPBase
+    from .refine import IoUNetRefiner
+
+    base_net = base_net.to(device).eval()
+    matcher = None
+    if assoc_net is not None:
+        matcher = AssociationMatcher(assoc_net.to(device).eval())
+    refiner = IoUNetRefiner(base_net.bb_regressor, params)
+    return KeepTrackEngine(device, params, base=DiMPBase(base_net), refiner=refiner, matcher=matcher, name=name,
+                           rng=rng)
