@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"# OTB one-pass evaluation, {len(sequences)} sequences from {data}"
           + (f", first {args.max_frames} frames" if args.max_frames else ""))
-    print(f"# {platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}; "
+    load = f", load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
+    print(f"# {platform.machine()}, {os.cpu_count()} CPU cores{load}, Python {platform.python_version()}; "
           "AUC/Prec/NPrec in %, med ms = median seconds x 1000 per tracked frame (engine time only)")
     sys.stdout.write(format_table(evaluations, ("auc", "precision", "norm_precision", "median_ms", "not_found")))
     return 0

@@ -140,3 +140,16 @@ def test_runner_keeps_the_last_box_and_uses_a_fresh_engine_per_sequence(tmp_path
     assert evaluations[0].metrics.avg_overlap == pytest.approx(100 * np.mean(expected_ious))
     table = format_table(evaluations, ("auc", "not_found"))
     assert "scripted  mean" in table and table.splitlines()[-1].split()[-1] == "4"
+
+
+def test_scoreboard_runs_and_names_what_it_skips(otb, capsys):
+    from bench.scoreboard import main as scoreboard
+
+    rc = scoreboard(["--engines", "kcf,nosuch", "--max-frames", "3", "--data", str(otb)])
+    captured = capsys.readouterr()
+    assert rc == 0
+    assert "skipped nosuch: InputError: unknown engine" in captured.err
+    rows = [ln.split() for ln in captured.out.splitlines() if ln.startswith("kcf ")]
+    sequences = sorted(p.name for p in otb.iterdir() if p.is_dir())
+    assert [r[1] for r in rows] == sequences + ["mean"]
+    assert all(r[2] == "3" for r in rows[:-1])

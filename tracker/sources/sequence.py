@@ -41,36 +41,38 @@ class SequenceSource(ImageFolderSource):
 
 
 def detect_format(folder: str | Path) -> str | None:
-    """"otb", "lasot" or "got10k" from the files present in `folder`, or None for none of them."""
+    """"otb", "lasot" or "got10k" from the annotation files in `folder`, or None where it has none.
+
+    groundtruth_rect.txt (or groundtruth_rect.1.txt) means OTB; groundtruth.txt means LaSOT when
+    the frames are in img/, GOT-10k otherwise.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         return None
-    has_img = (folder / "img").is_dir()
-    if has_img and otb.ground_truth_file(folder).is_file():
+    if otb.ground_truth_file(folder).is_file():
         return "otb"
     if (folder / lasot.FILE_NAME).is_file():
-        if has_img:
-            return "lasot"
-        if image_files(folder):
-            return "got10k"
+        return "lasot" if (folder / "img").is_dir() else "got10k"
     return None
 
 
 def open_sequence(folder: str | Path, format: str | None = None, **kwargs) -> SequenceSource:
-    """Open a benchmark sequence folder; `format` is detected from the files present when not given."""
+    """Open a benchmark sequence folder; `format` is detected from the files present when not given.
+
+    Frames are read from img/ where the folder has one (OTB, LaSOT), else from the folder itself.
+    """
     folder = Path(folder)
     format = format or detect_format(folder)
+    frames = folder / "img" if (folder / "img").is_dir() else folder
     if format == "otb":
         gt = otb.read_ground_truth(folder)
-        if not (folder / "img").is_dir():
-            raise InputError(f"{folder}: OTB sequence without an img/ folder of frames")
-        files = image_files(folder / "img")
+        files = image_files(frames)
         first = _otb_start_index(folder, files) if files else 0
-        return SequenceSource(folder, folder / "img", gt, first_annotated=first, files=files, **kwargs)
+        return SequenceSource(folder, frames, gt, first_annotated=first, files=files, **kwargs)
     if format == "lasot":
-        return SequenceSource(folder, folder / "img", lasot.read_ground_truth(folder), **kwargs)
+        return SequenceSource(folder, frames, lasot.read_ground_truth(folder), **kwargs)
     if format == "got10k":
-        return SequenceSource(folder, folder, got10k.read_ground_truth(folder), **kwargs)
+        return SequenceSource(folder, frames, got10k.read_ground_truth(folder), **kwargs)
     if format is None:
         raise InputError(
             f"{folder}: not a benchmark sequence (need groundtruth_rect.txt + img/ for OTB, "
@@ -96,7 +98,7 @@ def _otb_start_index(folder: Path, files: list[Path]) -> int:
         found = re.findall(r"\d+", file.stem)
         if found and int(found[-1]) == start:
             return index
-    raise InputError(f"{cfg}: startFrame {start} matches no frame file in {folder / 'img'}")
+    raise InputError(f"{cfg}: startFrame {start} matches no frame file in {files[0].parent}")
 
 
 def _fit_to_frames(gt: GroundTruth, frames: int, first: int) -> GroundTruth:

@@ -13,7 +13,11 @@ timestamps, B-frames) a seek lands a few frames off, silently. So:
 * Fallback: decode forward from the nearest earlier position where a seek was proven exact (grid
   frames checked on demand; frame 0 by reopening the file), or from the current position.
 * Reading forward (the tracker's access pattern) never seeks: up to `forward_window` frames ahead
-  are reached with `grab()`.
+  are reached with `grab()`. By default the window is what a seek costs in grabs, measured on the
+  scan (a seek decodes from the previous keyframe: on vtest.avi, keyframes ~300 frames apart, a seek
+  costs ~100-300 grabs), at least 32.
+* Reading backwards frame by frame (a GUI's "previous frame") decodes the 16 frames up to the
+  requested one in one go and caches them, so only every 16th step pays for a seek.
 
 Decoded frames go to an LRU cache bounded in MB. A lock guards the capture, so a source may be read
 from several threads (one decode at a time).
@@ -24,6 +28,7 @@ import hashlib
 import logging
 import math
 import threading
+import time
 from pathlib import Path
 
 import cv2
@@ -42,6 +47,8 @@ VIDEO_EXTENSIONS = (
 
 GRID_SIZE = 32  # fingerprinted frames aimed for along the video (between GRID_SIZE and 2*GRID_SIZE)
 SEEKS_CHECKED_ON_SCAN = 4  # seeks compared with the fingerprints right after counting
+MIN_FORWARD_WINDOW, MAX_FORWARD_WINDOW = 32, 2000
+BACKWARD_CHUNK = 16  # frames decoded and cached at once when reading backwards frame by frame
 
 
 def _fingerprint(bgr: np.ndarray) -> bytes:
@@ -58,17 +65,19 @@ class VideoSource(FrameSource):
     """Frames of a video file as RGB uint8, by index, exactly as sequential decoding yields them.
 
     `cache_mb` bounds the LRU cache of decoded frames; `forward_window` is how far ahead a read is
-    reached by decoding forward rather than seeking. Opening decodes frame 0 (a file that opens but
+    reached by decoding forward rather than seeking (None: measured on the scan, see the module doc). Opening decodes frame 0 (a file that opens but
     decodes nothing is refused); the frame count is measured on first need (see the module doc).
     """
 
-    def __init__(self, path: str | Path, *, cache_mb: float = 256.0, forward_window: int = 32):
+    def __init__(self, path: str | Path, *, cache_mb: float = 256.0, forward_window: int | None = None):
         self.path = Path(path)
         if not self.path.exists():
             raise InputError(f"{self.path}: file not found")
         if not self.path.is_file():
             raise InputError(f"{self.path}: not a file")
-        self.forward_window = int(forward_window)
+        self._auto_window = forward_window is None
+        self.forward_window = MIN_FORWARD_WINDOW if forward_window is None else int(forward_window)
+        self._grab_s = 0.0  # seconds per grab() on the scan
         self._lock = threading.RLock()
         self._cache = FrameCache(cache_mb)
         self._cap = self._open_capture()
@@ -90,6 +99,7 @@ class VideoSource(FrameSource):
         self._trusted = True  # whether _next was reached without an unchecked seek
         self._since_seek: list[int] = []  # frames cached since an unchecked seek
         self._count: int | None = None
+        self._last_request: int | None = None
         self._fingerprints: dict[int, bytes] = {}
         self._seek_exact_at: dict[int, bool] = {}  # grid frame -> a seek to it proved exact / wrong
         self.seeks_exact: bool | None = None  # verdict for the whole file; None before scan()
@@ -126,9 +136,10 @@ class VideoSource(FrameSource):
 
     def _measure(self) -> None:
         cap = self._open_capture()  # a second capture, so the main one keeps its position
-        step = max(1, self.frame_count_metadata // GRID_SIZE) if self.frame_count_metadata else 64
+        step = max(1, self.frame_count_metadata // GRID_SIZE) if self.frame_count_metadata else 1
         fingerprints: dict[int, bytes] = {}
         count = 0
+        start = time.perf_counter()
         try:
             while cap.grab():
                 if count % step == 0:
@@ -141,6 +152,7 @@ class VideoSource(FrameSource):
                 count += 1
         finally:
             cap.release()
+        self._grab_s = (time.perf_counter() - start) / max(count, 1)
         if count == 0:
             raise InputError(f"{self.path}: no frame could be decoded on the counting pass")
         if self.frame_count_metadata is not None and self.frame_count_metadata != count:
@@ -154,12 +166,20 @@ class VideoSource(FrameSource):
     def _check_seeks(self) -> None:
         grid = sorted(self._fingerprints)
         if len(grid) <= 1:
-            self.seeks_exact = True  # nothing to seek to but frame 0: decoding forward is all there is
+            # Metadata overstated the length so much that the grid holds frame 0 only: seeks cannot be
+            # checked, so every frame is reached by decoding forward (exact by construction).
+            self.seeks_exact = self._count == 1
+            if not self.seeks_exact:
+                log.warning("%s: cannot check seeking; frames are reached by decoding forward", self.path)
             return
         # From the last grid frame down: backward seeks, spread over the file.
         picks = sorted({grid[(len(grid) - 1) * k // SEEKS_CHECKED_ON_SCAN] for k in range(1, SEEKS_CHECKED_ON_SCAN + 1)},
                        reverse=True)
+        start = time.perf_counter()
         self.seeks_exact = all([self._seek_and_check(g) is not None for g in picks])
+        seek_s = (time.perf_counter() - start) / len(picks)
+        if self._auto_window and self._grab_s > 0:
+            self.forward_window = int(min(max(seek_s / self._grab_s, MIN_FORWARD_WINDOW), MAX_FORWARD_WINDOW))
         if not self.seeks_exact:
             log.warning("%s: seeking is not frame-accurate; frames are reached by decoding forward", self.path)
 
@@ -189,21 +209,31 @@ class VideoSource(FrameSource):
             cached = self._cache.get(index)
             if cached is None:
                 cached = self._decode(index)
+            self._last_request = index
             return cached.copy()
 
     def _decode(self, index: int) -> np.ndarray:
-        near = self._next is not None and self._next <= index <= self._next + self.forward_window
+        # Stepping backwards (a GUI's "previous frame"): each step would cost a whole seek, so decode
+        # the BACKWARD_CHUNK frames up to `index` in one go and cache them all.
+        stepping_back = (
+            self._last_request is not None
+            and 0 < self._last_request - index <= 2
+            and self._cache.max_bytes >= BACKWARD_CHUNK * int(np.prod(self.frame_shape))
+        )
+        keep_from = max(0, index - BACKWARD_CHUNK + 1) if stepping_back else index
+        near = self._next is not None and self._next <= keep_from <= self._next + self.forward_window
         if not near:
+            if self.seeks_exact and not self._cap.set(cv2.CAP_PROP_POS_FRAMES, keep_from):
+                log.warning("%s: seeking to frame %d failed; decoding forward from now on", self.path, keep_from)
+                self.seeks_exact, self._next, self._trusted = False, None, False
             if self.seeks_exact:
-                if not self._cap.set(cv2.CAP_PROP_POS_FRAMES, index):
-                    raise FrameReadError(f"{self.path}: frame {index}: seeking failed")
-                self._next, self._trusted = index, False
+                self._next, self._trusted = keep_from, False
             else:
-                landed = self._position_for(index)
-                if landed is not None:
+                landed = self._position_for(keep_from)
+                if landed is not None and keep_from == index:
                     return landed
         try:
-            return self._decode_forward(index)
+            return self._decode_forward(index, keep_from)
         except _SeekWasWrong:
             return self._decode(index)  # seeks_exact is now False: the fallback path
 
@@ -228,13 +258,15 @@ class VideoSource(FrameSource):
         self._next, self._trusted, self._since_seek = 0, True, []
         return None
 
-    def _decode_forward(self, index: int) -> np.ndarray:
+    def _decode_forward(self, index: int, keep_from: int | None = None) -> np.ndarray:
+        """Decode from the current position to `index`; frames from `keep_from` on are cached too."""
+        keep_from = index if keep_from is None else keep_from
         cap = self._cap
         while True:
             at = self._next
             if at is None or at > index:  # cannot happen by construction; never loop on it
                 raise FrameReadError(f"{self.path}: frame {index}: lost the decoding position")
-            if at == index or at in self._fingerprints:
+            if at >= keep_from or at in self._fingerprints:
                 ok, bgr = cap.read()
             else:
                 ok, bgr = cap.grab(), None
@@ -244,12 +276,13 @@ class VideoSource(FrameSource):
             self._next = at + 1
             if bgr is not None and at in self._fingerprints:
                 self._compare(at, bgr)
-            if at == index:
+            if at >= keep_from:
                 rgb = _to_rgb(bgr)
-                self._cache.put(index, rgb)
+                self._cache.put(at, rgb)
                 if not self._trusted:
-                    self._since_seek = self._since_seek[-4096:] + [index]
-                return rgb
+                    self._since_seek = self._since_seek[-4096:] + [at]
+                if at == index:
+                    return rgb
 
     def _compare(self, at: int, bgr: np.ndarray) -> None:
         """Check a decoded grid frame against the counting pass."""

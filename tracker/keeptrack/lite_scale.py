@@ -1,0 +1,148 @@
+"""Scale estimation for keeptrack-lite without IoU-Net weights: a scale search on the features already computed.
+
+KeepTrack refines the box with a trained IoU-Net. The lite tracker has none, so it compares the target's
+appearance at a few candidate box sizes: the features of the search patch are PrRoI-pooled (tracker/nets) over
+boxes of sizes w * f_w, h * f_h around the position the classifier chose, each pooled grid is compared with a
+template of the target (cosine similarity), and the size moves part of the way (damping) towards the best
+factor, refined by a parabola through the neighbouring factors. This is a scale pyramid computed on the
+feature map instead of the image: it needs no extra backbone pass (an image pyramid would triple the cost).
+Why it works: a box that is too large pools background into the border bins, a box that is too small
+stretches the target's centre over the grid; both lower the similarity to the template.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from ..nets.classifier import boxes_to_rois
+from ..nets.prroi_pool import prroi_pool2d
+from .parts import BoxRefiner, PatchFeatures, RandomSource
+
+Tensor = torch.Tensor
+
+
+@dataclass
+class LiteScaleParams:
+    layer: str = "s8"                 # backbone layer pooled (PatchFeatures.maps key)
+    layer_stride: int = 8
+    grid: int = 5                     # pooled bins per side
+    context: float = 1.0              # pooled box = target box * context (>1 includes a rim of background)
+    num_scales: int = 5               # candidate factors per axis: exp(linspace(-step, step) * (n-1)/2)
+    scale_step: float = 0.04          # log-factor between neighbouring candidates
+    aspect: bool = False              # also search the aspect ratio (w and h independently)
+    damping: float = 0.5              # fraction of the measured log-factor applied
+    template_rate: float = 0.0        # template <- (1 - rate) template + rate * best pooled grid
+    min_gain: float = 0.0             # ignore a change whose similarity gain over factor 1 is below this
+    subcell: bool = True              # refine the position inside the score cell (parabola through the peak)
+
+
+class LiteScaleRefiner(BoxRefiner):
+    """Box refiner that changes the size only (the engine keeps the classifier's position)."""
+
+    def __init__(self, params: LiteScaleParams = LiteScaleParams(), base_stride: int = 16):
+        self.params = params
+        self.template: Tensor | None = None
+        self.initial_template: Tensor | None = None
+        self.last_similarities: Tensor | None = None  # (n_h, n_w) of the last call, for tests and debugging
+        # Score map of a patch's features under the current filter; bound by the engine factory. Without it
+        # the position stays on the score-map cell the engine chose.
+        self.score_fn = None
+        self.base_stride = int(base_stride)
+        n = params.num_scales
+        self.log_factors = (torch.arange(n, dtype=torch.float32) - (n - 1) / 2) * params.scale_step
+
+    def _pool(self, fmap: Tensor, boxes: Tensor) -> Tensor:
+        """(K, 4) patch boxes -> (K, D) L2-normalised pooled grids (each channel centred over the grid)."""
+        p = self.params
+        centre = boxes[:, :2] + boxes[:, 2:] / 2
+        size = boxes[:, 2:] * p.context
+        ctx = torch.cat([centre - size / 2, size], dim=1)
+        rois = boxes_to_rois(ctx)
+        rois[:, 0] = 0
+        pooled = prroi_pool2d(fmap, rois, p.grid, p.grid, 1.0 / p.layer_stride)
+        pooled = pooled - pooled.mean(dim=(2, 3), keepdim=True)
+        return F.normalize(pooled.flatten(1), dim=1)
+
+    def initialize(self, features: PatchFeatures, box: Tensor) -> None:
+        fmap = features.maps[self.params.layer][:1]
+        self.template = self._pool(fmap, box.view(1, 4).to(fmap))[0]
+        self.initial_template = self.template.clone()
+
+    def refine(self, features: PatchFeatures, box: Tensor, rng: RandomSource) -> Tensor | None:
+        if self.template is None:
+            return None
+        p = self.params
+        fmap = features.maps[p.layer][:1]
+        box = box.to(fmap).view(4)
+        lf = self.log_factors.to(fmap)
+        if p.aspect:
+            lh, lw = torch.meshgrid(lf, lf, indexing="ij")
+        else:
+            lh = lw = lf.view(-1, 1)
+        fh, fw = lh.exp().flatten(), lw.exp().flatten()
+        centre = box[:2] + box[2:] / 2
+        if p.subcell and self.score_fn is not None:
+            centre = self._subcell_centre(features, centre)
+        sizes = torch.stack([box[2] * fw, box[3] * fh], dim=1)
+        boxes = torch.cat([centre - sizes / 2, sizes], dim=1)
+        pooled = self._pool(fmap, boxes)
+        sims = pooled @ self.template
+        grid = sims.view(lh.shape)
+        self.last_similarities = grid.detach().cpu()
+        best = int(torch.argmax(sims))
+        bi, bj = divmod(best, grid.shape[1])
+        centre_i, centre_j = (grid.shape[0] - 1) // 2, (grid.shape[1] - 1) // 2
+        if float(grid[bi, bj] - grid[centre_i, centre_j]) < p.min_gain:
+            return box
+        log_h = _parabola_peak(grid[:, bj], bi, lf) if grid.shape[0] > 1 else 0.0
+        log_w = _parabola_peak(grid[bi, :], bj, lf) if grid.shape[1] > 1 else 0.0
+        if not p.aspect:
+            log_w = log_h
+        new_w = box[2] * math.exp(p.damping * log_w)
+        new_h = box[3] * math.exp(p.damping * log_h)
+        if p.template_rate > 0:
+            self.template = F.normalize((1 - p.template_rate) * self.template + p.template_rate * pooled[best], dim=0)
+        return torch.stack([centre[0] - new_w / 2, centre[1] - new_h / 2, new_w, new_h])
+
+
+    def _subcell_centre(self, features: PatchFeatures, centre_xy: Tensor) -> Tensor:
+        """Move the box centre (patch px, (x, y)) to the sub-cell maximum of the score map around its cell.
+
+        The engine places the target on the centre of a score cell (one stride, about a third of the target's
+        side); KeepTrack's IoU-Net then refines the position, which the lite tracker does here instead.
+        """
+        scores = self.score_fn(features.classification[:1])[0, 0]
+        rows, cols = scores.shape
+        size = features.classification.shape[-1] * self.base_stride
+        centre_cell = (rows - 1) / 2
+        # patch point (row, col) = (cell - (rows - 1) / 2) * stride + (size - 1) / 2
+        r = int(round(float(centre_xy[1] - (size - 1) / 2) / self.base_stride + centre_cell))
+        c = int(round(float(centre_xy[0] - (size - 1) / 2) / self.base_stride + centre_cell))
+        if not (0 < r < rows - 1 and 0 < c < cols - 1):
+            return centre_xy
+        dr = _vertex(float(scores[r - 1, c]), float(scores[r, c]), float(scores[r + 1, c]))
+        dc = _vertex(float(scores[r, c - 1]), float(scores[r, c]), float(scores[r, c + 1]))
+        return centre_xy + torch.tensor([dc, dr], dtype=centre_xy.dtype, device=centre_xy.device) * self.base_stride
+
+
+def _vertex(a: float, b: float, c: float) -> float:
+    """Offset in (-0.5, 0.5) of the vertex of the parabola through (-1, a), (0, b), (1, c); 0 unless b is a peak."""
+    den = a - 2 * b + c
+    if den >= 0 or b < a or b < c:
+        return 0.0
+    return max(-0.5, min(0.5, 0.5 * (a - c) / den))
+
+
+def _parabola_peak(values: Tensor, index: int, log_factors: Tensor) -> float:
+    """Log-factor of the maximum of a parabola through the best sample and its neighbours (clamped to the range)."""
+    if 0 < index < len(values) - 1:
+        a, b, c = float(values[index - 1]), float(values[index]), float(values[index + 1])
+        den = a - 2 * b + c
+        offset = 0.0 if abs(den) < 1e-12 else max(-0.5, min(0.5, 0.5 * (a - c) / den))
+    else:
+        offset = 0.0
+    step = float(log_factors[1] - log_factors[0]) if len(log_factors) > 1 else 0.0
+    return float(log_factors[index]) + offset * step
