@@ -1,5 +1,4 @@
 """`main.py train-association --stage train` end to end on small made-up dumps."""
-import pytest
 
 from test_training_samples import SEVEN, make_dump
 from tracker.cli import main
