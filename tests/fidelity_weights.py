@@ -60,8 +60,20 @@ def manifest(fidelity_dir: Path, kind: str) -> list:
 
 @functools.lru_cache(maxsize=None)
 def state_dict(fidelity_dir: Path, kind: str) -> dict:
-    """The rule's tensors (cached for the session; callers must not modify them in place)."""
-    return rule_module(Path(fidelity_dir)).make_state_dict(manifest(fidelity_dir, kind))
+    """The rule's tensors (cached for the session; callers must not modify them in place).
+
+    The rule draws each entry from a generator seeded by its own key (and looks only at siblings under the same
+    prefix), so entries shared with the SuperDiMP-Simple manifest (the ResNet of keep_track, everything but the
+    optimiser in super_dimp) are taken from that state dict instead of being drawn again (saves seconds)."""
+    entries = manifest(fidelity_dir, kind)
+    if kind == "super_dimp_simple":
+        return rule_module(Path(fidelity_dir)).make_state_dict(entries)
+    simple = state_dict(fidelity_dir, "super_dimp_simple")
+    simple_shapes = {k: tuple(s) for k, s in manifest(fidelity_dir, "super_dimp_simple")}
+    shared = {k for k, s in entries if simple_shapes.get(k) == tuple(s)
+              and (kind == "super_dimp" or k.startswith("feature_extractor."))}
+    fresh = rule_module(Path(fidelity_dir)).make_state_dict([e for e in entries if e[0] not in shared])
+    return {k: simple[k] if k in shared else fresh[k] for k, _ in entries}
 
 
 def sub_state(state: dict, prefix: str) -> dict:

@@ -63,6 +63,27 @@ def test_reported_failure_keeps_the_last_box_and_flags_not_found():
         assert r.box is not None and r.box[2] > 0 and r.box[3] > 0 and r.presence == 0.0
 
 
+def noise_frame(rows=100, cols=150):
+    return np.random.default_rng(0).integers(0, 256, (rows, cols, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("name, box", [("mil", (10, 10, 4, 4)), ("csrt", (10.3, 10.2, 0.4, 0.4))])
+def test_boxes_too_small_for_opencv_are_refused_before_init(name, box):
+    # OpenCV's MIL never returns from init on a 4 x 4 box; CSRT fails an assertion below 2 px.
+    with pytest.raises(InputError, match=f"too small for OpenCV {name}"):
+        create_engine(name).initialize(noise_frame(), box)
+
+
+def test_mil_starts_from_a_box_partly_outside_the_image():
+    r = create_engine("mil").initialize(noise_frame(), (140, 90, 30, 30))
+    assert r.box == (140, 90, 30, 30)  # the box given is reported; OpenCV got the part inside
+
+
+def test_mil_whole_image_box_is_a_clear_error():
+    with pytest.raises(InputError, match="MIL needs background"):
+        create_engine("mil").initialize(noise_frame(), (0, 0, 150, 100))
+
+
 def test_unknown_kind_is_refused():
     from tracker.baselines.opencv import OpenCVEngine
 

@@ -131,3 +131,17 @@ def test_super_dimp_classifier_tree(fidelity):
     clf = LinearFilterClassifier(ClassifierConfig(optimizer="learned_loss"))
     keys = {k: tuple(s) for k, s in fw.manifest(fidelity, "super_dimp") if k.startswith("classifier.")}
     assert {"classifier." + k: tuple(v.shape) for k, v in clf.state_dict().items()} == keys
+
+
+@pytest.mark.parametrize("k", [3, 4, 5])
+def test_fixed_feature_correlator_equals_conv(k):
+    from tracker.nets.classifier import FixedFeatureCorrelator
+    g = torch.Generator().manual_seed(k)
+    feat = torch.randn(3, 8, 9, 11, generator=g, dtype=torch.float64)
+    filt = torch.randn(1, 8, k, k, generator=g, dtype=torch.float64)
+    corr = FixedFeatureCorrelator(feat, k)
+    scores = apply_filter(feat, filt)
+    assert torch.allclose(corr.apply(filt), scores)
+    out_grad = torch.randn(scores.shape, generator=g, dtype=torch.float64)
+    expected = torch.nn.grad.conv2d_weight(feat, filt.shape, out_grad, padding=k // 2)
+    assert torch.allclose(corr.transpose(out_grad), expected)

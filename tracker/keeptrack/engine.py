@@ -379,7 +379,12 @@ class KeepTrackEngine(Engine):
         assignment = None
         if loc.assignment is not None:
             prev = getattr(self, "_previous_result_candidates", ())
-            assignment = Assignment(loc.assignment.log_assignment.exp().cpu().numpy(), prev,
+            probs = loc.assignment.log_assignment.exp().cpu().numpy().astype(np.float32)
+            # Real columns (with the dustbin row) sum to 1, real rows (with the dustbin column) to about 1 (10
+            # Sinkhorn iterations ending on columns); the dustbin-dustbin corner holds left-over transport mass
+            # (up to max(M, N)), not a probability: reported as 0.
+            probs[-1, -1] = 0.0
+            assignment = Assignment(probs, prev,
                                     tuple(int(v) for v in loc.assignment.matches1.cpu()))
         self._previous_result_candidates = candidates
         # State box; when not found the state is unchanged, so the last box is re-emitted (§1.4.12).

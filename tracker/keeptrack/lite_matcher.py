@@ -29,8 +29,8 @@ Tensor = torch.Tensor
 
 @dataclass
 class LiteMatcherParams:
-    bias: float = 3.0
-    w_pos: float = 2.0
+    bias: float = 4.0
+    w_pos: float = 1.5
     w_app: float = 5.0
     w_score: float = 2.0
     bin_score: float = 0.0            # dustbin score (the association network learns it)

@@ -34,7 +34,7 @@ class LiteScaleParams:
     scale_step: float = 0.04          # log-factor between neighbouring candidates
     aspect: bool = False              # also search the aspect ratio (w and h independently)
     damping: float = 0.5              # fraction of the measured log-factor applied
-    template_rate: float = 0.0        # template <- (1 - rate) template + rate * best pooled grid
+    template_rate: float = 0.1        # template <- (1 - rate) template + rate * best pooled grid
     min_gain: float = 0.0             # ignore a change whose similarity gain over factor 1 is below this
     subcell: bool = True              # refine the position inside the score cell (parabola through the peak)
 

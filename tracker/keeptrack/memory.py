@@ -65,7 +65,8 @@ class SampleMemory:
             if self.previous_replace_ind is None:
                 sw /= 1 - lr
                 sw[slot] = lr
-            else:
+            elif slot != self.previous_replace_ind:
+                # Newest sample weighs most; writing the same slot again leaves the weights as they are.
                 sw[slot] = sw[self.previous_replace_ind] / (1 - lr)
         sw /= sw.sum()
         if min_init > 0 and sw[: self.num_init].sum() < min_init:

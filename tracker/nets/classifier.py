@@ -42,6 +42,44 @@ def apply_filter(feat: Tensor, filt: Tensor) -> Tensor:
     return F.conv2d(feat, filt, padding=filt.shape[-1] // 2)
 
 
+class FixedFeatureCorrelator:
+    """Correlation with a k x k filter (zero padding k // 2) over fixed features, and its transpose, as matrix
+    products. The optimisers apply many filters to the same features: laying the padded features out once as a
+    (C, N * Hp * Wp) matrix makes each application one GEMM plus k * k shifted additions, which on CPU is several
+    times faster than conv2d with a single output channel (and than its weight gradient)."""
+
+    def __init__(self, feat: Tensor, filter_size: int):
+        self.k = int(filter_size)
+        self.pad = self.k // 2
+        n, c, h, w = feat.shape
+        self.shape = (n, c, h + 2 * self.pad, w + 2 * self.pad)
+        self.out_hw = (h + 2 * self.pad - self.k + 1, w + 2 * self.pad - self.k + 1)
+        padded = F.pad(feat, (self.pad, self.pad, self.pad, self.pad))
+        self.matrix = padded.transpose(0, 1).reshape(c, -1)  # (C, N * Hp * Wp)
+
+    def apply(self, filt: Tensor) -> Tensor:
+        """filt (1, C, k, k) -> scores (N, 1, Ho, Wo); equals apply_filter(feat, filt)."""
+        n, c, hp, wp = self.shape
+        k, (ho, wo) = self.k, self.out_hw
+        z = (filt.reshape(c, k * k).t() @ self.matrix).reshape(k, k, n, hp, wp)
+        out = z[0, 0, :, :ho, :wo].clone()
+        for i in range(k):
+            for j in range(k):
+                if i or j:
+                    out += z[i, j, :, i:i + ho, j:j + wo]
+        return out.unsqueeze(1)
+
+    def transpose(self, scores_grad: Tensor) -> Tensor:
+        """(N, 1, Ho, Wo) -> (1, C, k, k): the gradient of <scores, scores_grad> w.r.t. the filter."""
+        n, c, hp, wp = self.shape
+        k, (ho, wo) = self.k, self.out_hw
+        shifted = scores_grad.new_zeros((k, k, n, hp, wp))
+        for i in range(k):
+            for j in range(k):
+                shifted[i, j, :, i:i + ho, j:j + wo] = scores_grad[:, 0]
+        return (self.matrix @ shifted.reshape(k * k, -1).t()).reshape(1, c, k, k)
+
+
 def boxes_to_rois(boxes_xywh: Tensor) -> Tensor:
     """(N, 4) [x, y, w, h] -> (N, 5) PrRoIPool rows [i, x, y, x + w, y + h] (box i pools from sample i)."""
     boxes_xywh = boxes_xywh.reshape(-1, 4)
@@ -102,16 +140,17 @@ def gauss_newton_hinge(filt: Tensor, feat: Tensor, labels: Tensor, sample_weight
     mask = hinge_target_mask(labels, hinge_threshold, activation_leak)
     reg = filter_reg if isinstance(filter_reg, Tensor) else torch.tensor(float(filter_reg))
     reg = reg.to(feat).reshape(())
-    pad = filt.shape[-1] // 2
     iterates = [filt]
+    if num_iter <= 0:
+        return filt, iterates
+    corr = FixedFeatureCorrelator(feat, filt.shape[-1])
     for _ in range(num_iter):
-        scores = apply_filter(feat, filt)
+        scores = corr.apply(filt)
         slope = (1 - mask) / 2 * torch.sign(scores) + (1 + mask) / 2  # d a / d s
         activation = (1 - mask) / 2 * scores.abs() + (1 + mask) / 2 * scores
         residual = sqrt_w * (activation - mask * labels)
-        grad = torch.nn.grad.conv2d_weight(feat, filt.shape, sqrt_w * slope * residual, padding=pad)
-        grad = grad + reg * reg * filt
-        jac_grad = sqrt_w * slope * apply_filter(feat, grad)
+        grad = corr.transpose(sqrt_w * slope * residual) + reg * reg * filt
+        jac_grad = sqrt_w * slope * corr.apply(grad)
         grad_sq = (grad * grad).sum()
         jac_sq = (jac_grad * jac_grad).sum() + reg * reg * grad_sq
         alpha = grad_sq / jac_sq.clamp(min=1e-8)
@@ -164,12 +203,12 @@ def distance_bins(center_rc: Tensor, output_hw: tuple[int, int], num_bins: int, 
 
 
 class DiMPSteepestDescentGN(nn.Module):
-    """SuperDiMP's optimiser: label, target mask and spatial weight predicted from distance bins; learned step."""
+    """SuperDiMP's optimiser: label, target mask and spatial weight predicted from distance bins; learned step.
+    The score activation is the same leaky form as the hinge optimiser's, with the predicted mask as the leak."""
 
     def __init__(self, num_iter: int = 5, feat_stride: float = 16, init_step_length: float = 0.9,
                  init_filter_reg: float = 0.1, init_gauss_sigma: float = 0.91667, num_dist_bins: int = 100,
-                 bin_displacement: float = 0.1, mask_init_factor: float = 3.0, min_filter_reg: float = 1e-3,
-                 activation_leak: float = 0.0):
+                 bin_displacement: float = 0.1, mask_init_factor: float = 3.0, min_filter_reg: float = 1e-3):
         super().__init__()
         self.num_iter = int(num_iter)
         self.feat_stride = float(feat_stride)
@@ -205,15 +244,17 @@ class DiMPSteepestDescentGN(nn.Module):
         mask = self.target_mask_predictor(dist)
         spatial_weight = self.spatial_weight_predictor(dist)
         sw = _sqrt_sample_weights(sample_weights, num_samples, feat) * spatial_weight
-        pad = k // 2
         iterates = [filt]
+        if num_iter <= 0:
+            return filt, iterates
+        corr = FixedFeatureCorrelator(feat, k)
         for _ in range(num_iter):
-            scores = apply_filter(feat, filt)
+            scores = corr.apply(filt)
             activation = (1 - mask) / 2 * scores.abs() + (1 + mask) / 2 * scores
             slope = (1 - mask) / 2 * torch.sign(scores) + (1 + mask) / 2
             residual = sw * (activation - label)
-            grad = torch.nn.grad.conv2d_weight(feat, filt.shape, slope * (sw * residual), padding=pad) + reg * filt
-            scores_grad = sw * (slope * apply_filter(feat, grad))
+            grad = corr.transpose(slope * (sw * residual)) + reg * filt
+            scores_grad = sw * (slope * corr.apply(grad))
             num = (grad * grad).sum()
             den = ((scores_grad * scores_grad).sum() + reg * num).clamp(min=1e-8)
             filt = filt - step_factor * (num / den) * grad
@@ -243,8 +284,8 @@ class LinearFilterClassifier(nn.Module):
     def __init__(self, config: ClassifierConfig = ClassifierConfig()):
         super().__init__()
         self.config = config
-        self.feature_extractor = make_classification_feature_extractor(config.in_dim, config.feature_dim,
-                                                                       config.filter_size)
+        # Children registered in the original's order (initializer, optimiser, features) so that state_dict()
+        # lists keys exactly as the checkpoints do.
         self.filter_initializer = FilterInitializerLinear(config.feature_dim, config.filter_size,
                                                           config.feature_stride)
         if config.optimizer == "hinge_gn":
@@ -256,6 +297,8 @@ class LinearFilterClassifier(nn.Module):
                 bin_displacement=config.bin_displacement)
         else:
             raise ValueError(f"unknown classifier optimiser {config.optimizer!r}")
+        self.feature_extractor = make_classification_feature_extractor(config.in_dim, config.feature_dim,
+                                                                       config.filter_size)
 
     @property
     def uses_labels(self) -> bool:

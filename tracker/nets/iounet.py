@@ -82,15 +82,23 @@ class AtomIoUNet(nn.Module):
     def predict_iou(self, modulation: list[Tensor] | tuple[Tensor, Tensor], iou_feat: list[Tensor] | tuple[Tensor, Tensor],
                     boxes_xywh: Tensor) -> Tensor:
         """Boxes (B, K, 4) (or (K, 4) for B = 1) in patch pixels -> predicted IoU (B, K)."""
-        mod3, mod4 = modulation
-        feat3, feat4 = iou_feat
+        return self.predict_iou_modulated(self.modulate(modulation, iou_feat), boxes_xywh)
+
+    @staticmethod
+    def modulate(modulation, iou_feat) -> tuple[Tensor, Tensor]:
+        """IoU features scaled channel-wise by the modulation vectors (independent of the boxes: compute once
+        when scoring the same patch repeatedly, as the refinement does)."""
+        (mod3, mod4), (feat3, feat4) = modulation, iou_feat
         batch = feat3.shape[0]
+        return feat3 * mod3.reshape(batch, -1, 1, 1), feat4 * mod4.reshape(batch, -1, 1, 1)
+
+    def predict_iou_modulated(self, modulated: tuple[Tensor, Tensor], boxes_xywh: Tensor) -> Tensor:
+        att3, att4 = modulated
+        batch = att3.shape[0]
         if boxes_xywh.dim() == 2:
             boxes_xywh = boxes_xywh.unsqueeze(0)
         count = boxes_xywh.shape[1]
-        att3 = feat3 * mod3.reshape(batch, -1, 1, 1)
-        att4 = feat4 * mod4.reshape(batch, -1, 1, 1)
-        rois = _xywh_to_rois(boxes_xywh.to(feat3))
+        rois = _xywh_to_rois(boxes_xywh.to(att3))
         joint = torch.cat([self.fc3_rt(self.prroi_pool3t(att3, rois)), self.fc4_rt(self.prroi_pool4t(att4, rois))], 1)
         return self.iou_predictor(joint).reshape(batch, count)
 
@@ -120,11 +128,12 @@ def refine_boxes_relative(iou_net: AtomIoUNet, modulation, iou_feat, start_boxes
     size_norm = boxes[:, :1, 2:].clone()
     rel = boxes_to_relative(boxes, size_norm)
     ious = boxes.new_zeros((0,))
+    modulated = iou_net.modulate(modulation, iou_feat)
     step = step_length
     for _ in range(num_iter):
         rel_var = rel.clone().detach().requires_grad_(True)
         with torch.enable_grad():
-            pred = iou_net.predict_iou(modulation, iou_feat, relative_to_boxes(rel_var, size_norm))
+            pred = iou_net.predict_iou_modulated(modulated, relative_to_boxes(rel_var, size_norm))
             (grad,) = torch.autograd.grad(pred.sum(), rel_var)
         rel = (rel_var + step * grad).detach()
         ious = pred.detach().reshape(-1)

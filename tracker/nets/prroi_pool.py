@@ -50,10 +50,18 @@ def prroi_pool2d(features: Tensor, rois: Tensor, pooled_height: int, pooled_widt
     area = bin_w * bin_h
     nonempty = area > 0
     safe_area = torch.where(nonempty, area, torch.ones_like(area))
-    feats = features[batch_index]  # (K, C, H, W)
-    # Contract the larger spatial axis first; the order only changes float rounding, not the value.
-    pooled = torch.einsum("kchw,kph->kcpw", feats, weight_y)
-    pooled = torch.einsum("kcpw,kqw->kcpq", pooled, weight_x)
+    channels = features.shape[1]
+    pooled = features.new_zeros((rois.shape[0], channels, pooled_height, pooled_width))
+    # ROIs of one image share its feature map: one matrix product over rows for all of them (no per-ROI copies).
+    for b in torch.unique(batch_index).tolist():
+        sel = (batch_index == b).nonzero(as_tuple=True)[0]
+        count = sel.numel()
+        fmap = features[b].permute(1, 0, 2).reshape(height, channels * width)  # (H, C*W)
+        rows = weight_y[sel].reshape(count * pooled_height, height) @ fmap  # (K*P, C*W)
+        rows = rows.reshape(count, pooled_height * channels, width)
+        out = torch.bmm(rows, weight_x[sel].transpose(1, 2))  # (K, P*C, Q)
+        out = out.reshape(count, pooled_height, channels, pooled_width).permute(0, 2, 1, 3)
+        pooled = pooled.index_put((sel,), out)
     pooled = pooled / safe_area[:, None, None, None]
     return torch.where(nonempty[:, None, None, None], pooled, torch.zeros_like(pooled))
 

@@ -1,0 +1,142 @@
+"""The KeepTrack engine end to end on a real OTB sequence with the rule-generated fidelity weights, created
+through the registry from checkpoint files like a user would; and the factory's errors."""
+from __future__ import annotations
+
+import re
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from tracker.errors import InputError
+from tracker.keeptrack.engine import create_keeptrack_engine
+from tracker.keeptrack.testing import _weights_module
+from tracker.registry import create_engine
+from tracker.result import Assignment, Flag, FrameResult
+
+
+def test_factory_needs_weight_files_and_known_parameters(tmp_path):
+    with pytest.raises(InputError, match="super_dimp_simple"):
+        create_keeptrack_engine(profile="keeptrack")
+    with pytest.raises(InputError, match="keep_track"):
+        create_keeptrack_engine(profile="keeptrack-fast", base_weights=tmp_path / "x.pth.tar")
+    with pytest.raises(InputError, match="no_such_parameter"):
+        create_keeptrack_engine(profile="keeptrack", no_such_parameter=1)
+    with pytest.raises(InputError, match="profile"):
+        create_keeptrack_engine(profile="keeptrack-ultra")
+
+
+def _sequence(otb, name, count):
+    folder = otb / name
+    first = (folder / "groundtruth_rect.txt").read_text().splitlines()[0]
+    box = [float(v) for v in re.split(r"[,\s]+", first.strip())]
+    frames = [cv2.cvtColor(cv2.imread(str(folder / "img" / f"{i:04d}.jpg")), cv2.COLOR_BGR2RGB)
+              for i in range(1, count + 1)]
+    return frames, box
+
+
+@pytest.fixture(scope="module")
+def weight_files(fidelity, tmp_path_factory):
+    """The rule-generated weights saved as plain state-dict files (what a user's checkpoint boils down to)."""
+    dw = _weights_module(fidelity)
+    folder = tmp_path_factory.mktemp("weights")
+    base = folder / "super_dimp_simple.pth.tar"
+    assoc = folder / "keep_track.pth.tar"
+    torch.save(dw.make_state_dict(dw.load_manifest(fidelity / "manifest_super_dimp_simple.json")), base)
+    torch.save(dw.make_state_dict(dw.load_manifest(fidelity / "manifest_keep_track.json")), assoc)
+    return base, assoc
+
+
+@pytest.mark.slow
+def test_engine_tracks_a_real_sequence_and_returns_complete_frame_results(otb, weight_files):
+    frames, box = _sequence(otb, "Deer", 6)
+    torch.manual_seed(0)
+    engine = create_engine("keeptrack-fast", device="cpu", base_weights=weight_files[0],
+                           association_weights=weight_files[1])
+    first = engine.initialize(frames[0], box)
+    assert first.box == pytest.approx(tuple(box)) and first.flag == Flag.NORMAL
+    assert {"backbone", "classifier", "iounet"} <= set(first.timings)
+
+    results: list[FrameResult] = [engine.track(f) for f in frames[1:]]
+    rows, cols = frames[0].shape[:2]
+    for i, r in enumerate(results, start=1):
+        assert r.frame_index == i
+        assert r.box is not None and all(np.isfinite(r.box)) and r.box[2] > 0 and r.box[3] > 0
+        assert isinstance(r.flag, Flag) and np.isfinite(r.presence)
+        assert r.search_area is not None and r.search_area[2] > 0
+        assert r.score_map is not None and r.score_map.values.shape == (23, 23)  # fast profile: 352 px patch
+        assert np.isfinite(r.score_map.values).all()
+        # the score map covers the search area (same centre, to within a cell)
+        sx, sy, sw, sh = r.score_map.image_rect()
+        ax, ay, aw, ah = r.search_area
+        assert abs((sx + sw / 2) - (ax + aw / 2)) < r.score_map.step_x
+        assert abs((sy + sh / 2) - (ay + ah / 2)) < r.score_map.step_y
+        assert {"crop", "backbone", "classifier", "candidates"} <= set(r.timings)
+        for c in r.candidates:
+            assert c.object_id is not None and c.score > 0.1
+        if r.candidates and r.selected_id is not None:
+            assert r.selected is not None
+        if r.assignment is not None:
+            assert isinstance(r.assignment, Assignment)
+            m, n = len(r.assignment.previous), len(r.candidates)
+            assert r.assignment.probabilities.shape == (m + 1, n + 1)
+            assert len(r.assignment.matches) == n
+            probs = r.assignment.probabilities
+            assert np.all(probs >= 0) and np.all(probs <= 1 + 1e-4)
+            # Sinkhorn ends on a column update: each current candidate has a partner or the dustbin, summing to 1
+            assert np.allclose(probs[:, :-1].sum(0), 1, atol=1e-3)
+            for j, row in enumerate(r.assignment.matches):          # a match is its column's most likely entry
+                if row >= 0:
+                    assert probs[row, j] == probs[:-1, j].max()
+        if r.flag != Flag.NOT_FOUND:
+            assert "iounet" in r.timings
+    assert any(r.candidates for r in results), "rule weights should give candidates on Deer"
+
+
+def test_candidate_descriptors_equal_the_descriptor_conv_at_the_cells(fidelity):
+    """The matcher evaluates the 4x4 descriptor conv only at candidate cells; compare with association.pt and with
+    the full conv at border cells."""
+    from tracker.keeptrack.dimp_parts import AssociationMatcher
+    from tracker.keeptrack.parts import PatchFeatures
+    from tracker.keeptrack.testing import rule_networks
+
+    ref = torch.load(fidelity / "association.pt", weights_only=True)
+    _, assoc = rule_networks(fidelity)
+    matcher = AssociationMatcher(assoc)
+    feats = PatchFeatures(ref["layer3_0"], {"layer3": ref["layer3_0"]})
+    with torch.no_grad():
+        got = matcher.describe(feats, ref["cells0_rc"])
+        cells = torch.tensor([[0, 0], [16, 16], [0, 16], [16, 0], [8, 3]])
+        full = assoc.descriptor_extractor.get_descriptors(ref["layer3_0"], cells)[0]
+        at_cells = matcher.describe(feats, cells)
+    expected = ref["descriptors0"][0]
+    assert torch.allclose(got, expected, rtol=1e-4, atol=1e-4 * float(expected.abs().max()))
+    assert torch.allclose(at_cells, full, rtol=1e-4, atol=1e-4 * float(full.abs().max()))
+
+
+@pytest.mark.slow
+def test_windowed_iou_features_give_the_same_refined_box(otb, fidelity):
+    """The opt-in `iou_feature_window` path must reproduce the full-map refinement (up to float rounding)."""
+    from tracker.keeptrack.crop import image_to_tensor, sample_patch
+    from tracker.keeptrack.params import profile_params
+    from tracker.keeptrack.parts import PatchFeatures, TorchRandom
+    from tracker.keeptrack.refine import IoUNetRefiner
+    from tracker.keeptrack.testing import rule_networks
+
+    base, _ = rule_networks(fidelity)
+    frames, _ = _sequence(otb, "Subway", 1)
+    image = image_to_tensor(frames[0], "cpu")
+    crop = sample_patch(image, torch.tensor([113.0, 25.0]), torch.tensor([249.0, 249.0]), 480,
+                        mode="inside_major", max_scale_change=1.5)
+    with torch.no_grad():
+        maps = base.extract_backbone(crop.patch)
+        feats = PatchFeatures(maps["layer3"][:, :8], dict(maps))
+        box = torch.tensor([30.0, 180.0, 36.6, 98.3])
+        out = {}
+        for window in (False, True):
+            refiner = IoUNetRefiner(base.bb_regressor, profile_params("keeptrack", iou_feature_window=window))
+            refiner.initialize(feats, box)
+            out[window] = refiner.refine(feats, box, TorchRandom(1))
+    assert out[False] is not None and out[True] is not None
+    assert torch.allclose(out[True], out[False], atol=1e-3)

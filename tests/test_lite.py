@@ -1,0 +1,249 @@
+"""keeptrack-lite: the built-in default tracker (EfficientNet-Lite0 features + KeepTrack's engine).
+
+Synthetic scenes check the three parts that replace learned weights (association, scale, re-detection); one
+real OTB sequence checks the whole tracker on real video."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from tracker.errors import CheckpointError, InputError
+from tracker.keeptrack.lite import create_lite_engine
+from tracker.keeptrack.lite_matcher import LiteMatcher
+from tracker.keeptrack.parts import CandidateSet
+from tracker.registry import create_engine
+from tracker.result import Flag
+
+torch.set_num_threads(2)
+
+
+# ---------------------------------------------------------------------------------------------- synthetic scenes
+
+def _background(h: int, w: int, seed: int = 0) -> np.ndarray:
+    """Low-contrast smooth clutter, so that the backbone sees some texture everywhere."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(90, 150, (h // 16 + 1, w // 16 + 1, 3)).astype(np.float32)
+    big = np.kron(small, np.ones((16, 16, 1), np.float32))[:h, :w]
+    return big.astype(np.uint8)
+
+
+def _object(h: int, w: int, seed: int = 1) -> np.ndarray:
+    """A colourful blocky pattern (a distinctive target)."""
+    rng = np.random.default_rng(seed)
+    cells = rng.integers(0, 255, (4, 3, 3)).astype(np.uint8)
+    cells[0, :, :] = (230, 40, 40)
+    ys = (np.arange(h) * 4 // h)[:, None]
+    xs = (np.arange(w) * 3 // w)[None, :]
+    return cells[ys, xs]
+
+
+def _paste(frame: np.ndarray, patch: np.ndarray, x: float, y: float) -> None:
+    """Paste `patch` with its top-left corner at (x, y) (clipped to the frame)."""
+    h, w = patch.shape[:2]
+    x0, y0 = int(round(x)), int(round(y))
+    fx0, fy0, fx1, fy1 = max(x0, 0), max(y0, 0), min(x0 + w, frame.shape[1]), min(y0 + h, frame.shape[0])
+    if fx1 > fx0 and fy1 > fy0:
+        frame[fy0:fy1, fx0:fx1] = patch[fy0 - y0:fy1 - y0, fx0 - x0:fx1 - x0]
+
+
+def _iou(a, b) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    iw = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
+    ih = max(0.0, min(ay + ah, by + bh) - max(ay, by))
+    inter = iw * ih
+    return inter / (aw * ah + bw * bh - inter)
+
+
+# ---------------------------------------------------------------------------------------------- association
+
+def _cands(coords, frame_num, desc=None):
+    coords = torch.tensor(coords, dtype=torch.float32)
+    n = len(coords)
+    d = desc if desc is not None else torch.nn.functional.normalize(torch.ones(8, n), dim=0)
+    return CandidateSet(torch.zeros(n, 2, dtype=torch.long), torch.full((n,), 0.8), coords, d, frame_num)
+
+
+def test_matcher_keeps_ids_of_crossing_lookalikes_using_motion():
+    """Two identical candidates (same descriptor, same score) pass each other; near the crossing each one is
+    closer to the other's previous position, so only the motion prediction keeps the pairs right."""
+    matcher = LiteMatcher()
+    matcher.target_size_hw = lambda: torch.tensor([40.0, 40.0])
+    # (row, col) image positions; A moves right and B left by 40 px (one target size) per frame, 24 px apart
+    # vertically: at frames 3 -> 4 the nearest previous candidate is the wrong one.
+    a = [(100.0, 60.0 + 40 * t) for t in range(8)]
+    b = [(124.0, 340.0 - 40 * t) for t in range(8)]
+    previous = [a[0], b[0]]  # the previous frame's candidates, in the order the engine gave them
+    swapped_nearest = False
+    for t in range(1, 8):
+        # Candidates come sorted by score, which here says nothing: alternate the order every frame.
+        current = [b[t], a[t]] if t % 2 else [a[t], b[t]]
+        truth = [previous.index(b[t - 1]), previous.index(a[t - 1])] if t % 2 else \
+                [previous.index(a[t - 1]), previous.index(b[t - 1])]
+        result = matcher.match(_cands(previous, t), _cands(current, t + 1), (240, 400))
+        assert result.matches1.tolist() == truth, f"frame {t}: matches {result.matches1.tolist()}, truth {truth}"
+        assert result.log_assignment.shape == (3, 3)
+        assert float(result.match_scores1.min()) > 0.6  # strong enough for the engine to keep the target's id
+        nearest = torch.cdist(torch.tensor(current), torch.tensor(previous)).argmin(1).tolist()
+        swapped_nearest |= nearest != truth
+        previous = current
+    assert swapped_nearest, "the scene must be one where nearest-position matching fails"
+
+
+def test_matcher_sends_far_candidates_to_the_dustbin():
+    matcher = LiteMatcher()
+    matcher.target_size_hw = lambda: torch.tensor([20.0, 20.0])
+    prev = _cands([(50.0, 50.0)], 1)
+    cur = _cands([(52.0, 51.0), (150.0, 200.0)], 2)
+    result = matcher.match(prev, cur, (240, 320))
+    assert result.matches1.tolist() == [0, -1]
+    probs = result.log_assignment.exp()
+    assert float(probs[0, 0]) > 0.8
+    assert float(probs[-1, 1]) > 0.5  # the far candidate is mostly "new object"
+
+
+# ---------------------------------------------------------------------------------------------- engine on synthetic video
+
+def test_engine_keeps_target_id_when_lookalike_crosses_and_reports_everything():
+    """Two copies of the same object cross; the engine keeps following the one it started on, with a
+    persistent id, and every FrameResult carries the score map, candidates with ids and the assignment."""
+    engine = create_lite_engine()
+    obj = _object(36, 36)
+    h, w = 240, 360
+    bg = _background(h, w)
+    n = 34
+    ax = np.linspace(40, 290, n)       # target moves right
+    bx = np.linspace(290, 40, n)       # look-alike moves left, 44 px lower: they pass each other
+    ay, by = 80.0, 124.0
+
+    def frame(t):
+        f = bg.copy()
+        _paste(f, obj, bx[t], by)
+        _paste(f, obj, ax[t], ay)
+        return f
+
+    first = engine.initialize(frame(0), (ax[0], ay, 36, 36))
+    assert first.box == pytest.approx((ax[0], ay, 36, 36))
+    ids, saw_assignment, saw_two = [], False, False
+    for t in range(1, n):
+        r = engine.track(frame(t))
+        assert r.frame_index == t
+        assert r.score_map is not None and r.score_map.values.ndim == 2
+        assert r.candidates and all(c.object_id is not None for c in r.candidates)
+        assert r.flag is not Flag.NOT_FOUND, f"target lost at frame {t}"
+        assert _iou(r.box, (ax[t], ay, 36, 36)) > 0.5, f"frame {t}: box {r.box} vs target x={ax[t]:.0f}"
+        ids.append(r.selected_id)
+        if len(r.candidates) >= 2:
+            saw_two = True
+        if r.assignment is not None:
+            saw_assignment = True
+            m1 = len(r.assignment.previous) + 1
+            assert r.assignment.probabilities.shape == (m1, len(r.candidates) + 1)
+            assert len(r.assignment.matches) == len(r.candidates)
+        # The selected candidate lies on the target.
+        sel = r.selected
+        assert sel is not None and abs(sel.x - (ax[t] + 18)) < 20 and abs(sel.y - (ay + 18)) < 20
+    assert saw_two and saw_assignment
+    assert len(set(ids)) == 1, f"the target's object id changed: {ids}"
+
+
+def test_scale_follows_a_synthetic_zoom():
+    import cv2
+
+    engine = create_lite_engine()
+    base = _object(40, 40)
+    h, w = 300, 400
+    bg = _background(h, w, seed=3)
+    n = 31
+    sizes = 40 * 1.02 ** np.arange(n)  # zoom in by 2% per frame: x1.81 over the sequence
+    boxes = []
+
+    def frame(t):
+        s = int(round(sizes[t]))
+        patch = cv2.resize(base, (s, s), interpolation=cv2.INTER_NEAREST)
+        x, y = 200 - s / 2, 150 - s / 2
+        f = bg.copy()
+        _paste(f, patch, x, y)
+        return f, (round(x), round(y), s, s)
+
+    f0, b0 = frame(0)
+    engine.initialize(f0, b0)
+    for t in range(1, n):
+        f, truth = frame(t)
+        r = engine.track(f)
+        boxes.append((r.box, truth))
+    final_box, final_truth = boxes[-1]
+    ratio = np.sqrt(final_box[2] * final_box[3]) / final_truth[2]
+    assert 0.85 < ratio < 1.15, f"estimated side {np.sqrt(final_box[2] * final_box[3]):.1f} vs true {final_truth[2]}"
+    assert _iou(final_box, final_truth) > 0.7
+    # Without scale estimation the box would keep its first size: the test can tell the difference.
+    assert _iou((final_truth[0] + (final_truth[2] - 40) / 2, final_truth[1] + (final_truth[3] - 40) / 2, 40, 40),
+                final_truth) < 0.35
+
+
+def test_redetects_target_after_full_occlusion():
+    engine = create_lite_engine()
+    obj = _object(36, 36, seed=5)
+    h, w = 240, 360
+    bg = _background(h, w, seed=7)
+    n = 40
+    xs = np.linspace(60, 240, n)
+    occluded = range(14, 24)   # frames where a grey wall hides the target completely
+
+    def frame(t):
+        f = bg.copy()
+        _paste(f, obj, xs[t], 100)
+        if t in occluded:
+            f[70:170, int(xs[t]) - 40:int(xs[t]) + 80] = 128
+        return f
+
+    engine.initialize(frame(0), (xs[0], 100, 36, 36))
+    flags, ious = [], []
+    for t in range(1, n):
+        r = engine.track(frame(t))
+        flags.append(r.flag)
+        ious.append(_iou(r.box, (xs[t], 100, 36, 36)))
+    during = [flags[t - 1] for t in occluded]
+    assert Flag.NOT_FOUND in during, f"the occlusion went unnoticed: {during}"
+    # The target comes back 10 frames later, 45 px further on: found again within 3 frames and followed.
+    after = ious[occluded[-1] + 3:]
+    assert min(after) > 0.5, f"not re-detected after the occlusion: {np.round(ious, 2).tolist()}"
+
+
+# ---------------------------------------------------------------------------------------------- real video
+
+def test_engine_follows_a_real_otb_sequence(otb):
+    """Crossing (OTB): a pedestrian among people and cars. The lite tracker keeps it over the first 60 frames."""
+    from tracker.sources import open_source
+
+    engine = create_engine("keeptrack-lite")
+    assert engine.name == "keeptrack-lite"
+    with open_source(otb / "Crossing") as source:
+        gt = np.asarray(source.ground_truth.boxes, dtype=float)
+        frames = [source.frame(i) for i in range(60)]
+    engine.initialize(frames[0], gt[0])
+    ious = [_iou(engine.track(frames[i]).box, gt[i]) for i in range(1, 60)]
+    assert np.mean(ious) > 0.55, np.round(ious, 2).tolist()
+    assert np.mean(np.array(ious) > 0.3) > 0.9
+
+
+# ---------------------------------------------------------------------------------------------- construction
+
+def test_backbone_weights_come_from_site_packages_and_bad_files_are_refused(tmp_path):
+    from tracker.nets.efficientnet import EfficientNetLite0Features, lite0_weights_path
+
+    path = lite0_weights_path()
+    assert "site-packages" in str(path) and path.is_file()
+    net = EfficientNetLite0Features(("s8", "s16"))
+    out = net(torch.zeros(1, 3, 64, 96))
+    assert out["s8"].shape == (1, 40, 8, 12) and out["s16"].shape == (1, 112, 4, 6)
+    bad = tmp_path / "weights.pth"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="weights.pth"):
+        EfficientNetLite0Features(("s8",), weights=bad)
+
+
+def test_unknown_parameter_is_refused():
+    with pytest.raises(InputError, match="no_such_parameter"):
+        create_lite_engine(no_such_parameter=1)
