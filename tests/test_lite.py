@@ -40,14 +40,11 @@ def _object(h: int, w: int, seed: int = 1) -> np.ndarray:
 
 def _paste(frame: np.ndarray, patch: np.ndarray, x: float, y: float) -> None:
     """Paste `patch` with its top-left corner at (x, y) (clipped to the frame)."""
-    import cv2
-
     h, w = patch.shape[:2]
     x0, y0 = int(round(x)), int(round(y))
     fx0, fy0, fx1, fy1 = max(x0, 0), max(y0, 0), min(x0 + w, frame.shape[1]), min(y0 + h, frame.shape[0])
     if fx1 > fx0 and fy1 > fy0:
         frame[fy0:fy1, fx0:fx1] = patch[fy0 - y0:fy1 - y0, fx0 - x0:fx1 - x0]
-    del cv2
 
 
 def _iou(a, b) -> float:
@@ -218,19 +215,15 @@ def test_redetects_target_after_full_occlusion():
 
 def test_engine_follows_a_real_otb_sequence(otb):
     """Crossing (OTB): a pedestrian among people and cars. The lite tracker keeps it over the first 60 frames."""
-    import cv2
+    from tracker.sources import open_source
 
-    seq = otb / "Crossing"
-    gt = [tuple(float(v) for v in line.replace("\t", ",").replace(" ", ",").split(",") if v)
-          for line in (seq / "groundtruth_rect.txt").read_text().splitlines() if line.strip()]
     engine = create_engine("keeptrack-lite")
     assert engine.name == "keeptrack-lite"
-
-    def load(i):
-        return np.ascontiguousarray(cv2.imread(str(seq / "img" / f"{i + 1:04d}.jpg"))[:, :, ::-1])
-
-    engine.initialize(load(0), gt[0])
-    ious = [_iou(engine.track(load(i)).box, gt[i]) for i in range(1, 60)]
+    with open_source(otb / "Crossing") as source:
+        gt = np.asarray(source.ground_truth.boxes, dtype=float)
+        frames = [source.frame(i) for i in range(60)]
+    engine.initialize(frames[0], gt[0])
+    ious = [_iou(engine.track(frames[i]).box, gt[i]) for i in range(1, 60)]
     assert np.mean(ious) > 0.55, np.round(ious, 2).tolist()
     assert np.mean(np.array(ious) > 0.3) > 0.9
 
