@@ -25,6 +25,9 @@ def test_factory_needs_weight_files_and_known_parameters(tmp_path):
         create_keeptrack_engine(profile="keeptrack", no_such_parameter=1)
     with pytest.raises(InputError, match="profile"):
         create_keeptrack_engine(profile="keeptrack-ultra")
+    if not torch.cuda.is_available():
+        with pytest.raises(InputError, match="no CUDA"):
+            create_keeptrack_engine(device="cuda", profile="keeptrack")
 
 
 def _sequence(otb, name, count):
@@ -92,3 +95,70 @@ def test_engine_tracks_a_real_sequence_and_returns_complete_frame_results(otb, w
         if r.flag != Flag.NOT_FOUND:
             assert "iounet" in r.timings
     assert any(r.candidates for r in results), "rule weights should give candidates on Deer"
+
+
+def test_candidate_descriptors_equal_the_descriptor_conv_at_the_cells(fidelity):
+    """The matcher evaluates the 4x4 descriptor conv only at candidate cells; compare with association.pt and with
+    the full conv at border cells."""
+    from tracker.keeptrack.dimp_parts import AssociationMatcher
+    from tracker.keeptrack.parts import PatchFeatures
+    from tracker.keeptrack.testing import rule_networks
+
+    ref = torch.load(fidelity / "association.pt", weights_only=True)
+    _, assoc = rule_networks(fidelity)
+    matcher = AssociationMatcher(assoc)
+    feats = PatchFeatures(ref["layer3_0"], {"layer3": ref["layer3_0"]})
+    with torch.no_grad():
+        got = matcher.describe(feats, ref["cells0_rc"])
+        cells = torch.tensor([[0, 0], [16, 16], [0, 16], [16, 0], [8, 3]])
+        full = assoc.descriptor_extractor.get_descriptors(ref["layer3_0"], cells)[0]
+        at_cells = matcher.describe(feats, cells)
+    expected = ref["descriptors0"][0]
+    assert torch.allclose(got, expected, rtol=1e-4, atol=1e-4 * float(expected.abs().max()))
+    assert torch.allclose(at_cells, full, rtol=1e-4, atol=1e-4 * float(full.abs().max()))
+
+
+@pytest.mark.slow
+def test_windowed_iou_features_give_the_same_refined_box(otb, fidelity):
+    """The opt-in `iou_feature_window` path must reproduce the full-map refinement (up to float rounding)."""
+    from tracker.keeptrack.crop import image_to_tensor, sample_patch
+    from tracker.keeptrack.params import profile_params
+    from tracker.keeptrack.parts import PatchFeatures, TorchRandom
+    from tracker.keeptrack.refine import IoUNetRefiner
+    from tracker.keeptrack.testing import rule_networks
+
+    base, _ = rule_networks(fidelity)
+    frames, _ = _sequence(otb, "Subway", 1)
+    image = image_to_tensor(frames[0], "cpu")
+    crop = sample_patch(image, torch.tensor([113.0, 25.0]), torch.tensor([249.0, 249.0]), 480,
+                        mode="inside_major", max_scale_change=1.5)
+    with torch.no_grad():
+        maps = base.extract_backbone(crop.patch)
+        feats = PatchFeatures(maps["layer3"][:, :8], dict(maps))
+        box = torch.tensor([30.0, 180.0, 36.6, 98.3])
+        out = {}
+        for window in (False, True):
+            refiner = IoUNetRefiner(base.bb_regressor, profile_params("keeptrack", iou_feature_window=window))
+            refiner.initialize(feats, box)
+            out[window] = refiner.refine(feats, box, TorchRandom(1))
+    assert out[False] is not None and out[True] is not None
+    assert torch.allclose(out[True], out[False], atol=1e-3)
+
+
+@pytest.mark.slow
+def test_superdimp_profile_runs_with_the_learned_loss_classifier(otb):
+    """Smoke test of the superdimp profile (no association, no certainties, learned-loss optimiser) with the
+    networks' own random initialisation (no rule manifest exists for super_dimp)."""
+    from tracker.keeptrack.engine import engine_from_networks
+    from tracker.keeptrack.params import profile_params
+    from tracker.nets.base_net import DiMPNet
+
+    torch.manual_seed(0)
+    params = profile_params("superdimp", net_opt_iter=2, box_refinement_iter=2)
+    engine = engine_from_networks("cpu", params, DiMPNet("super_dimp"), None, name="superdimp")
+    frames, box = _sequence(otb, "Coke", 3)
+    engine.initialize(frames[0], box)
+    for frame in frames[1:]:
+        r = engine.track(frame)
+        assert r.score_map.values.shape == (23, 23) and r.candidates == () and r.assignment is None
+        assert r.box is not None and all(np.isfinite(r.box))

@@ -324,7 +324,7 @@ class KeepTrackEngine(Engine):
         """Target not found: widen the search from the history of crop scales (§1.9)."""
         p = self.params
         self.target_not_found_counter += 1
-        if not self.target_scales:
+        if not self.target_scales or not p.search_area_rescaling:
             return
         n = max(2, min(p.scale_history_max_average, self.target_not_found_counter))
         history = torch.stack([torch.as_tensor(s, dtype=torch.float32) for s in self.target_scales])

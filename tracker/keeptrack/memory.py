@@ -106,8 +106,10 @@ class SampleMemory:
 def gn_iterations(params: TrackerParams, frame_num: int, hard_negative: bool, raw_max_score: float) -> int:
     """Optimiser steps after storing this frame's sample (§1.10.5)."""
     if hard_negative:
-        # The original skips the optimisation on a hard negative whose raw score maximum is below 0.5.
-        return params.net_opt_hn_iter if raw_max_score >= params.hard_negative_threshold else 0
+        # KeepTrack skips the optimisation on a hard negative whose raw score maximum is below 0.5
+        # (plain SuperDiMP, without certainties, does not).
+        gate = params.use_certainty_for_weight_computation and raw_max_score < params.hard_negative_threshold
+        return 0 if gate else params.net_opt_hn_iter
     if (frame_num - 1) % params.train_skipping == 0:
         return params.net_opt_update_iter
     return 0

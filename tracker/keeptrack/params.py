@@ -64,6 +64,7 @@ class TrackerParams:
     box_refinement_iter: int = 10
     box_refinement_step_length: float = 2.5e-3
     box_refinement_step_decay: float = 1.0
+    iou_feature_window: bool = False       # opt-in speed-up: IoU-Net features only around the boxes (refine.py)
 
     # --- candidates and object association (§1.5, §1.6) ---
     use_candidate_matching: bool = True    # False: plain SuperDiMP (always the fallback localisation)
@@ -78,6 +79,7 @@ class TrackerParams:
     certain_collection_frames: int = 10    # a collection created before this frame_num starts with object id 0
 
     # --- not-found handling (§1.9) ---
+    search_area_rescaling: bool = True     # KeepTrack widens the search while lost; plain SuperDiMP does not
     scale_history_length: int = 60
     scale_history_max_average: int = 30
 
@@ -99,6 +101,7 @@ def _superdimp() -> TrackerParams:
         search_area_scale=6.0,
         use_candidate_matching=False,
         use_certainty_for_weight_computation=False,
+        search_area_rescaling=False,
     )
 
 

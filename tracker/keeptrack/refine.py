@@ -47,16 +47,54 @@ class IoUNetRefiner(BoxRefiner):
         p = self.params
         device = features.maps["layer2"].device
         box = box.to(device=device, dtype=torch.float32)
-        iou_feat = self.net.get_iou_feat([features.maps["layer2"], features.maps["layer3"]])
         start = box.view(1, 4)
         if p.num_init_random_boxes > 0:
             start = jittered_boxes(box, rng.uniform((p.num_init_random_boxes, 4)), p)
         self.last_start_boxes = start
+        result = self._optimise_windowed(features, start) if p.iou_feature_window else None
+        if result is None:
+            result = self._optimise(features.maps["layer2"], features.maps["layer3"], start)
+        boxes, ious = result
+        picked = select_refined_box(boxes, ious, max_aspect_ratio=p.maximal_aspect_ratio, k=p.iounet_k)
+        return None if picked is None else picked.box_xywh.detach()
+
+    def _optimise(self, layer2: Tensor, layer3: Tensor, start: Tensor) -> tuple[Tensor, Tensor]:
+        p = self.params
+        iou_feat = self.net.get_iou_feat([layer2, layer3])
         boxes, ious = refine_boxes_relative(self.net, self.modulation, iou_feat, start,
                                             num_iter=p.box_refinement_iter,
                                             step_length=p.box_refinement_step_length,
                                             step_decay=p.box_refinement_step_decay)
         if ious.numel() == 0:  # no refinement steps: rank by the IoUs of the start boxes
             ious = self.net.predict_iou(self.modulation, iou_feat, boxes).reshape(-1)
-        picked = select_refined_box(boxes, ious, max_aspect_ratio=p.maximal_aspect_ratio, k=p.iounet_k)
-        return None if picked is None else picked.box_xywh.detach()
+        return boxes, ious
+
+    def _optimise_windowed(self, features: PatchFeatures, start: Tensor) -> tuple[Tensor, Tensor] | None:
+        """Opt-in fast path (params.iou_feature_window): run the IoU-Net's test-branch convolutions only on a
+        window of the feature maps around the boxes. Two stacked 3x3 convolutions make outputs within 2 cells of a
+        cut edge inexact, and PrRoIPool reads one cell beyond a box, so the window keeps a margin and the result is
+        used only if every start and final box stayed 3 layer3 cells (16 px each) inside the cut edges; otherwise
+        None (the caller recomputes on the full maps). Same numbers as the full path up to float rounding."""
+        layer2, layer3 = features.maps["layer2"], features.maps["layer3"]
+        h3, w3 = int(layer3.shape[-2]), int(layer3.shape[-1])
+        if int(layer2.shape[-2]) != 2 * h3 or int(layer2.shape[-1]) != 2 * w3:
+            return None
+        stride = 16.0
+        lo = start[:, :2].min(0).values / stride                   # (x, y) in layer3 cells
+        hi = (start[:, :2] + start[:, 2:]).max(0).values / stride
+        margin = 3 + float(start[0, 2:].max()) / stride            # room for the boxes to move
+        c0, r0 = (max(int(v - margin), 0) for v in lo.tolist())
+        c1, r1 = (int(v + margin) + 1 for v in hi.tolist())
+        c1, r1 = min(c1, w3), min(r1, h3)
+        if (c1 - c0) * (r1 - r0) >= 0.7 * h3 * w3:
+            return None                                            # not worth it
+        offset = torch.tensor([c0 * stride, r0 * stride, 0.0, 0.0], device=start.device)
+        boxes, ious = self._optimise(layer2[..., 2 * r0:2 * r1, 2 * c0:2 * c1], layer3[..., r0:r1, c0:c1],
+                                     start - offset)
+        boxes = boxes + offset
+        every = torch.cat([start, boxes])
+        x0, y0 = every[:, 0] / stride, every[:, 1] / stride
+        x1, y1 = (every[:, 0] + every[:, 2]) / stride, (every[:, 1] + every[:, 3]) / stride
+        inside = ((c0 == 0 or bool((x0 >= c0 + 3).all())) and (r0 == 0 or bool((y0 >= r0 + 3).all()))
+                  and (c1 == w3 or bool((x1 <= c1 - 3).all())) and (r1 == h3 or bool((y1 <= r1 - 3).all())))
+        return (boxes, ious) if inside else None

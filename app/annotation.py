@@ -1,0 +1,645 @@
+"""Annotations in the studio: the bridge between MainWindow and a Qt-free AnnotationSession.
+
+`attach_annotations(window)` adds the Annotate menu and project/import/export entries to File, and
+listens to the window's extension points (sourceOpened, frameShown, resultArrived, trackingFinished,
+the frame view's boxEdited). Every change goes through the session (tracker.annotation.session), so
+it is undoable and autosaved; this module only translates Qt events and draws the annotation box.
+
+  - a box drawn or adjusted on a frame becomes a manual keyframe there;
+  - every tracking run (the studio's Track buttons or "Re-track from here") is written into the
+    document as it arrives and recorded as one undo step; manual keyframes are never overwritten;
+  - autosave runs from a timer; at the next start an autosave newer than the project is offered.
+
+Two hooks go beyond the window's signals, both on the instance (no studio file is edited for them):
+`window.start_tracking` is wrapped, to know each run's request (start, end, direction, init box)
+before its results arrive, and `window.closeEvent`, to write the autosave when the window closes.
+A `trackingRequested(TrackRequest)` signal and an `aboutToClose` signal on MainWindow would replace them.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, QRect, QTimer
+from PySide6.QtGui import QColor, QImage, QPainter, QPen
+from PySide6.QtWidgets import (QFileDialog, QGraphicsRectItem, QInputDialog, QMessageBox, QSizePolicy,
+                               QWidget)
+
+from tracker.annotation.document import Provenance
+from tracker.annotation.history import RunInProgress
+from tracker.annotation.project import PROJECT_SUFFIX, Recovery, list_recoveries
+from tracker.annotation.retrack import RetrackOptions, TrackingPlan
+from tracker.annotation.session import AnnotationSession
+from tracker.errors import InputError
+from tracker.formats.registry import FORMATS
+
+from .annotation_shortcuts import ANNOTATION_SHORTCUTS, BY_ACTION
+from .engines import engine_params
+from .workers import TrackRequest
+
+AUTOSAVE_POLL_MS = 250
+PROVENANCE_STYLE = {  # colour, dashed
+    Provenance.MANUAL: ((255, 0, 255), False),
+    Provenance.TRACKED: ((0, 255, 255), True),
+    Provenance.INTERPOLATED: ((255, 160, 0), True),
+}
+
+
+STRIP_COLORS = {  # the provenance strip under the timeline
+    None: (70, 70, 70), "absent": (235, 40, 40), Provenance.MANUAL: (255, 0, 255),
+    Provenance.TRACKED: (0, 170, 200), Provenance.INTERPOLATED: (255, 160, 0),
+}
+
+
+class ProvenanceStrip(QWidget):
+    """One column per frame: keyframe (magenta), tracked (cyan), interpolated (orange), absent (red), none (grey)."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setFixedHeight(6)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setToolTip("annotations: magenta keyframe, cyan tracked, orange interpolated, red absent, grey none")
+        self.colors: list[tuple[int, int, int]] = []
+        self._image: QImage | None = None
+
+    def set_document(self, doc) -> None:
+        self.colors = [] if doc is None else [
+            STRIP_COLORS[None if a is None else "absent" if a.absent else a.provenance] for a in doc]
+        n = max(len(self.colors), 1)
+        image = QImage(n, 1, QImage.Format.Format_RGB32)
+        for i in range(n):
+            image.setPixelColor(i, 0, QColor(*(self.colors[i] if i < len(self.colors) else STRIP_COLORS[None])))
+        self._image = image
+        self.update()
+
+    def paintEvent(self, event):
+        if self._image is None:
+            return
+        painter = QPainter(self)
+        inset = 6  # like the studio's flag strip: roughly the slider groove
+        painter.drawImage(QRect(inset, 0, max(self.width() - 2 * inset, 1), self.height()), self._image)
+        painter.end()
+
+
+class AnnotationController(QObject):
+    """Owns the AnnotationSession of the sequence open in `window`."""
+
+    def __init__(self, window, autosave_folder: Path | None = None,
+                 ask: Callable[[str], bool] | None = None, autosave: bool = True):
+        super().__init__(window)
+        self.w = window
+        self.autosave_folder = autosave_folder
+        self.ask = ask or self._ask_dialog  # yes/no questions (tests answer them without a dialog)
+        self.session: AnnotationSession | None = None
+        self.options = RetrackOptions()
+        self.autosave_enabled = autosave
+        self._run = None  # the TrackingRun being written
+        self._run_plan: TrackingPlan | None = None  # plan of the run about to start
+        self._pending_project: Path | None = None  # open this project once its source is open
+        self._pending_recovery: Recovery | None = None
+        self._last_autosave_error: str | None = None
+        self._build_overlay()
+        self._build_strip()
+        self._build_actions()
+        self._wrap_start_tracking()
+        window.sourceOpened.connect(self._source_opened)
+        window.frameShown.connect(self._show_annotation)
+        window.resultArrived.connect(self._result_arrived)
+        window.trackingFinished.connect(self._tracking_finished)
+        window.view.boxEdited.connect(self._box_edited)
+        self._timer = QTimer(self, interval=AUTOSAVE_POLL_MS)
+        self._timer.timeout.connect(self._poll_autosave)
+        self._timer.start()
+        self._orig_close = window.closeEvent
+        window.closeEvent = self._close_event  # keep unsaved work in the autosave when the window closes
+
+    # ================================================================== construction
+    def _build_strip(self) -> None:
+        self.strip = ProvenanceStrip()
+        # Under the slider, in the timeline's own column, so frame i lines up with the slider's position i
+        # (and with the studio's flag strip above it); below the whole timeline if that column is not found.
+        column = None
+        row = self.w.timeline.layout()
+        for k in range(row.count() if row is not None else 0):
+            inner = row.itemAt(k).layout()
+            if inner is not None and inner.indexOf(self.w.timeline.slider) >= 0:
+                column = inner
+        (column or self.w.viewer.layout()).addWidget(self.strip)
+        self._strip_timer = QTimer(self, singleShot=True, interval=100)  # at most ~10 redraws a second
+        self._strip_timer.timeout.connect(self._refresh_strip)
+
+    def _refresh_strip(self) -> None:
+        self.strip.set_document(self.session.document if self.session is not None else None)
+
+    def _build_overlay(self) -> None:
+        self.box_item = QGraphicsRectItem(0, 0, 1, 1)
+        self.box_item.setZValue(15)
+        self.box_item.hide()
+        self.label_item = pg.TextItem("", anchor=(0, 1), fill=pg.mkBrush(0, 0, 0, 160))
+        self.label_item.setZValue(16)
+        self.label_item.hide()
+        self.w.view.viewbox.addItem(self.box_item)
+        self.w.view.viewbox.addItem(self.label_item)
+
+    def _action(self, menu: str, key: str, slot: Callable):
+        s = BY_ACTION[key]
+        return self.w.add_action(menu, s.text, slot, s.keys, key=key)
+
+    def _build_actions(self) -> None:
+        file_menu = self.w.menu("File")
+        file_menu.addSeparator()
+        for key, slot in (("open_project", self.open_project_dialog), ("save_project", self.save_dialog),
+                          ("save_project_as", self.save_as_dialog), ("import_annotations", self.import_dialog),
+                          ("import_ground_truth", self.import_ground_truth)):
+            self._action("File", key, slot)
+        export = file_menu.addMenu("Export annotations")
+        for name, fmt in FORMATS.items():
+            if fmt.write is not None and name != "project":
+                export.addAction(f"{name}: {fmt.description}", lambda n=name: self.export_dialog(n))
+        autosave = self._action("File", "autosave", lambda: None)
+        autosave.setCheckable(True)
+        autosave.setChecked(self.autosave_enabled)
+        autosave.toggled.connect(self.set_autosave)
+
+        for key, slot in (("undo", self.undo), ("redo", self.redo), (None, None),
+                          ("retrack", lambda: self.retrack(1)), ("retrack_back", lambda: self.retrack(-1)),
+                          (None, None), ("mark_absent", self.mark_absent), ("clear_frame", self.clear_frame),
+                          ("interpolate", self.interpolate), (None, None), ("absent_threshold", self.threshold_dialog)):
+            if key is None:
+                self.w.menu("Annotate").addSeparator()
+            else:
+                self._action("Annotate", key, slot)
+        self.w.menu("Annotate").addSeparator()
+        self._action("Annotate", "next_keyframe", lambda: self.go_to_keyframe(1))
+        self._action("Annotate", "prev_keyframe", lambda: self.go_to_keyframe(-1))
+        self._action("Help", "annotation_shortcuts", lambda: self.shortcuts_dialog().exec())
+        stop = self._action("Annotate", "stop_at_keyframe", lambda: None)
+        stop.setCheckable(True)
+        stop.setChecked(self.options.stop_at_keyframe)
+        stop.toggled.connect(lambda on: self.set_options(stop_at_keyframe=on))
+        self._update_actions()
+
+    def _wrap_start_tracking(self) -> None:
+        """Every run the window starts (its Track buttons or ours) is seen here first, to plan its writing."""
+        original = self.w.start_tracking
+
+        def start_tracking(request: TrackRequest):
+            return self._start_tracking(original, request)
+
+        self.w.start_tracking = start_tracking
+
+    # ================================================================== session lifecycle
+    def _source_opened(self, source) -> None:
+        if self.session is not None:
+            self._close_session()
+        path = str(Path(self.w.source_path).resolve())
+        try:
+            if self._pending_project is not None:
+                project, self._pending_project = self._pending_project, None
+                self.session = AnnotationSession.open_project(project, autosave_folder=self.autosave_folder,
+                                                             autosave_background=True)
+                if len(self.session.document) != len(source):
+                    raise InputError(f"project {project} has {len(self.session.document)} frames but "
+                                     f"{path} has {len(source)}")
+                recovery = AnnotationSession.find_recovery(project, folder=self.autosave_folder)
+            else:
+                self.session = None
+                recovery = self._pending_recovery or AnnotationSession.find_recovery(
+                    source=path, folder=self.autosave_folder)
+            if recovery is not None and recovery is not self._pending_recovery and not self.ask(
+                    f"Unsaved annotations of {Path(path).name} from an earlier session were found "
+                    f"({recovery.annotated_frames} annotated frames). Recover them?"):
+                self._decline(recovery)
+                recovery = None
+            if recovery is not None:
+                recovered = AnnotationSession.recover(recovery, autosave_folder=self.autosave_folder,
+                                                      autosave_background=True)
+                if len(recovered.document) == len(source):
+                    if self.session is not None:
+                        self.session.autosaver.close()
+                    self.session = recovered
+                    self.w.show_status(f"Recovered {recovery.annotated_frames} annotated frames "
+                                       f"from the autosave {recovery.autosave}")
+                else:
+                    self.w.show_message(f"The autosave {recovery.autosave} has {len(recovered.document)} "
+                                        f"frames, this sequence {len(source)}; not recovered")
+        except InputError as exc:
+            self.w.show_message(str(exc))
+            if self.session is not None:
+                self.session.autosaver.close()
+            self.session = None
+        finally:
+            self._pending_recovery = None
+        if self.session is None:
+            self.session = AnnotationSession.new(len(source), source=path, autosave_folder=self.autosave_folder,
+                                                 autosave_background=True, settings={})
+        self.session.set_autosave(self.autosave_enabled)
+        self.session.document.subscribe(self._document_changed)
+        self._update_actions()
+        self._refresh_strip()
+        self._show_annotation(self.w.current_index)
+
+    def _close_session(self) -> None:
+        if self.session is None:
+            return
+        if self._run is not None:
+            self._run.finish()
+            self._run = None
+        self.session.close()
+        self.session = None
+
+    def _close_event(self, event) -> None:
+        self._close_session()
+        self._timer.stop()
+        self._orig_close(event)
+
+    def offer_recovery_at_start(self) -> bool:
+        """At start without a path: offer the newest autosave (if any). True when one was recovered."""
+        for rec in list_recoveries(self.autosave_folder):
+            try:
+                project = rec.load()
+            except InputError:
+                continue
+            source = project.document.source
+            if not source or not Path(source).exists():
+                continue
+            if self.ask(f"Unsaved annotations of {Path(source).name} from an earlier session were found "
+                        f"({rec.annotated_frames} annotated frames). Open the sequence and recover them?"):
+                self._pending_recovery = rec
+                if self.w.open_path(source):
+                    return True
+                self._pending_recovery = None
+            else:
+                self._decline(rec)
+            return False
+        return False
+
+    def _decline(self, recovery: Recovery) -> None:
+        """Not wanted now: move the autosave aside (into declined/), so it is not offered again but not lost."""
+        aside = recovery.autosave.parent / "declined" / recovery.autosave.name
+        try:
+            aside.parent.mkdir(parents=True, exist_ok=True)
+            recovery.autosave.replace(aside)
+            self.w.show_status(f"The earlier autosave was moved to {aside}")
+        except OSError as exc:
+            self.w.show_message(f"Could not move the autosave {recovery.autosave} aside: {exc}")
+
+    # ================================================================== edits
+    def _edit(self, method: str, *args, **kwargs) -> bool:
+        """Call session.<method>; errors become messages in the window. True when it went through."""
+        if self.session is None:
+            self.w.show_message("Open a video or sequence first")
+            return False
+        try:
+            getattr(self.session, method)(*args, **kwargs)
+        except RunInProgress:
+            self.w.show_message("Tracking is running; stop it (Esc) before editing annotations")
+            return False
+        except InputError as exc:
+            self.w.show_message(str(exc))
+            return False
+        return True
+
+    def _box_edited(self, box) -> None:
+        if self.session is None or self._run is not None:
+            return
+        self._edit("set_box", self.w.current_index, box)
+
+    def mark_absent(self) -> None:
+        if self._edit("mark_absent", self.w.current_index):
+            self.w.view.hide_box()
+
+    def clear_frame(self) -> None:
+        self._edit("clear", [self.w.current_index])
+
+    def interpolate(self) -> None:
+        if self._edit("interpolate"):
+            self.w.show_status("Interpolated between manual keyframes (never through absent frames)")
+
+    def undo(self) -> None:
+        self._undo_redo("undo")
+
+    def redo(self) -> None:
+        self._undo_redo("redo")
+
+    def _undo_redo(self, which: str) -> None:
+        if self.session is None:
+            return
+        try:
+            edit = getattr(self.session, which)()
+        except RunInProgress:
+            self.w.show_message("Tracking is running; stop it (Esc) before undoing")
+            return
+        if edit is None:
+            self.w.show_status(f"Nothing to {which}")
+            return
+        self.w.show_status(f"{which.capitalize()}: {edit.description}")
+        self.w.go_to(edit.frame)
+
+    def set_options(self, **changes) -> None:
+        self.options = replace(self.options, **changes)
+
+    def threshold_dialog(self) -> None:
+        current = self.options.absent_below if self.options.absent_below is not None else 0.0
+        value, ok = QInputDialog.getDouble(self.w, "Automatic absent",
+                                           "Mark tracked frames absent when the presence score is below "
+                                           "(0 = never):", current, 0.0, 1.0, 2)
+        if ok:
+            self.set_absent_threshold(value if value > 0 else None)
+
+    def set_absent_threshold(self, absent_below: float | None) -> None:
+        """Use the threshold for later runs and re-decide the frames tracked so far (one undo step)."""
+        self.set_options(absent_below=absent_below)
+        if self.session is not None:
+            self._edit("set_absent_threshold", absent_below)
+
+    # ================================================================== tracking
+    def retrack(self, direction: int = 1) -> int | None:
+        """Re-initialise on the current frame's box and track until the next manual keyframe."""
+        if self.session is None or self.w.tracker is None:
+            self.w.show_message("Open a video or sequence first")
+            return None
+        i = self.w.current_index
+        try:
+            plan = self.session.plan_retrack(i, direction, self.options)
+        except InputError as exc:
+            self.w.show_message(str(exc))
+            return None
+        if len(plan) == 0:
+            self.w.show_status(f"Nothing to track: frame {i} is at the end or next to a keyframe")
+            return None
+        name = self.w.engine_name()
+        request = TrackRequest(name, plan.start, plan.end, plan.init_box, direction, self.w.device(),
+                               engine_params(name, self.w.weights()))
+        self._run_plan = plan
+        return self.w.start_tracking(request)
+
+    def _start_tracking(self, original, request: TrackRequest):
+        if self.session is None or self._run is not None:
+            return original(request)
+        plan = self._run_plan
+        self._run_plan = None
+        if plan is None or (plan.start, plan.end, plan.direction) != (request.start_index, request.end_index,
+                                                                       request.direction):
+            # The studio's own Track buttons: run through keyframes (manual frames are still left alone).
+            start = request.start_index if request.init_box is not None else request.start_index - request.direction
+            plan = TrackingPlan(start, request.init_box, request.end_index, request.direction)
+            if request.init_box is not None:
+                # A box the person drew, typed or took from ground truth becomes a keyframe; restarting
+                # on the frame's own tracked box leaves that frame as it is.
+                here = self.session.document[start]
+                if here is None or here.box != tuple(float(v) for v in request.init_box):
+                    if not self._edit("set_box", start, request.init_box):
+                        return None
+        try:
+            self._run = self.session.begin_run(plan, request.engine, self.options)
+        except RunInProgress:
+            self.w.show_message("A tracking run is still being written; wait for it to finish")
+            return None
+        self._update_actions()
+        request_id = original(request)
+        if request_id is None:  # the window refused to start
+            self._run.rollback()
+            self._run = None
+            self._update_actions()
+        return request_id
+
+    def _result_arrived(self, result) -> None:
+        if self._run is not None:
+            self._run.add(result)
+
+    def _tracking_finished(self, _request_id: int, status: str) -> None:
+        if self._run is None:
+            return
+        edit = self._run.finish()
+        self._run = None
+        self._update_actions()
+        if edit is not None and status != "done":
+            self.w.show_status(f"Tracking {status}: the frames tracked so far are kept (Ctrl+Z removes them)")
+        self._show_annotation(self.w.current_index)
+
+    # ================================================================== display
+    def _document_changed(self, frames) -> None:
+        if self.w.current_index in frames:
+            self._show_annotation(self.w.current_index)
+        self._update_actions()
+        if not self._strip_timer.isActive():
+            self._strip_timer.start()
+
+    def go_to_keyframe(self, direction: int) -> int | None:
+        if self.session is None:
+            return None
+        k = self.session.document.next_keyframe(self.w.current_index, direction)
+        if k is None:
+            self.w.show_status("No keyframe " + ("after" if direction > 0 else "before") + " this frame")
+            return None
+        self.w.go_to(k)
+        return k
+
+    def _show_annotation(self, index: int) -> None:
+        a = None if self.session is None or index >= len(self.session.document) else self.session.document[index]
+        if a is None:
+            self.box_item.hide()
+            self.label_item.hide()
+            return
+        if a.box is None:
+            self.box_item.hide()
+            self.label_item.setText(f"absent ({a.provenance.value})")
+            self.label_item.setPos(4, 20)
+            self.label_item.show()
+            return
+        color, dashed = PROVENANCE_STYLE[a.provenance]
+        pen = QPen(QColor(*color))
+        pen.setWidthF(2.0)
+        pen.setCosmetic(True)
+        if dashed:
+            pen.setDashPattern([4, 4])
+        x, y, w, h = a.box
+        self.box_item.setRect(x, y, w, h)
+        self.box_item.setPen(pen)
+        self.box_item.show()
+        text = "keyframe" if a.is_keyframe else a.provenance.value
+        if a.presence is not None:
+            text += f" {a.presence:.2f}"
+        self.label_item.setText(text)
+        self.label_item.setPos(x, y)
+        self.label_item.show()
+
+    def _update_actions(self) -> None:
+        h = self.session.history if self.session is not None else None
+        undo, redo = self.w.action("undo"), self.w.action("redo")
+        undo.setEnabled(h is not None and h.can_undo)
+        redo.setEnabled(h is not None and h.can_redo)
+        undo.setText(f"Undo {h.undo_description}" if h is not None and h.undo_description else BY_ACTION["undo"].text)
+        redo.setText(f"Redo {h.redo_description}" if h is not None and h.redo_description else BY_ACTION["redo"].text)
+        title = self.w.windowTitle().removesuffix(" *")
+        wanted = f"{title} *" if h is not None and h.modified else title  # " *": unsaved annotations
+        if wanted != self.w.windowTitle():
+            self.w.setWindowTitle(wanted)
+
+    def _poll_autosave(self) -> None:
+        if self.session is None:  # (during a run too: a crash mid-run keeps what was tracked)
+            return
+        self.session.poll_autosave()
+        err = self.session.autosaver.last_error
+        if err and err != self._last_autosave_error:
+            self.w.show_message(f"{err}. Your work is still in memory; save it elsewhere (File > Save project as)")
+        self._last_autosave_error = err
+
+    def set_autosave(self, on: bool) -> None:
+        self.autosave_enabled = on
+        if self.session is not None:
+            self.session.set_autosave(on)
+
+    # ================================================================== files
+    def save(self, path: str | Path | None = None) -> Path | None:
+        if self.session is None:
+            self.w.show_message("Open a video or sequence first")
+            return None
+        if path is None and self.session.project_path is None:
+            return self.save_as_dialog()
+        try:
+            saved = self.session.save(path)
+        except InputError as exc:
+            self.w.show_message(f"Not saved: {exc}")
+            return None
+        self._update_actions()
+        self.w.show_status(f"Saved {saved}")
+        return saved
+
+    def open_project(self, path: str | Path) -> bool:
+        """Open a project: its sequence, then its annotations."""
+        path = Path(path)
+        try:
+            from tracker.annotation.project import load_project
+
+            source = load_project(path).document.source
+        except InputError as exc:
+            self.w.show_message(str(exc))
+            return False
+        if not source or not Path(source).exists():
+            self.w.show_message(f"The sequence of project {path} ({source}) cannot be found")
+            return False
+        self._pending_project = path
+        if not self.w.open_path(source):
+            self._pending_project = None
+            return False
+        return self.session is not None and self.session.project_path == path
+
+    def import_file(self, path: str | Path, format: str | None = None, **options) -> bool:
+        if self.session is None:
+            self.w.show_message("Open a video or sequence first")
+            return False
+        if self._edit("import_file", path, format, **options):
+            self.w.show_status(f"Imported {path} (Ctrl+Z undoes the import)")
+            return True
+        return False
+
+    def import_ground_truth(self) -> bool:
+        """The open sequence's own ground truth (OTB, LaSOT, GOT-10k folders) as manual annotations."""
+        gt = self.w.source.ground_truth if self.w.source is not None else None
+        if gt is None:
+            self.w.show_message("This sequence has no ground truth of its own; use File > Import annotations")
+            return False
+        if self._edit("import_ground_truth", gt, f"import ground truth {Path(gt.path).name}"):
+            self.w.show_status(f"Imported the ground truth {gt.path} (Ctrl+Z undoes it)")
+            return True
+        return False
+
+    def export(self, path: str | Path, format: str) -> Path | None:
+        if self.session is None:
+            self.w.show_message("Open a video or sequence first")
+            return None
+        try:
+            written = self.session.export(path, format)
+        except InputError as exc:
+            self.w.show_message(f"Export failed: {exc}")
+            return None
+        self.w.show_status(f"Exported {format} to {written}")
+        return written
+
+    # ---- dialogs (thin wrappers around the methods above)
+    def _start_dir(self) -> str:
+        if self.session is not None and self.session.project_path is not None:
+            return str(self.session.project_path.parent)
+        return str(Path(self.w.source_path).parent) if self.w.source_path else str(Path.home())
+
+    def save_dialog(self) -> Path | None:
+        return self.save()
+
+    def save_as_dialog(self) -> Path | None:
+        if self.session is None:
+            self.w.show_message("Open a video or sequence first")
+            return None
+        default = str(Path(self._start_dir()) / f"{self.session.document.name}{PROJECT_SUFFIX}")
+        path, _ = QFileDialog.getSaveFileName(self.w, "Save project", default,
+                                              f"KeepTrack Studio project (*{PROJECT_SUFFIX})")
+        return self.save(path) if path else None
+
+    def open_project_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.w, "Open project", self._start_dir(),
+                                              f"KeepTrack Studio project (*{PROJECT_SUFFIX});;All (*)")
+        if path:
+            self.open_project(path)
+
+    def import_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.w, "Import annotations (OTB, LaSOT, GOT-10k, MOT, COCO-VID, "
+                                              "VOT, pytracking results, research JSON lines)", self._start_dir())
+        if not path:
+            return
+        options = {}
+        try:
+            from tracker.formats import mot
+            from tracker.formats.registry import detect_format
+
+            if detect_format(path) == "mot" and len(ids := mot.track_ids(path)) > 1:
+                choice, ok = QInputDialog.getItem(self.w, "Import MOT track", "Which track (object id)?",
+                                                  [str(i) for i in ids], 0, False)
+                if not ok:
+                    return
+                options["object_id"] = int(choice)
+        except InputError:
+            pass  # import_file reports it
+        self.import_file(path, **options)
+
+    def export_dialog(self, format: str) -> None:
+        fmt = FORMATS[format]
+        if fmt.target == "folder":
+            path = QFileDialog.getExistingDirectory(self.w, f"Export {format} into folder", self._start_dir())
+        else:
+            path, _ = QFileDialog.getSaveFileName(self.w, f"Export {format}", self._start_dir())
+        if path:
+            self.export(path, format)
+
+    def shortcuts_dialog(self):
+        """The studio's shortcut table dialog, listing the annotation shortcuts."""
+        from PySide6.QtWidgets import QTableWidgetItem
+
+        from .dialogs import ShortcutsDialog
+
+        dialog = ShortcutsDialog(self.w)
+        dialog.setWindowTitle("Annotation shortcuts")
+        table = dialog.table
+        table.setRowCount(len(ANNOTATION_SHORTCUTS))
+        for r, sc in enumerate(ANNOTATION_SHORTCUTS):
+            for c, text in enumerate((sc.group, sc.keys, sc.text)):
+                table.setItem(r, c, QTableWidgetItem(text))
+        table.resizeColumnsToContents()
+        return dialog
+
+    def _ask_dialog(self, text: str) -> bool:
+        answer = QMessageBox.question(self.w, "KeepTrack Studio", text)
+        return answer == QMessageBox.StandardButton.Yes
+
+
+def attach_annotations(window, autosave_folder: Path | None = None,
+                       ask: Callable[[str], bool] | None = None, autosave: bool = True) -> AnnotationController:
+    """Give `window` annotations; `autosave=False` for scripted runs (nothing is left behind)."""
+    controller = AnnotationController(window, autosave_folder, ask, autosave)
+    window.annotations = controller
+    return controller
+
+
+__all__ = ["AnnotationController", "attach_annotations", "ANNOTATION_SHORTCUTS"]

@@ -1,0 +1,30 @@
+"""Keyboard shortcuts of the annotation commands (same Shortcut rows as app/shortcuts.py; none clash with it)."""
+from __future__ import annotations
+
+from .shortcuts import SHORTCUTS, Shortcut
+
+ANNOTATION_SHORTCUTS: tuple[Shortcut, ...] = (
+    Shortcut("open_project", "Ctrl+Alt+O", "Open project...", "File"),
+    Shortcut("save_project", "Ctrl+S", "Save project", "File"),
+    Shortcut("save_project_as", "Ctrl+Alt+S", "Save project as...", "File"),
+    Shortcut("import_annotations", "Ctrl+I", "Import annotations...", "File"),
+    Shortcut("import_ground_truth", "", "Import the sequence's ground truth", "File"),
+    Shortcut("autosave", "", "Autosave", "File"),
+    Shortcut("undo", "Ctrl+Z", "Undo", "Annotate"),
+    Shortcut("redo", "Ctrl+Shift+Z", "Redo", "Annotate"),
+    Shortcut("retrack", "Shift+T", "Re-track from here (to the next keyframe)", "Annotate"),
+    Shortcut("retrack_back", "Ctrl+Shift+T", "Track backwards from here (to the previous keyframe)", "Annotate"),
+    Shortcut("mark_absent", "A", "Mark target absent on this frame", "Annotate"),
+    Shortcut("clear_frame", "Del", "Clear this frame's annotation", "Annotate"),
+    Shortcut("interpolate", "I", "Interpolate between keyframes", "Annotate"),
+    Shortcut("next_keyframe", "K", "Next keyframe", "Annotate"),
+    Shortcut("prev_keyframe", "Shift+K", "Previous keyframe", "Annotate"),
+    Shortcut("absent_threshold", "", "Automatic absent threshold...", "Annotate"),
+    Shortcut("stop_at_keyframe", "", "Re-track stops at the next keyframe", "Annotate"),
+    Shortcut("annotation_shortcuts", "", "Annotation shortcuts", "Help"),
+)
+
+BY_ACTION: dict[str, Shortcut] = {s.action: s for s in ANNOTATION_SHORTCUTS}
+
+_clash = {s.keys for s in SHORTCUTS if s.keys} & {s.keys for s in ANNOTATION_SHORTCUTS if s.keys}
+assert not _clash, f"annotation shortcuts clash with the studio's: {_clash}"

@@ -1,0 +1,86 @@
+"""Dialogs: keyboard shortcuts, engine weight files."""
+from __future__ import annotations
+
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QLineEdit,
+                               QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout)
+
+from .engines import ENGINE_WEIGHTS, WEIGHT_FILES, validate_weight_file
+from .shortcuts import SHORTCUTS
+
+
+class ShortcutsDialog(QDialog):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Keyboard shortcuts")
+        table = QTableWidget(len(SHORTCUTS), 3)
+        table.setHorizontalHeaderLabels(["Group", "Keys", "Action"])
+        for r, s in enumerate(SHORTCUTS):
+            for c, text in enumerate((s.group, s.keys, s.text)):
+                table.setItem(r, c, QTableWidgetItem(text))
+        table.resizeColumnsToContents()
+        table.horizontalHeader().setStretchLastSection(True)
+        table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        lay.addWidget(table)
+        lay.addWidget(buttons)
+        self.table = table
+        self.resize(520, 620)
+
+
+class WeightsDialog(QDialog):
+    """The official checkpoint files; each is inspected (never executed) before it is saved."""
+
+    def __init__(self, weights: dict[str, str], parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Engine weights")
+        self.weights = dict(weights)
+        grid = QGridLayout()
+        grid.addWidget(QLabel("Checkpoint files for keeptrack, keeptrack-fast and superdimp "
+                              "(read with a restricted unpickler: no code in them runs):"), 0, 0, 1, 3)
+        self.edits: dict[str, QLineEdit] = {}
+        self.problems = QLabel()
+        self.problems.setWordWrap(True)
+        self.problems.setStyleSheet("color: #e05050")
+        for row, wf in enumerate(WEIGHT_FILES, start=1):
+            users = [e for e, slots in ENGINE_WEIGHTS.items() if wf.kind in slots.values()]
+            edit = QLineEdit(self.weights.get(wf.kind, ""))
+            edit.setPlaceholderText(wf.file_name)
+            edit.setToolTip("used by " + ", ".join(users))
+            browse = QPushButton("Browse...")
+            browse.clicked.connect(lambda _=False, e=edit, w=wf: self._browse(e, w))
+            grid.addWidget(QLabel(wf.label), row, 0)
+            grid.addWidget(edit, row, 1)
+            grid.addWidget(browse, row, 2)
+            self.edits[wf.kind] = edit
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.save)
+        buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        lay.addLayout(grid)
+        lay.addWidget(self.problems)
+        bottom = QHBoxLayout()
+        bottom.addStretch(1)
+        bottom.addWidget(buttons)
+        lay.addLayout(bottom)
+        self.resize(760, 220)
+
+    def _browse(self, edit: QLineEdit, wf) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, wf.label, "", f"{wf.file_name} (*.pth.tar *.pth *.tar);;All (*)")
+        if path:
+            edit.setText(path)
+
+    def save(self) -> bool:
+        """Validate every file given; accept only when all fit (the problems are listed otherwise)."""
+        problems: list[str] = []
+        for kind, edit in self.edits.items():
+            path = edit.text().strip()
+            if path:
+                problems += validate_weight_file(kind, path)
+            self.weights[kind] = path
+        if problems:
+            self.problems.setText("\n".join(problems))
+            return False
+        self.accept()
+        return True

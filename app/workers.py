@@ -1,0 +1,362 @@
+"""Background work: frame decoding and tracking, each in its own QThread.
+
+Only plain data crosses threads: request dataclasses in, FrameResult objects and RGB arrays out.
+Each worker opens its own FrameSource (video readers are not safe to share between threads).
+"""
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+import traceback
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from tracker.boxes import validate_init_box
+from tracker.errors import InputError
+from tracker.registry import create_engine
+from tracker.result import Box, FrameResult
+from tracker.sources.base import FrameSource
+
+SourceFactory = Callable[[], FrameSource]
+
+
+def describe_error(exc: BaseException) -> str:
+    """A one-line message for the person at the window: InputErrors speak for themselves, other errors get their type."""
+    if isinstance(exc, InputError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+WORKER_NICENESS = int(os.environ.get("KEEPTRACK_WORKER_NICE", "5"))
+
+
+def _lower_thread_priority(niceness: int = WORKER_NICENESS) -> None:
+    """Make the calling thread yield the CPU to the GUI thread when both want it (Linux: per-thread nice).
+
+    Threads the engine starts from here (OpenCV, torch pools) inherit it. Elsewhere this does nothing.
+    $KEEPTRACK_WORKER_NICE overrides the level (0: off).
+    """
+    if niceness <= 0 or not hasattr(os, "setpriority") or not sys.platform.startswith("linux"):
+        return
+    try:
+        tid = threading.get_native_id()
+        current = os.getpriority(os.PRIO_PROCESS, tid)
+        if current < niceness:
+            os.setpriority(os.PRIO_PROCESS, tid, niceness)
+    except OSError:
+        pass
+
+
+# ----------------------------------------------------------------------------------------------- decoding
+
+
+class DecodeWorker(QObject):
+    """Decodes one frame at a time; only the newest request waiting is served (older ones are dropped)."""
+
+    decoded = Signal(int, int, object)  # request id, frame index, RGB array
+    failed = Signal(int, int, str)  # request id, frame index, message
+
+    def __init__(self, source_factory: SourceFactory, cache_size: int = 48):
+        super().__init__()
+        self._factory = source_factory
+        self._source: FrameSource | None = None
+        self._lock = threading.Lock()
+        self._pending: tuple[int, int] | None = None
+        self._cache: OrderedDict[int, object] = OrderedDict()
+        self._cache_size = cache_size
+
+    def submit(self, request_id: int, index: int) -> None:
+        """Called from the GUI thread: replaces whatever request was still waiting."""
+        with self._lock:
+            self._pending = (request_id, index)
+
+    @Slot()
+    def serve(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, None
+        if pending is None:  # a newer wake-up already took it
+            return
+        request_id, index = pending
+        try:
+            frame = self._cache.get(index)
+            if frame is None:
+                if self._source is None:
+                    self._source = self._factory()
+                frame = self._source.frame(index)
+                self._cache[index] = frame
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+            else:
+                self._cache.move_to_end(index)
+            self.decoded.emit(request_id, index, frame)
+        except Exception as exc:  # noqa: BLE001 - any failure becomes a message, never a crash
+            self.failed.emit(request_id, index, describe_error(exc))
+
+    def close(self) -> None:
+        if self._source is not None:
+            self._source.close()
+            self._source = None
+
+
+class FrameDecoder(QObject):
+    """GUI-side handle of the decode thread. `request(i)` returns a request id; only the latest id's frame is shown."""
+
+    frameReady = Signal(int, object)  # frame index, RGB array
+    frameFailed = Signal(int, str)
+    _wake = Signal()
+
+    def __init__(self, source_factory: SourceFactory, parent: QObject | None = None):
+        super().__init__(parent)
+        self._thread = QThread()
+        self._thread.setObjectName("decode")
+        self._worker = DecodeWorker(source_factory)
+        self._worker.moveToThread(self._thread)
+        self._wake.connect(self._worker.serve)
+        self._worker.decoded.connect(self._on_decoded)
+        self._worker.failed.connect(self._on_failed)
+        self._thread.start()
+        self._next_id = 0
+        self.latest_id = 0
+        self.in_flight = False
+        self.dropped = 0  # stale frames that arrived after a newer request (for tests and diagnostics)
+
+    def request(self, index: int) -> int:
+        self._next_id += 1
+        self.latest_id = self._next_id
+        self.in_flight = True
+        self._worker.submit(self.latest_id, int(index))
+        self._wake.emit()
+        return self.latest_id
+
+    def _on_decoded(self, request_id: int, index: int, frame) -> None:
+        if request_id != self.latest_id:
+            self.dropped += 1
+            return
+        self.in_flight = False
+        self.frameReady.emit(index, frame)
+
+    def _on_failed(self, request_id: int, index: int, message: str) -> None:
+        if request_id != self.latest_id:
+            self.dropped += 1
+            return
+        self.in_flight = False
+        self.frameFailed.emit(index, message)
+
+    def shutdown(self) -> None:
+        self._thread.quit()
+        self._thread.wait(5000)
+        self._worker.close()
+
+
+# ----------------------------------------------------------------------------------------------- tracking
+
+
+@dataclass(frozen=True)
+class TrackRequest:
+    """One tracking run.
+
+    With `init_box`, the engine is (re)initialised on frame `start_index` with that box ([x, y, w, h]) and
+    then tracks start+direction .. end_index. Without it, the run continues the track the worker already
+    holds: `start_index` must then be the frame right after the last one tracked (in `direction`).
+    `end_index` is inclusive. direction -1 tracks backwards (e.g. from a keyframe towards the start).
+    """
+
+    engine: str
+    start_index: int
+    end_index: int
+    init_box: Box | None = None
+    direction: int = 1
+    device: str = "cpu"
+    params: dict = field(default_factory=dict)
+    request_id: int = 0
+
+
+def engine_key(engine: str, device: str, params: dict) -> tuple:
+    """What must match for a run to continue the engine the worker holds."""
+    return (engine, device, repr(sorted(params.items())))
+
+
+@dataclass(frozen=True)
+class ResultBatch:
+    """Results of consecutive frames of one run, sent together: every cross-thread signal makes the GUI
+    thread wait for the GIL, so at 100+ frames/s one signal per frame would starve the event loop."""
+
+    request_id: int
+    results: tuple[FrameResult, ...]
+    frame: object  # the RGB frame of the last result (what the live view shows)
+    done: int  # frames tracked so far in this run (the initialisation not counted)
+    total: int  # frames this run tracks
+    fps: float  # tracked frames per second so far
+
+
+class TrackingWorker(QObject):
+    started = Signal(int)  # request id
+    batch = Signal(object)  # ResultBatch
+    failed = Signal(int, str)  # request id, message
+    finished = Signal(int, str)  # request id, "done" | "cancelled" | "failed"
+
+    BATCH_INTERVAL_S = 0.04
+
+    def __init__(self, source_factory: SourceFactory):
+        super().__init__()
+        self._factory = source_factory
+        self._source: FrameSource | None = None
+        self._engine = None
+        self._engine_key: tuple | None = None
+        self._last_index: int | None = None  # last frame the held engine tracked
+        self._direction = 1
+        self._cancel_upto = 0  # runs with request_id <= this are cancelled
+        self._lock = threading.Lock()
+
+    def cancel_upto(self, request_id: int) -> None:
+        with self._lock:
+            self._cancel_upto = max(self._cancel_upto, request_id)
+
+    def _cancelled(self, request_id: int) -> bool:
+        with self._lock:
+            return request_id <= self._cancel_upto
+
+    def position(self) -> tuple[tuple | None, int | None, int]:
+        return self._engine_key, self._last_index, self._direction
+
+    @Slot(object)
+    def run(self, req: TrackRequest) -> None:
+        _lower_thread_priority()
+        status = "done"
+        self.started.emit(req.request_id)
+        self._pending: list[FrameResult] = []
+        self._pending_frame = None
+        self._last_flush = time.perf_counter()
+        self._req, self._done, self._total, self._fps = req, 0, 0, 0.0
+        try:
+            if req.direction not in (1, -1):
+                raise InputError(f"direction must be +1 or -1, got {req.direction}")
+            if self._source is None:
+                self._source = self._factory()
+            n = len(self._source)
+            for what, idx in (("start", req.start_index), ("end", req.end_index)):
+                if not 0 <= idx < n:
+                    raise InputError(f"{what} frame {idx} is outside the sequence (frames 0..{n - 1})")
+            key = engine_key(req.engine, req.device, req.params)
+            if req.init_box is not None:
+                if self._engine is None or self._engine_key != key:
+                    self._engine, self._engine_key, self._last_index = None, None, None
+                    self._engine = create_engine(req.engine, device=req.device, **req.params)
+                    self._engine_key = key
+                frame = self._source.frame(req.start_index)
+                box = validate_init_box(req.init_box, frame.shape)
+                self._last_index = None
+                result = self._engine.initialize(frame, box, frame_index=req.start_index)
+                self._add(result, frame, req.start_index)
+                self._last_index, self._direction = req.start_index, req.direction
+                first = req.start_index + req.direction
+            else:
+                if self._engine is None or self._engine_key != key or self._last_index is None:
+                    raise InputError("there is no track to continue: draw a box first")
+                if req.start_index != self._last_index + req.direction:
+                    raise InputError(
+                        f"cannot continue from frame {req.start_index}: the track is at frame {self._last_index}"
+                    )
+                first = req.start_index
+            todo = list(range(first, req.end_index + req.direction, req.direction))
+            self._total = len(todo)
+            t0 = time.perf_counter()
+            for done, i in enumerate(todo, start=1):
+                if self._cancelled(req.request_id):
+                    status = "cancelled"
+                    break
+                frame = self._source.frame(i)
+                result = self._engine.track(frame, frame_index=i)
+                elapsed = time.perf_counter() - t0
+                self._done, self._fps = done, done / elapsed if elapsed > 0 else 0.0
+                self._add(result, frame, i)
+                self._last_index, self._direction = i, req.direction
+        except Exception as exc:  # noqa: BLE001 - engine errors become a message in the window, never a crash
+            status = "failed"
+            if not isinstance(exc, InputError):
+                traceback.print_exc(file=sys.stderr)
+            self._flush()  # what was computed before the failure is delivered first
+            self.failed.emit(req.request_id, describe_error(exc))
+        self._flush()
+        self.finished.emit(req.request_id, status)
+
+    def _add(self, result: FrameResult, frame, index: int) -> None:
+        if not isinstance(result, FrameResult):
+            raise TypeError(f"the engine returned {type(result).__name__} for frame {index}, not a FrameResult")
+        if result.frame_index != index:
+            raise ValueError(f"the engine labelled frame {index} as frame {result.frame_index}")
+        self._pending.append(result)
+        self._pending_frame = frame
+        if time.perf_counter() - self._last_flush >= self.BATCH_INTERVAL_S:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            self.batch.emit(ResultBatch(self._req.request_id, tuple(self._pending), self._pending_frame,
+                                        self._done, self._total, self._fps))
+            self._pending, self._pending_frame = [], None
+        self._last_flush = time.perf_counter()
+
+    def close(self) -> None:
+        if self._source is not None:
+            self._source.close()
+            self._source = None
+        self._engine = None
+
+
+class TrackingController(QObject):
+    """GUI-side handle of the tracking thread. One run at a time; `start` refuses while busy."""
+
+    started = Signal(int)
+    batch = Signal(object)  # ResultBatch
+    failed = Signal(int, str)
+    finished = Signal(int, str)
+    _run = Signal(object)
+
+    def __init__(self, source_factory: SourceFactory, parent: QObject | None = None):
+        super().__init__(parent)
+        self._thread = QThread()
+        self._thread.setObjectName("tracking")
+        self.worker = TrackingWorker(source_factory)
+        self.worker.moveToThread(self._thread)
+        self._run.connect(self.worker.run)
+        # Clear `busy` before anyone hears `finished`, so a listener may start the next run at once.
+        self.worker.finished.connect(self._on_finished)
+        for name in ("started", "batch", "failed", "finished"):
+            getattr(self.worker, name).connect(getattr(self, name))
+        self._thread.start()
+        self._next_id = 0
+        self.busy_id: int | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self.busy_id is not None
+
+    def start(self, request: TrackRequest) -> int:
+        if self.busy:
+            raise RuntimeError("a tracking run is already going")
+        from dataclasses import replace
+
+        self._next_id += 1
+        self.busy_id = self._next_id
+        self._run.emit(replace(request, request_id=self._next_id))
+        return self._next_id
+
+    def cancel(self) -> None:
+        if self.busy_id is not None:
+            self.worker.cancel_upto(self.busy_id)
+
+    def _on_finished(self, request_id: int, status: str) -> None:
+        if request_id == self.busy_id:
+            self.busy_id = None
+
+    def shutdown(self) -> None:
+        self.cancel()
+        self._thread.quit()
+        self._thread.wait(10000)
+        self.worker.close()

@@ -1,0 +1,165 @@
+"""AnnotationSession: one sequence's document with its undo history, project file and autosave.
+
+This is what the studio holds per open sequence; every menu command maps to one method here, so
+the whole annotation workflow runs (and is tested) without Qt. The studio only has to call
+`poll_autosave()` from a timer and run the engine for a `TrackingRun`.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ..errors import InputError
+from .document import AnnotationDocument
+from .edits import apply_presence_threshold, clear_frames, interpolate, mark_absent, replace_all, set_box
+from .history import Edit, History
+from .project import (Autosaver, Project, Recovery, autosave_path, find_recovery, load_project, save_project)
+from .retrack import RetrackOptions, TrackingPlan, TrackingRun, plan_retrack
+
+
+class AnnotationSession:
+    def __init__(self, document: AnnotationDocument, *, project_path: str | Path | None = None,
+                 settings: dict | None = None, autosave: bool = True, autosave_folder: Path | None = None,
+                 autosave_delay_s: float = 1.0, autosave_background: bool = False, history_limit: int = 200,
+                 clock: Callable[[], float] = time.monotonic):
+        self.document = document
+        self.history = History(document, history_limit)
+        self.project_path = None if project_path is None else Path(project_path)
+        self.settings = dict(settings or {})
+        self.options = RetrackOptions(**self.settings.get("retrack", {}))
+        self._autosave_folder = autosave_folder
+        self._clock = clock
+        self._delay = autosave_delay_s
+        self._background = autosave_background  # the studio writes autosaves from a thread
+        self.autosaver = self._make_autosaver(autosave)
+
+    # ---- opening
+    @classmethod
+    def new(cls, num_frames: int, source: str | Path | None = None, image_size=None, **kwargs) -> AnnotationSession:
+        return cls(AnnotationDocument(num_frames, None if source is None else str(source), image_size=image_size),
+                   **kwargs)
+
+    @classmethod
+    def open_project(cls, path: str | Path, **kwargs) -> AnnotationSession:
+        project = load_project(path)
+        return cls(project.document, project_path=path, settings=project.settings, **kwargs)
+
+    @classmethod
+    def recover(cls, recovery: Recovery, **kwargs) -> AnnotationSession:
+        """A session from an autosave; it counts as modified (the person has not saved it)."""
+        project: Project = recovery.load()
+        session = cls(project.document, project_path=recovery.project or project.autosave_of,
+                      settings=project.settings, **kwargs)
+        session.history._saved_marker = object()  # differs from every state: "unsaved changes"
+        return session
+
+    @staticmethod
+    def find_recovery(project_path=None, source=None, folder: Path | None = None) -> Recovery | None:
+        return find_recovery(project_path, None if source is None else str(source), folder)
+
+    def _make_autosaver(self, enabled: bool) -> Autosaver:
+        path = autosave_path(self.project_path, self.document.source, self._autosave_folder)
+        return Autosaver(self.document, path, delay_s=self._delay, enabled=enabled, clock=self._clock,
+                         settings=self._settings_for_file, project_path=self.project_path,
+                         background=self._background)
+
+    def _settings_for_file(self) -> dict:
+        return dict(self.settings)
+
+    # ---- edits (each one undo step)
+    def set_box(self, frame: int, box) -> Edit | None:
+        return self.history.execute(set_box(self.document, frame, box))
+
+    def mark_absent(self, frame: int) -> Edit | None:
+        return self.history.execute(mark_absent(self.document, frame))
+
+    def clear(self, frames) -> Edit | None:
+        return self.history.execute(clear_frames(self.document, frames))
+
+    def interpolate(self, first: int = 0, last: int | None = None, replace_tracked: bool = False) -> Edit | None:
+        return self.history.execute(interpolate(self.document, first, last, replace_tracked))
+
+    def set_absent_threshold(self, absent_below: float | None, apply_now: bool = True) -> Edit | None:
+        """Use a new presence threshold for later runs and (as one undo step) on the frames tracked so far."""
+        from dataclasses import replace
+
+        self.options = replace(self.options, absent_below=absent_below)
+        self.settings["retrack"] = dict(self.settings.get("retrack", {}), absent_below=absent_below)
+        if not apply_now:
+            return None
+        return self.history.execute(apply_presence_threshold(self.document, absent_below,
+                                                             self.options.not_found_is_absent))
+
+    def undo(self) -> Edit | None:
+        return self.history.undo()
+
+    def redo(self) -> Edit | None:
+        return self.history.redo()
+
+    # ---- correct and continue
+    def plan_retrack(self, frame: int, direction: int = 1, options: RetrackOptions | None = None) -> TrackingPlan:
+        return plan_retrack(self.document, frame, direction, options or self.options)
+
+    def begin_run(self, plan: TrackingPlan, engine: str, options: RetrackOptions | None = None) -> TrackingRun:
+        return TrackingRun(self.history, plan, engine, options or self.options)
+
+    # ---- import / export
+    def import_file(self, path: str | Path, format: str | None = None, **options) -> Edit | None:
+        """Replace the annotations by a file's (one undo step). A bad file changes nothing."""
+        from ..formats.registry import read_annotations
+
+        imported = read_annotations(path, format, **options)
+        return self.history.execute(replace_all(self.document, imported, f"import {Path(path).name}"))
+
+    def import_ground_truth(self, gt, description: str = "import the sequence's ground truth") -> Edit | None:
+        """Take a FrameSource's GroundTruth (boxes, absent) as manual annotations (one undo step)."""
+        imported = AnnotationDocument.from_arrays(gt.boxes, gt.absent)
+        return self.history.execute(replace_all(self.document, imported, description))
+
+    def export(self, path: str | Path, format: str, **options) -> Path:
+        from ..formats.registry import write_annotations
+
+        return write_annotations(self.document, path, format, **options)
+
+    # ---- saving
+    @property
+    def modified(self) -> bool:
+        return self.history.modified
+
+    def save(self, path: str | Path | None = None) -> Path:
+        """Save to `path` (or the project's path). Raises InputError with a clear message on failure;
+        the previous project file is then unchanged and the autosave keeps the work."""
+        target = Path(path) if path is not None else self.project_path
+        if target is None:
+            raise InputError("this sequence has not been saved yet; choose a project file name")
+        if self.history.run_in_progress:
+            raise InputError("a tracker run is in progress; stop it or let it finish before saving")
+        save_project(target, self.document, self._settings_for_file())
+        self.history.mark_saved()
+        if target != self.project_path:  # the autosave follows the project it shadows
+            self.autosaver.discard()
+            self.autosaver.close()
+            self.project_path = target
+            self.autosaver = self._make_autosaver(self.autosaver.enabled)
+        else:
+            self.autosaver.discard()
+        return target
+
+    def poll_autosave(self) -> bool:
+        return self.autosaver.poll()
+
+    def set_autosave(self, enabled: bool) -> None:
+        self.autosaver.enabled = enabled
+
+    def close(self) -> None:
+        """Closing with everything saved removes the autosave; with unsaved work it is written now and
+        kept, so the next start offers it."""
+        if self.history.run_in_progress:
+            self.history._run.finish()
+        if self.modified:
+            if self.autosaver.enabled:
+                self.autosaver.save_now()
+        else:
+            self.autosaver.discard()
+        self.autosaver.close()
