@@ -98,11 +98,12 @@ def speed(frames: int, threads: int) -> None:
     box = (210.0, 138.0, 27.0, 55.0)
     load_before = _load()
     engine.initialize(images[0], box)
-    times, stages = [], {}
+    times, cpu, stages = [], [], {}
     for img in images[1:]:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         r = engine.track(img)
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
         for k, v in r.timings.items():
             stages.setdefault(k, []).append(v)
     med = float(np.median(times))
@@ -110,6 +111,9 @@ def speed(frames: int, threads: int) -> None:
     print(f"# {platform.machine()}, before: {load_before}, after: {_load()}")
     print(f"median {1000 * med:.1f} ms per frame = {1 / med:.1f} frames per second "
           f"(mean {1000 * np.mean(times):.1f} ms, 90th percentile {1000 * np.percentile(times, 90):.1f} ms)")
+    # CPU seconds used by this process per frame (all threads): on a shared machine, a bound that does not
+    # count the time spent waiting for other processes' work.
+    print(f"CPU time per frame: median {1000 * float(np.median(cpu)):.1f} ms (summed over {threads} threads)")
     for k, v in stages.items():
         print(f"  {k:<14s} median {1000 * float(np.median(v)):6.1f} ms  (on {len(v)} frames)")
 

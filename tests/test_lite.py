@@ -15,7 +15,6 @@ from tracker.keeptrack.parts import CandidateSet
 from tracker.registry import create_engine
 from tracker.result import Flag
 
-torch.set_num_threads(2)
 
 
 # ---------------------------------------------------------------------------------------------- synthetic scenes

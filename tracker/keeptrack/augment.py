@@ -9,8 +9,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import cv2
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -69,15 +67,20 @@ def _blur(image: Tensor, sigma: tuple[float, float]) -> Tensor:
 
 
 def _rotate(image: Tensor, degrees: float) -> Tensor:
-    """Rotation about the patch centre with OpenCV (bilinear, replicate border), as the original does."""
-    arr = image[0].permute(1, 2, 0).cpu().numpy()
-    h, w = arr.shape[:2]
+    """Rotation about the patch centre ((S-1)/2, (S-1)/2): bilinear `grid_sample` with align_corners=True and
+    border (replicate) padding; positive = counter-clockwise as displayed.
+
+    This, not cv2.warpAffine, is what reproduces the reference trace: with warpAffine (same centre, same sign,
+    BORDER_REPLICATE) the initial filter differed from the trace's by 0.029 (of 3.3) through the interpolation
+    details alone; with this sampler it matches to 3e-6. The patch is square, so the normalised grid is isotropic.
+    """
+    if image.shape[-1] != image.shape[-2]:
+        raise ValueError(f"rotation augmentation expects a square patch, got {tuple(image.shape[-2:])}")
     angle = math.pi * degrees / 180
-    centre = (np.array([[h], [w]], dtype=np.float64) - 1) / 2
-    rot = np.array([[math.cos(angle), math.sin(angle)], [-math.sin(angle), math.cos(angle)]])
-    affine = np.concatenate([rot, centre - rot @ centre], 1)
-    out = cv2.warpAffine(arr, affine, (w, h), borderMode=cv2.BORDER_REPLICATE)
-    return torch.from_numpy(out).permute(2, 0, 1).unsqueeze(0).to(image.device)
+    theta = torch.tensor([[math.cos(angle), -math.sin(angle), 0.0],
+                          [math.sin(angle), math.cos(angle), 0.0]], dtype=image.dtype, device=image.device)
+    grid = F.affine_grid(theta[None], list(image.shape), align_corners=True)
+    return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=True)
 
 
 def _crop_to_output(image: Tensor, shift: tuple[int, int], output_size: int) -> Tensor:

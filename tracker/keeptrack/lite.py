@@ -53,7 +53,7 @@ class LiteNetParams:
 # sequences (bench/lite.py, docs/keeptrack-lite.md); everything not listed keeps KeepTrack's value.
 LITE_TRACKER_PARAMS = TrackerParams(
     image_sample_size=256,
-    search_area_scale=5.0,
+    search_area_scale=4.0,
     # ImageNet features change more with the target's appearance than SuperDiMP's trained ones: learn faster,
     # update the filter more often, and accept lower certainties into the optimiser (KeepTrack: 0.01, 20, 0.5).
     learning_rate=0.05,

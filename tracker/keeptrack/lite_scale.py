@@ -35,6 +35,7 @@ class LiteScaleParams:
     aspect: bool = False              # also search the aspect ratio (w and h independently)
     damping: float = 0.5              # fraction of the measured log-factor applied
     template_rate: float = 0.1        # template <- (1 - rate) template + rate * best pooled grid
+    anchor: float = 0.0               # weight of the first frame's template in the similarity (0.5 tried on Coke: drift only delayed)
     min_gain: float = 0.0             # ignore a change whose similarity gain over factor 1 is below this
     subcell: bool = True              # refine the position inside the score cell (parabola through the peak)
 
@@ -89,7 +90,7 @@ class LiteScaleRefiner(BoxRefiner):
         sizes = torch.stack([box[2] * fw, box[3] * fh], dim=1)
         boxes = torch.cat([centre - sizes / 2, sizes], dim=1)
         pooled = self._pool(fmap, boxes)
-        sims = pooled @ self.template
+        sims = (1 - p.anchor) * (pooled @ self.template) + p.anchor * (pooled @ self.initial_template)
         grid = sims.view(lh.shape)
         self.last_similarities = grid.detach().cpu()
         best = int(torch.argmax(sims))
