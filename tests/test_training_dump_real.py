@@ -49,10 +49,10 @@ def test_dump_of_a_real_sequence_matches_the_engine(otb):
                 anno = dump.anno_cell[f]
                 _, cat = mine_frame(cells, scores, anno, not np.isnan(anno).any())
                 assert (cat or "D") == dump.category[f]
-                # a fresh crop of the same search area gives (nearly) the engine's features
+                # a fresh crop of the same search area gives the engine's features (same pixels, float noise)
                 again = hook.search_features(source.frame(i), result.search_area).features
                 a, b = again.ravel(), dump.features[f].astype(np.float32).ravel()
-                assert np.corrcoef(a, b)[0, 1] > 0.95
+                assert np.corrcoef(a, b)[0, 1] > 0.9999
     finally:
         torch.set_num_threads(previous)
     assert dump.counts["frames"] == 15

@@ -450,8 +450,11 @@ class EngineFeatureHook:
         x, y, w, h = search_area
         size = self.engine.params.image_sample_size
         image = image_to_tensor(frame, self.engine.device)
-        pos = torch.tensor([y + h / 2, x + w / 2])
+        # Crop.search_area reports a window of `side` pixels as [tl, tl + side - 0.5] with
+        # tl = centre - (side - 1) / 2: invert that, so that the same pixels are cut again.
+        side = torch.tensor([h + 0.5, w + 0.5])
+        pos = torch.tensor([y + (h - 0.5) / 2, x + (w - 0.5) / 2])
         with torch.no_grad():
-            crop = sample_patch(image, pos, torch.tensor([h + 1.0, w + 1.0]), size, mode="replicate")
+            crop = sample_patch(image, pos, side, size, mode="replicate")
             features = self.engine.base.extract(crop.patch)
         return self._grid(self._select(features), crop)
