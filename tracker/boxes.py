@@ -8,12 +8,8 @@ from .errors import InputError
 from .result import Box
 
 
-def validate_init_box(box: Sequence[float], image_shape: tuple[int, ...], what: str = "initial box") -> Box:
-    """Return the box as floats, or raise InputError saying why it cannot start a track.
-
-    `image_shape` is (rows, cols[, channels]). A box must have positive size, finite values,
-    and overlap the image.
-    """
+def check_box(box: Sequence[float], what: str = "box") -> Box:
+    """[x, y, w, h] as four finite floats with positive size, or InputError saying what is wrong."""
     try:
         x, y, w, h = (float(v) for v in box)
     except (TypeError, ValueError):
@@ -21,7 +17,17 @@ def validate_init_box(box: Sequence[float], image_shape: tuple[int, ...], what: 
     if not all(math.isfinite(v) for v in (x, y, w, h)):
         raise InputError(f"{what} has a non-finite value: {box!r}")
     if w <= 0 or h <= 0:
-        raise InputError(f"{what} is empty (w={w:g}, h={h:g}); draw a box with positive width and height")
+        raise InputError(f"{what} is empty (w={w:g}, h={h:g}); a box needs positive width and height")
+    return (x, y, w, h)
+
+
+def validate_init_box(box: Sequence[float], image_shape: tuple[int, ...], what: str = "initial box") -> Box:
+    """Return the box as floats, or raise InputError saying why it cannot start a track.
+
+    `image_shape` is (rows, cols[, channels]). A box must have positive size, finite values,
+    and overlap the image.
+    """
+    x, y, w, h = check_box(box, what)
     rows, cols = image_shape[0], image_shape[1]
     if x >= cols or y >= rows or x + w <= 0 or y + h <= 0:
         raise InputError(

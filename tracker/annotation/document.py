@@ -10,13 +10,13 @@ Qt-free: the studio subscribes to changes with `subscribe`.
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 
 import numpy as np
 
+from ..boxes import check_box
 from ..errors import InputError
 from ..result import Box, FrameResult
 
@@ -27,19 +27,6 @@ class Provenance(str, Enum):
     MANUAL = "manual"  # a person drew, moved or marked it: a Keyframe, never overwritten by the tracker
     TRACKED = "tracked"  # an engine's output
     INTERPOLATED = "interpolated"  # linear between two manual keyframes
-
-
-def check_box(box, what: str = "box") -> Box:
-    """[x, y, w, h] as four finite floats with positive size, or InputError."""
-    try:
-        x, y, w, h = (float(v) for v in box)
-    except (TypeError, ValueError):
-        raise InputError(f"{what} must be four numbers x, y, w, h; got {box!r}") from None
-    if not all(math.isfinite(v) for v in (x, y, w, h)):
-        raise InputError(f"{what} has a non-finite value: {box!r}")
-    if w <= 0 or h <= 0:
-        raise InputError(f"{what} is empty (w={w:g}, h={h:g}); a box needs positive width and height")
-    return (x, y, w, h)
 
 
 @dataclass(frozen=True)
