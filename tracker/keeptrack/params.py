@@ -64,7 +64,7 @@ class TrackerParams:
     box_refinement_iter: int = 10
     box_refinement_step_length: float = 2.5e-3
     box_refinement_step_decay: float = 1.0
-    iou_feature_window: bool = False       # opt-in speed-up: IoU-Net features only around the boxes (refine.py)
+    iou_feature_window: bool = True        # IoU-Net features only around the boxes (refine.py); same numbers
 
     # --- candidates and object association (§1.5, §1.6) ---
     use_candidate_matching: bool = True    # False: plain SuperDiMP (always the fallback localisation)
