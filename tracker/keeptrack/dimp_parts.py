@@ -16,13 +16,33 @@ class DiMPBase(BaseNetwork):
     stride = 16
     filter_size = 4
 
-    def __init__(self, net: DiMPNet):
+    # Patches per backbone call. On CPU a batch of 13 480 px patches ran 1.5-4x slower than 13 single-patch calls
+    # (oneDNN working sets far beyond the caches); each patch's features are independent of the batch.
+    max_batch = 2
+
+    def __init__(self, net: DiMPNet, channels_last: bool = False):
         self.net = net
         self.uses_own_labels = not net.classifier.uses_labels
+        self.channels_last = channels_last
+        if channels_last:
+            # NHWC convolutions (oneDNN / cuDNN): ~1.3-1.5x faster backbone on this CPU. The weights of the modules
+            # the patches run through are stored NHWC (same values); float summation order changes (~1e-4 relative
+            # on layer3), within the fidelity tolerances.
+            net.feature_extractor.to(memory_format=torch.channels_last)
+        else:
+            net.feature_extractor.to(memory_format=torch.contiguous_format)
 
     def extract(self, patches: Tensor) -> PatchFeatures:
-        backbone = self.net.extract_backbone(patches)
-        return PatchFeatures(self.net.extract_classification_feat(backbone), dict(backbone))
+        parts = []
+        for chunk in patches.split(self.max_batch):
+            if self.channels_last:
+                chunk = chunk.contiguous(memory_format=torch.channels_last)
+            backbone = self.net.extract_backbone(chunk)
+            parts.append((self.net.extract_classification_feat(backbone), dict(backbone)))
+        if len(parts) == 1:
+            return PatchFeatures(*parts[0])
+        return PatchFeatures(torch.cat([c for c, _ in parts]),
+                             {k: torch.cat([m[k] for _, m in parts]) for k in parts[0][1]})
 
     def init_filter(self, features, boxes, labels, num_iter):
         filt = self.net.classifier.init_filter(features, boxes)
