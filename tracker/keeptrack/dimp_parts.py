@@ -1,10 +1,13 @@
 """The parts of the official-weight engines (keeptrack, keeptrack-fast, superdimp) on top of tracker/nets."""
 from __future__ import annotations
 
+import copy
+
 import torch
 
 from ..nets.association import TargetCandidateMatchingNet
-from ..nets.base_net import DiMPNet
+from ..nets.base_net import DiMPNet, normalize_image
+from ..nets.resnet import folded_inference_copy
 from .parts import BaseNetwork, CandidateMatcher, CandidateSet, MatchResult, PatchFeatures
 
 Tensor = torch.Tensor
@@ -20,24 +23,29 @@ class DiMPBase(BaseNetwork):
     # (oneDNN working sets far beyond the caches); each patch's features are independent of the batch.
     max_batch = 2
 
-    def __init__(self, net: DiMPNet, channels_last: bool = False):
+    def __init__(self, net: DiMPNet, channels_last: bool = False, fold_batchnorm: bool = False):
         self.net = net
         self.uses_own_labels = not net.classifier.uses_labels
         self.channels_last = channels_last
-        if channels_last:
-            # NHWC convolutions (oneDNN / cuDNN): ~1.3-1.5x faster backbone on this CPU. The weights of the modules
-            # the patches run through are stored NHWC (same values); float summation order changes (~1e-4 relative
-            # on layer3), within the fidelity tolerances.
-            net.feature_extractor.to(memory_format=torch.channels_last)
-        else:
-            net.feature_extractor.to(memory_format=torch.contiguous_format)
+        self.backbone = net.feature_extractor
+        if fold_batchnorm or channels_last:
+            # Inference copy (the shared `net` is not modified): BatchNorm folded into the convolutions (one
+            # memory-bound pass fewer per conv) and/or NHWC weights (oneDNN / cuDNN NHWC convolutions, ~1.3-1.5x
+            # faster backbone on this CPU). Same function; float rounding moves layer3 by ~1e-4 relative, within
+            # the fidelity tolerances (tests/test_fidelity_tracker.py runs with both on).
+            device = next(net.feature_extractor.parameters()).device
+            self.backbone = (folded_inference_copy(net.feature_extractor) if fold_batchnorm
+                             else copy.deepcopy(net.feature_extractor)).to(device)
+            if channels_last:
+                self.backbone = self.backbone.to(memory_format=torch.channels_last)
 
     def extract(self, patches: Tensor) -> PatchFeatures:
         parts = []
         for chunk in patches.split(self.max_batch):
+            x = normalize_image(chunk)
             if self.channels_last:
-                chunk = chunk.contiguous(memory_format=torch.channels_last)
-            backbone = self.net.extract_backbone(chunk)
+                x = x.contiguous(memory_format=torch.channels_last)
+            backbone = self.backbone(x, self.net.backbone_layers)
             parts.append((self.net.extract_classification_feat(backbone), dict(backbone)))
         if len(parts) == 1:
             return PatchFeatures(*parts[0])
