@@ -46,6 +46,10 @@ class DiMPBase(BaseNetwork):
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             backbone = self.backbone(x, self.net.backbone_layers)
+            if self.channels_last:
+                # Back to NCHW: the classifier, IoU-Net and descriptor convs keep NCHW weights, and a conv with
+                # mixed layouts was measured ~1.5x slower than either layout alone.
+                backbone = {k: v.contiguous() for k, v in backbone.items()}
             parts.append((self.net.extract_classification_feat(backbone), dict(backbone)))
         if len(parts) == 1:
             return PatchFeatures(*parts[0])
