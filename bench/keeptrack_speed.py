@@ -5,6 +5,7 @@ Printed against the original's published figures (KeepTrack: init 8.6 s, 0.16-0.
 init 4.2 s, 0.1-0.2 s/frame). The target is at most half of those.
 
     .venv/bin/python bench/keeptrack_speed.py [--frames 20] [--sequence Subway] [--device cpu|cuda] [--threads N]
+                                              [--plain]
 """
 from __future__ import annotations
 
@@ -39,9 +40,13 @@ def load_sequence(otb: Path, name: str, count: int):
     return frames, box
 
 
-def run(profile: str, frames, box, device: str, networks):
+# The fp32 speed-ups that are on by default (fidelity trace green with them); --plain turns them off for an A/B.
+PLAIN = {"fold_batchnorm": False, "channels_last": False, "iou_feature_window": False}
+
+
+def run(profile: str, frames, box, device: str, networks, overrides=None):
     base, assoc = networks
-    engine = engine_from_networks(device, profile_params(profile), base, assoc, name=profile)
+    engine = engine_from_networks(device, profile_params(profile, **(overrides or {})), base, assoc, name=profile)
     engine.initialize(frames[0], box)  # warm-up (allocations, kernel selection)
     t0 = time.perf_counter()
     engine.initialize(frames[0], box)
@@ -65,6 +70,8 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     ap.add_argument("--profiles", default="keeptrack,keeptrack-fast")
+    ap.add_argument("--plain", action="store_true",
+                    help="also run each profile without BN folding, channels_last and the IoU feature window")
     args = ap.parse_args(argv)
     shared = shared_dir()
     if shared is None:
@@ -79,15 +86,18 @@ def main(argv=None) -> int:
     header = f"{'profile':16s} {'init s':>8s} {'orig':>6s} {'target':>7s} {'frame s':>8s} {'orig':>9s} {'target':>7s}"
     lines = [header]
     stage_lines = [f"{'profile':16s} " + " ".join(f"{s:>13s}" for s in STAGES)]
-    for profile in args.profiles.split(","):
-        init_s, per_frame, per_stage = run(profile, frames, box, args.device, networks)
+    runs = [(p, p, None) for p in args.profiles.split(",")]
+    if args.plain:
+        runs += [(p, p + " plain", PLAIN) for p in args.profiles.split(",")]
+    for profile, label, overrides in runs:
+        init_s, per_frame, per_stage = run(profile, frames, box, args.device, networks, overrides)
         med = statistics.median(per_frame)
         o_init, o_frame = ORIGINAL[profile]
         t_init, t_frame = TARGET[profile]
         ok = "ok" if init_s <= t_init and med <= t_frame else "SLOW"
-        lines.append(f"{profile:16s} {init_s:8.2f} {o_init:6.1f} {t_init:7.2f} {med:8.3f} {o_frame:>9s} "
+        lines.append(f"{label:16s} {init_s:8.2f} {o_init:6.1f} {t_init:7.2f} {med:8.3f} {o_frame:>9s} "
                      f"{t_frame:7.2f}  {ok}")
-        stage_lines.append(f"{profile:16s} " + " ".join(f"{statistics.median(per_stage[s]):13.4f}" for s in STAGES))
+        stage_lines.append(f"{label:16s} " + " ".join(f"{statistics.median(per_stage[s]):13.4f}" for s in STAGES))
     print("\n".join(lines))
     print("\nmedian seconds per stage and frame")
     print("\n".join(stage_lines))

@@ -64,7 +64,9 @@ class TrackerParams:
     box_refinement_iter: int = 10
     box_refinement_step_length: float = 2.5e-3
     box_refinement_step_decay: float = 1.0
-    iou_feature_window: bool = False       # opt-in speed-up: IoU-Net features only around the boxes (refine.py)
+    fold_batchnorm: bool = True            # backbone BatchNorm folded into its convs (inference copy); fp32
+    channels_last: bool = True             # NHWC backbone convolutions (dimp_parts.DiMPBase); fp32, faster on CPU
+    iou_feature_window: bool = True        # IoU-Net features only around the boxes (refine.py); same numbers
 
     # --- candidates and object association (§1.5, §1.6) ---
     use_candidate_matching: bool = True    # False: plain SuperDiMP (always the fallback localisation)
