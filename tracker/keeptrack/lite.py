@@ -57,7 +57,7 @@ LITE_TRACKER_PARAMS = TrackerParams(
     # ImageNet features change more with the target's appearance than SuperDiMP's trained ones: learn faster,
     # update the filter more often, and accept lower certainties into the optimiser (KeepTrack: 0.01, 20, 0.5).
     learning_rate=0.05,
-    train_skipping=5,
+    train_skipping=4,
     certainty_for_weight_computation_ths=0.3,
     use_box_refinement=True,
     local_max_candidate_score_th=0.1,
