@@ -132,3 +132,12 @@ def save_checkpoint(path: Path, state: dict, kind: str | None = None, *, fun_nam
         payload.update(extra or {})
         torch.save(payload, path, _use_new_zipfile_serialization=not legacy)
     return Path(path)
+
+
+def close(mine, ref, rtol=1e-4, atol=None):
+    """The fidelity README's tolerance: rtol 1e-4 and atol 1e-4 of the reference's largest magnitude."""
+    import torch
+
+    atol = 1e-4 * float(ref.abs().max()) if atol is None else atol
+    assert mine.shape == ref.shape, (mine.shape, ref.shape)
+    assert torch.allclose(mine, ref, rtol=rtol, atol=atol), f"max |diff| {float((mine - ref).abs().max()):.3g}"

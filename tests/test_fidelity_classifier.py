@@ -6,14 +6,9 @@ import pytest
 import torch
 
 import fidelity_weights as fw
+from fidelity_weights import close
 from tracker.nets.classifier import (ClassifierConfig, DiMPSteepestDescentGN, LinearFilterClassifier, apply_filter,
                                      gauss_newton_hinge, pool_target_filter)
-
-
-def close(mine, ref, atol=None):
-    atol = 1e-4 * float(ref.abs().max()) if atol is None else atol
-    assert mine.shape == ref.shape, (mine.shape, ref.shape)
-    assert torch.allclose(mine, ref, rtol=1e-4, atol=atol), f"max |diff| {float((mine - ref).abs().max()):.3g}"
 
 
 @pytest.fixture(scope="module")

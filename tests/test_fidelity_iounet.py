@@ -3,13 +3,8 @@ import pytest
 import torch
 
 import fidelity_weights as fw
+from fidelity_weights import close
 from tracker.nets.iounet import AtomIoUNet, refine_boxes_relative, select_refined_box
-
-
-def close(mine, ref, atol=None):
-    atol = 1e-4 * float(ref.abs().max()) if atol is None else atol
-    assert mine.shape == ref.shape, (mine.shape, ref.shape)
-    assert torch.allclose(mine, ref, rtol=1e-4, atol=atol), f"max |diff| {float((mine - ref).abs().max()):.3g}"
 
 
 @pytest.fixture(scope="module")

@@ -3,12 +3,7 @@ import pytest
 import torch
 
 from tracker.nets.prroi_pool import PrRoIPool2D, prroi_pool2d
-
-
-def close(mine, ref, rtol=1e-4, atol=None):
-    atol = 1e-4 * float(ref.abs().max()) if atol is None else atol
-    assert mine.shape == ref.shape
-    assert torch.allclose(mine, ref, rtol=rtol, atol=atol), f"max |diff| {float((mine - ref).abs().max()):.3g}"
+from fidelity_weights import close
 
 
 @pytest.fixture(scope="module")
