@@ -22,9 +22,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QRect, QTimer
-from PySide6.QtGui import QColor, QImage, QPainter, QPen
-from PySide6.QtWidgets import (QFileDialog, QGraphicsRectItem, QInputDialog, QMessageBox, QSizePolicy,
+from PySide6.QtCore import QObject, QTimer
+from PySide6.QtGui import QColor, QPen
+from PySide6.QtWidgets import (QFileDialog, QGraphicsRectItem, QInputDialog, QMessageBox,
                                QWidget)
 
 from tracker.annotation.document import Provenance
@@ -37,6 +37,7 @@ from tracker.formats.registry import FORMATS
 
 from .annotation_shortcuts import ANNOTATION_SHORTCUTS, BY_ACTION
 from .engines import engine_params
+from .timeline import ColorStrip
 from .workers import TrackRequest
 
 AUTOSAVE_POLL_MS = 250
@@ -53,34 +54,16 @@ STRIP_COLORS = {  # the provenance strip under the timeline
 }
 
 
-class ProvenanceStrip(QWidget):
+class ProvenanceStrip(ColorStrip):
     """One column per frame: keyframe (magenta), tracked (cyan), interpolated (orange), absent (red), none (grey)."""
 
     def __init__(self, parent=None):
-        super().__init__(parent)
-        self.setFixedHeight(6)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        super().__init__(6, parent)
         self.setToolTip("annotations: magenta keyframe, cyan tracked, orange interpolated, red absent, grey none")
-        self.colors: list[tuple[int, int, int]] = []
-        self._image: QImage | None = None
 
     def set_document(self, doc) -> None:
-        self.colors = [] if doc is None else [
-            STRIP_COLORS[None if a is None else "absent" if a.absent else a.provenance] for a in doc]
-        n = max(len(self.colors), 1)
-        image = QImage(n, 1, QImage.Format.Format_RGB32)
-        for i in range(n):
-            image.setPixelColor(i, 0, QColor(*(self.colors[i] if i < len(self.colors) else STRIP_COLORS[None])))
-        self._image = image
-        self.update()
-
-    def paintEvent(self, event):
-        if self._image is None:
-            return
-        painter = QPainter(self)
-        inset = 6  # like the studio's flag strip: roughly the slider groove
-        painter.drawImage(QRect(inset, 0, max(self.width() - 2 * inset, 1), self.height()), self._image)
-        painter.end()
+        self.set_colors([] if doc is None else [
+            STRIP_COLORS[None if a is None else "absent" if a.absent else a.provenance] for a in doc], STRIP_COLORS[None])
 
 
 class AnnotationController(QObject):

@@ -12,23 +12,22 @@ from .overlays import FLAG_COLORS
 NO_RESULT_COLOR = (70, 70, 70)
 
 
-class FlagStrip(QWidget):
-    """One coloured column per frame: its flag's colour, grey where the frame has no result yet."""
+class ColorStrip(QWidget):
+    """One coloured column per frame, drawn under the slider (the flag strip, the annotations' provenance strip)."""
 
-    def __init__(self, parent=None):
+    def __init__(self, height: int, parent=None):
         super().__init__(parent)
-        self.setFixedHeight(8)
+        self.setFixedHeight(height)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.flags: list[Flag | None] = []
+        self.colors: list[tuple[int, int, int]] = []
         self._image: QImage | None = None
 
-    def set_flags(self, flags: list[Flag | None]) -> None:
-        self.flags = list(flags)
-        n = max(len(self.flags), 1)
-        image = QImage(n, 1, QImage.Format.Format_RGB32)
-        for i in range(n):
-            f = self.flags[i] if i < len(self.flags) else None
-            image.setPixelColor(i, 0, QColor(*(FLAG_COLORS[f] if f is not None else NO_RESULT_COLOR)))
+    def set_colors(self, colors: list[tuple[int, int, int]], empty: tuple[int, int, int]) -> None:
+        """Colour of every frame; `empty` fills a strip with no frames."""
+        self.colors = list(colors)
+        image = QImage(max(len(self.colors), 1), 1, QImage.Format.Format_RGB32)
+        for i, color in enumerate(self.colors or [empty]):
+            image.setPixelColor(i, 0, QColor(*color))
         self._image = image
         self.update()
 
@@ -40,6 +39,18 @@ class FlagStrip(QWidget):
         inset = 6
         painter.drawImage(QRect(inset, 0, max(self.width() - 2 * inset, 1), self.height()), self._image)
         painter.end()
+
+
+class FlagStrip(ColorStrip):
+    """One coloured column per frame: its flag's colour, grey where the frame has no result yet."""
+
+    def __init__(self, parent=None):
+        super().__init__(8, parent)
+        self.flags: list[Flag | None] = []
+
+    def set_flags(self, flags: list[Flag | None]) -> None:
+        self.flags = list(flags)
+        self.set_colors([FLAG_COLORS[f] if f is not None else NO_RESULT_COLOR for f in self.flags], NO_RESULT_COLOR)
 
 
 class Timeline(QWidget):
