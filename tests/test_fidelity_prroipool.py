@@ -71,3 +71,49 @@ def test_cuda_runs_the_same_code(vectors):
     name, ph, pw, scale, _ = vectors["configs"][0]
     out = prroi_pool2d(vectors["feat_s16"].cuda(), vectors["rois"].cuda(), ph, pw, scale).cpu()
     close(out, vectors[name]["out"])
+
+
+def _dense_reference(feat, rois, ph, pw, scale):
+    """The closed form with weights over EVERY cell of the map (no support restriction), written out per ROI."""
+    from tracker.nets.prroi_pool import _tent_integral
+    _, channels, height, width = feat.shape
+    outs = []
+    for roi in rois:
+        b = int(roi[0])
+        x0, y0, x1, y1 = (roi[i] * scale for i in range(1, 5))
+        bw, bh = (x1 - x0).clamp(min=0) / pw, (y1 - y0).clamp(min=0) / ph
+
+        def weights(start, size, bins, cells):
+            edges = start + torch.arange(bins + 1, dtype=feat.dtype) * size
+            j = torch.arange(cells, dtype=feat.dtype)
+            return _tent_integral(edges[1:, None] - j) - _tent_integral(edges[:-1, None] - j)
+
+        wy, wx = weights(y0, bh, ph, height), weights(x0, bw, pw, width)
+        area = bw * bh
+        pooled = torch.einsum("ph,chw,qw->cpq", wy, feat[b], wx)
+        outs.append(pooled / area if float(area) > 0 else torch.zeros_like(pooled))
+    return torch.stack(outs)
+
+
+def test_support_restriction_is_exact_for_small_and_outside_rois():
+    """Pooling reads only the cells under the ROIs; ROIs far smaller than the map, across its edges, entirely
+    outside it and on two images must give the same values and ROI gradients as weights over the whole map."""
+    g = torch.Generator().manual_seed(3)
+    feat = torch.randn(2, 3, 40, 50, generator=g, dtype=torch.float64)
+    rois = torch.tensor([[0, 100.0, 60.0, 130.0, 140.0],    # small, inside
+                         [0, -20.0, 30.0, 25.0, 70.0],      # across the left edge
+                         [1, 380.0, 300.0, 420.0, 340.0],   # across the bottom-right corner
+                         [1, -90.0, -80.0, -40.0, -30.0],   # entirely outside
+                         [1, 200.0, 10.0, 203.5, 150.0]],   # thin
+                        dtype=torch.float64)
+    for ph, pw, scale in ((5, 5, 1 / 8), (3, 3, 1 / 8), (1, 1, 1 / 16)):
+        r1 = rois.clone().requires_grad_(True)
+        r2 = rois.clone().requires_grad_(True)
+        out = prroi_pool2d(feat, r1, ph, pw, scale)
+        ref = _dense_reference(feat, r2, ph, pw, scale)
+        assert torch.allclose(out, ref, atol=1e-12)
+        weights = torch.linspace(-1, 1, out.numel(), dtype=torch.float64).view(out.shape)
+        (out * weights).sum().backward()
+        (ref * weights).sum().backward()
+        assert torch.allclose(r1.grad, r2.grad, atol=1e-10)
+        assert float(r1.grad[:4, 1:].abs().sum()) > 0  # the check is not vacuous

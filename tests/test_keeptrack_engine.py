@@ -120,7 +120,8 @@ def test_candidate_descriptors_equal_the_descriptor_conv_at_the_cells(fidelity):
 
 @pytest.mark.slow
 def test_windowed_iou_features_give_the_same_refined_box(otb, fidelity):
-    """The opt-in `iou_feature_window` path must reproduce the full-map refinement (up to float rounding)."""
+    """The `iou_feature_window` path must reproduce the full-map refinement (up to float rounding), and it must
+    actually have been taken (not its fallback to the full maps)."""
     from tracker.keeptrack.crop import image_to_tensor, sample_patch
     from tracker.keeptrack.params import profile_params
     from tracker.keeptrack.parts import PatchFeatures, TorchRandom
@@ -141,6 +142,9 @@ def test_windowed_iou_features_give_the_same_refined_box(otb, fidelity):
             refiner = IoUNetRefiner(base.bb_regressor, profile_params("keeptrack", iou_feature_window=window))
             refiner.initialize(feats, box)
             out[window] = refiner.refine(feats, box, TorchRandom(1))
+            if window:
+                c0, r0, c1, r1 = refiner.last_window
+                assert (c1 - c0) * (r1 - r0) < 0.5 * maps["layer3"].shape[-1] * maps["layer3"].shape[-2]
     assert out[False] is not None and out[True] is not None
     assert torch.allclose(out[True], out[False], atol=1e-3)
 

@@ -13,6 +13,48 @@ from .parts import BaseNetwork, CandidateMatcher, CandidateSet, MatchResult, Pat
 Tensor = torch.Tensor
 
 
+class FeatureStage(torch.nn.Module):
+    """Everything from the normalised patch to the features of one backbone call, as one inference module:
+    ResNet-50 to layer3 (layer2 kept for the IoU-Net) and the classifier's feature conv + instance L2 norm.
+    This is the unit the opt-in fast paths act on (bf16 weights, torch.compile). Outputs are always float32 NCHW."""
+
+    def __init__(self, net: DiMPNet, *, fold_batchnorm: bool, channels_last: bool, bf16: bool):
+        super().__init__()
+        device = next(net.feature_extractor.parameters()).device
+        # Inference copies (the shared `net` is not modified). Folding BatchNorm into the convs saves one
+        # memory-bound pass per conv; NHWC convolutions are ~1.3-1.5x faster with oneDNN / cuDNN.
+        if fold_batchnorm:
+            self.backbone = folded_inference_copy(net.feature_extractor).to(device)
+        elif channels_last or bf16:
+            self.backbone = copy.deepcopy(net.feature_extractor).to(device).requires_grad_(False)
+        else:
+            self.backbone = net.feature_extractor  # the reference path: the network itself
+        extractor = net.classifier.feature_extractor
+        self.clf_conv = copy.deepcopy(extractor[0]).to(device).requires_grad_(False)
+        self.clf_norm = extractor[1]  # parameter free; runs in float32
+        self.layers = tuple(net.backbone_layers)
+        self.dtype = torch.bfloat16 if bf16 else torch.float32
+        self.channels_last = channels_last
+        if bf16:
+            self.backbone.to(torch.bfloat16)
+            self.clf_conv.to(torch.bfloat16)
+        if channels_last:
+            self.backbone.to(memory_format=torch.channels_last)
+            self.clf_conv.to(memory_format=torch.channels_last)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Normalised patches (N, 3, H, W) -> (classification features, layer2, layer3), float32 NCHW."""
+        x = x.to(self.dtype)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        maps = self.backbone(x, self.layers)
+        clf = self.clf_conv(maps["layer3"])
+        # Back to float32 NCHW: the classifier, IoU-Net and descriptor convs keep NCHW fp32 weights (a conv with
+        # mixed layouts was measured ~1.5x slower than either layout alone).
+        return (self.clf_norm(clf.float().contiguous()), maps["layer2"].float().contiguous(),
+                maps["layer3"].float().contiguous())
+
+
 class DiMPBase(BaseNetwork):
     """ResNet-50 (layer2, layer3) + DiMP classifier of SuperDiMP-Simple (hinge GN) or SuperDiMP (learned loss)."""
 
@@ -23,34 +65,22 @@ class DiMPBase(BaseNetwork):
     # (oneDNN working sets far beyond the caches); each patch's features are independent of the batch.
     max_batch = 2
 
-    def __init__(self, net: DiMPNet, channels_last: bool = False, fold_batchnorm: bool = False):
+    def __init__(self, net: DiMPNet, channels_last: bool = False, fold_batchnorm: bool = False,
+                 bf16: bool = False, compile: bool = False):
         self.net = net
         self.uses_own_labels = not net.classifier.uses_labels
-        self.channels_last = channels_last
-        self.backbone = net.feature_extractor
-        if fold_batchnorm or channels_last:
-            # Inference copy (the shared `net` is not modified): BatchNorm folded into the convolutions (one
-            # memory-bound pass fewer per conv) and/or NHWC weights (oneDNN / cuDNN NHWC convolutions, ~1.3-1.5x
-            # faster backbone on this CPU). Same function; float rounding moves layer3 by ~1e-4 relative, within
-            # the fidelity tolerances (tests/test_fidelity_tracker.py runs with both on).
-            device = next(net.feature_extractor.parameters()).device
-            self.backbone = (folded_inference_copy(net.feature_extractor) if fold_batchnorm
-                             else copy.deepcopy(net.feature_extractor)).to(device)
-            if channels_last:
-                self.backbone = self.backbone.to(memory_format=torch.channels_last)
+        self.stage = FeatureStage(net, fold_batchnorm=fold_batchnorm, channels_last=channels_last, bf16=bf16)
+        self.run_stage = self.stage
+        if compile:
+            # Inductor with frozen weights (constant-folded, prepacked for oneDNN); one graph per batch size,
+            # compiled on first use (tens of seconds on 2 cores, cached on disk by inductor afterwards).
+            self.run_stage = torch.compile(self.stage, dynamic=False, options={"freezing": True})
 
     def extract(self, patches: Tensor) -> PatchFeatures:
         parts = []
         for chunk in patches.split(self.max_batch):
-            x = normalize_image(chunk)
-            if self.channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            backbone = self.backbone(x, self.net.backbone_layers)
-            if self.channels_last:
-                # Back to NCHW: the classifier, IoU-Net and descriptor convs keep NCHW weights, and a conv with
-                # mixed layouts was measured ~1.5x slower than either layout alone.
-                backbone = {k: v.contiguous() for k, v in backbone.items()}
-            parts.append((self.net.extract_classification_feat(backbone), dict(backbone)))
+            clf, layer2, layer3 = self.run_stage(normalize_image(chunk))
+            parts.append((clf, {"layer2": layer2, "layer3": layer3}))
         if len(parts) == 1:
             return PatchFeatures(*parts[0])
         return PatchFeatures(torch.cat([c for c, _ in parts]),

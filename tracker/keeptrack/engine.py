@@ -449,5 +449,6 @@ def engine_from_networks(device: str, params: TrackerParams, base_net, assoc_net
     if assoc_net is not None:
         matcher = AssociationMatcher(assoc_net.to(device).eval())
     refiner = IoUNetRefiner(base_net.bb_regressor, params)
-    base = DiMPBase(base_net, channels_last=params.channels_last, fold_batchnorm=params.fold_batchnorm)
+    base = DiMPBase(base_net, channels_last=params.channels_last, fold_batchnorm=params.fold_batchnorm,
+                    bf16=params.bf16, compile=params.compile)
     return KeepTrackEngine(device, params, base=base, refiner=refiner, matcher=matcher, name=name, rng=rng)

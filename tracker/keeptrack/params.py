@@ -67,6 +67,9 @@ class TrackerParams:
     fold_batchnorm: bool = True            # backbone BatchNorm folded into its convs (inference copy); fp32
     channels_last: bool = True             # NHWC backbone convolutions (dimp_parts.DiMPBase); fp32, faster on CPU
     iou_feature_window: bool = True        # IoU-Net features only around the boxes (refine.py); same numbers
+    # Opt-in fast paths (not the reference numbers; bench/keeptrack_speed.py reports their speed and drift):
+    bf16: bool = False                     # backbone + classification conv in bfloat16 (features move)
+    compile: bool = False                  # torch.compile of that stage (fp32: same numbers; slow 1st frame)
 
     # --- candidates and object association (§1.5, §1.6) ---
     use_candidate_matching: bool = True    # False: plain SuperDiMP (always the fallback localisation)

@@ -9,6 +9,8 @@ runs on CPU and CUDA.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 
@@ -21,13 +23,26 @@ def _tent_integral(u: Tensor) -> Tensor:
     return torch.where(u < 0, left, right)
 
 
-def _bin_weights(start: Tensor, bin_size: Tensor, num_bins: int, num_cells: int) -> Tensor:
-    """(K, num_bins, num_cells): integral of cell j's tent over bin q = [start + q*size, start + (q+1)*size]."""
+def _bin_weights(start: Tensor, bin_size: Tensor, num_bins: int, first_cell: int, last_cell: int) -> Tensor:
+    """(K, num_bins, cells): integral of cell j's tent over bin q = [start + q*size, start + (q+1)*size], for the
+    cells first_cell..last_cell (inclusive)."""
     q = torch.arange(num_bins, device=start.device, dtype=start.dtype)
     bin_start = start[:, None] + q[None, :] * bin_size[:, None]  # (K, Q)
     bin_end = bin_start + bin_size[:, None]
-    cells = torch.arange(num_cells, device=start.device, dtype=start.dtype)
+    cells = torch.arange(first_cell, last_cell + 1, device=start.device, dtype=start.dtype)
     return _tent_integral(bin_end[:, :, None] - cells) - _tent_integral(bin_start[:, :, None] - cells)
+
+
+def _support(lo: Tensor, hi: Tensor, num_cells: int) -> tuple[int, int]:
+    """The cells whose tents can overlap [min(lo), max(hi)] (cell coordinates), clipped to the map. Every other
+    cell's weight is exactly 0 (the tent integral is flat there), so leaving it out changes nothing but the
+    summation order, and the cost becomes proportional to the boxes instead of the map."""
+    a, b = float(lo.min()), float(hi.max())
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return 0, num_cells - 1
+    first = min(max(math.floor(a) - 1, 0), num_cells - 1)
+    last = max(min(math.ceil(b) + 1, num_cells - 1), first)
+    return first, last
 
 
 def prroi_pool2d(features: Tensor, rois: Tensor, pooled_height: int, pooled_width: int,
@@ -45,23 +60,32 @@ def prroi_pool2d(features: Tensor, rois: Tensor, pooled_height: int, pooled_widt
     x0, y0, x1, y1 = (rois[:, i] * spatial_scale for i in range(1, 5))
     bin_w = (x1 - x0).clamp(min=0.0) / pooled_width
     bin_h = (y1 - y0).clamp(min=0.0) / pooled_height
-    weight_x = _bin_weights(x0, bin_w, pooled_width, width)  # (K, PW, W)
-    weight_y = _bin_weights(y0, bin_h, pooled_height, height)  # (K, PH, H)
     area = bin_w * bin_h
     nonempty = area > 0
     safe_area = torch.where(nonempty, area, torch.ones_like(area))
     channels = features.shape[1]
     pooled = features.new_zeros((rois.shape[0], channels, pooled_height, pooled_width))
-    # ROIs of one image share its feature map: one matrix product over rows for all of them (no per-ROI copies).
-    for b in torch.unique(batch_index).tolist():
-        sel = (batch_index == b).nonzero(as_tuple=True)[0]
-        count = sel.numel()
-        fmap = features[b].permute(1, 0, 2).reshape(height, channels * width)  # (H, C*W)
-        rows = weight_y[sel].reshape(count * pooled_height, height) @ fmap  # (K*P, C*W)
-        rows = rows.reshape(count, pooled_height * channels, width)
-        out = torch.bmm(rows, weight_x[sel].transpose(1, 2))  # (K, P*C, Q)
+    if rois.shape[0] == 0:
+        return pooled
+    # ROIs of one image share its feature map: one matrix product over rows for all of them (no per-ROI copies),
+    # restricted to the cells their bins can touch.
+    images = torch.unique(batch_index).tolist()
+    for b in images:
+        # One image (the tracker's case): every ROI, no gathering and scattering.
+        sel = slice(None) if len(images) == 1 else (batch_index == b).nonzero(as_tuple=True)[0]
+        count = int(batch_index.shape[0]) if len(images) == 1 else sel.numel()
+        c0, c1 = _support(torch.minimum(x0[sel], x1[sel]).detach(), torch.maximum(x0[sel], x1[sel]).detach(), width)
+        r0, r1 = _support(torch.minimum(y0[sel], y1[sel]).detach(), torch.maximum(y0[sel], y1[sel]).detach(), height)
+        rows_n, cols_n = r1 - r0 + 1, c1 - c0 + 1
+        weight_x = _bin_weights(x0[sel], bin_w[sel], pooled_width, c0, c1)  # (k, PW, cols)
+        weight_y = _bin_weights(y0[sel], bin_h[sel], pooled_height, r0, r1)  # (k, PH, rows)
+        window = features[b, :, r0:r1 + 1, c0:c1 + 1]
+        fmap = window.permute(1, 0, 2).reshape(rows_n, channels * cols_n)  # (rows, C*cols)
+        rows = weight_y.reshape(count * pooled_height, rows_n) @ fmap  # (k*P, C*cols)
+        rows = rows.reshape(count, pooled_height * channels, cols_n)
+        out = torch.bmm(rows, weight_x.transpose(1, 2))  # (k, P*C, Q)
         out = out.reshape(count, pooled_height, channels, pooled_width).permute(0, 2, 1, 3)
-        pooled = pooled.index_put((sel,), out)
+        pooled = out if len(images) == 1 else pooled.index_put((sel,), out)
     pooled = pooled / safe_area[:, None, None, None]
     return torch.where(nonempty[:, None, None, None], pooled, torch.zeros_like(pooled))
 
