@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from .prroi_pool import PrRoIPool2D
+from .prroi_pool import PrRoIPool2D, prroi_pool2d_box_grad
 
 
 def conv_bn_relu(in_planes: int, out_planes: int, kernel_size: int = 3, padding: int = 1) -> nn.Sequential:
@@ -33,6 +33,11 @@ class LinearBlock(nn.Module):
         x = self.linear(x.reshape(x.shape[0], -1))
         x = self.relu(self.bn(x.reshape(x.shape[0], x.shape[1], 1, 1)))
         return x.reshape(x.shape[0], -1)
+
+    def input_grad(self, out: Tensor, grad_out: Tensor) -> Tensor:
+        """Gradient w.r.t. the flattened input, given this block's output `out` (eval mode) and d/d out."""
+        scale = self.bn.weight / torch.sqrt(self.bn.running_var + self.bn.eps)
+        return (grad_out * (out > 0) * scale) @ self.linear.weight
 
 
 def _xywh_to_rois(boxes_xywh: Tensor) -> Tensor:
@@ -102,6 +107,25 @@ class AtomIoUNet(nn.Module):
         joint = torch.cat([self.fc3_rt(self.prroi_pool3t(att3, rois)), self.fc4_rt(self.prroi_pool4t(att4, rois))], 1)
         return self.iou_predictor(joint).reshape(batch, count)
 
+    def predict_iou_box_grad(self, modulated: tuple[Tensor, Tensor], boxes_xywh: Tensor) -> tuple[Tensor, Tensor]:
+        """Predicted IoUs (K,) of boxes (K, 4) [x, y, w, h] on ONE patch's modulated features, and their gradient
+        w.r.t. the box corners (K, 4) [x0, y0, x1, y1], in closed form (eval mode: BatchNorm on running
+        statistics). Same numbers as `predict_iou_modulated` and its autograd gradient, a fraction of the cost."""
+        if self.training:
+            raise RuntimeError("predict_iou_box_grad needs eval mode (BatchNorm on running statistics)")
+        att3, att4 = modulated
+        if att3.shape[0] != 1:
+            raise ValueError("predict_iou_box_grad scores boxes on one patch (batch 1)")
+        xyxy = torch.cat([boxes_xywh[:, :2], boxes_xywh[:, :2] + boxes_xywh[:, 2:]], 1).to(att3)
+        pooled3, back3 = prroi_pool2d_box_grad(att3, xyxy, 5, 5, self.prroi_pool3t.spatial_scale)
+        pooled4, back4 = prroi_pool2d_box_grad(att4, xyxy, 3, 3, self.prroi_pool4t.spatial_scale)
+        out3, out4 = self.fc3_rt(pooled3), self.fc4_rt(pooled4)
+        pred = self.iou_predictor(torch.cat([out3, out4], 1)).reshape(-1)
+        weight = self.iou_predictor.weight[0]  # d pred / d joint
+        grad3 = self.fc3_rt.input_grad(out3, weight[:out3.shape[1]].expand_as(out3)).reshape(pooled3.shape)
+        grad4 = self.fc4_rt.input_grad(out4, weight[out3.shape[1]:].expand_as(out4)).reshape(pooled4.shape)
+        return pred, back3(grad3) + back4(grad4)
+
 
 # --- Box refinement (the tracker's relative-space gradient ascent and its post-processing) ------------------------------
 
@@ -128,16 +152,18 @@ def refine_boxes_relative(iou_net: AtomIoUNet, modulation, iou_feat, start_boxes
     size_norm = boxes[:, :1, 2:].clone()
     rel = boxes_to_relative(boxes, size_norm)
     ious = boxes.new_zeros((0,))
-    modulated = iou_net.modulate(modulation, iou_feat)
-    step = step_length
-    for _ in range(num_iter):
-        rel_var = rel.clone().detach().requires_grad_(True)
-        with torch.enable_grad():
-            pred = iou_net.predict_iou_modulated(modulated, relative_to_boxes(rel_var, size_norm))
-            (grad,) = torch.autograd.grad(pred.sum(), rel_var)
-        rel = (rel_var + step * grad).detach()
-        ious = pred.detach().reshape(-1)
-        step *= step_decay
+    with torch.no_grad():
+        modulated = iou_net.modulate(modulation, iou_feat)
+        step = step_length
+        for _ in range(num_iter):
+            current = relative_to_boxes(rel, size_norm)[0]
+            pred, corner_grad = iou_net.predict_iou_box_grad(modulated, current)
+            # Chain rule to (cx / w0, cy / h0, log w, log h): x0 = cx - w / 2, x1 = cx + w / 2.
+            grad = torch.cat([(corner_grad[:, :2] + corner_grad[:, 2:]) * size_norm[0],
+                              0.5 * current[:, 2:] * (corner_grad[:, 2:] - corner_grad[:, :2])], 1)
+            rel = rel + step * grad.unsqueeze(0)
+            ious = pred
+            step *= step_decay
     return relative_to_boxes(rel, size_norm).reshape(-1, 4), ious
 
 

@@ -4,8 +4,9 @@ The feature map is read as a continuous surface (bilinear interpolation between 
 integer coordinate (y=i, x=j), zero outside the map) and each output bin is the exact average of that surface over
 the bin. The tent kernel is separable, so the bin integral is a product of two 1-D integrals of the tent, which have
 a closed form (the tent's antiderivative). Everything is ordinary differentiable tensor code: autograd gives the
-gradient w.r.t. the features and w.r.t. the box coordinates (needed by IoU-Net box refinement), and the same code
-runs on CPU and CUDA.
+gradient w.r.t. the features and w.r.t. the box coordinates, and the same code runs on CPU and CUDA.
+`prroi_pool2d_box_grad` is the same pooling with the box-coordinate gradient written out, for the IoU-Net
+refinement loop (tests check it against autograd).
 """
 from __future__ import annotations
 
@@ -104,3 +105,69 @@ class PrRoIPool2D(nn.Module):
 
     def extra_repr(self) -> str:
         return f"{self.pooled_height}x{self.pooled_width}, spatial_scale={self.spatial_scale}"
+
+
+def _tent(u: Tensor) -> Tensor:
+    """The derivative of `_tent_integral`: max(0, 1 - |u|)."""
+    return (1.0 - u.abs()).clamp(min=0.0)
+
+
+def _edge_gradient(grad_weights: Tensor, edges: Tensor, first_cell: int, bins: int) -> tuple[Tensor, Tensor]:
+    """Gradient of sum(grad_weights * weights) w.r.t. the ROI's start and end coordinates, where weights (K, P, J)
+    are the tent integrals between the bin edges (K, P + 1) [edge m = start + m * (end - start) / P]."""
+    cells = torch.arange(first_cell, first_cell + grad_weights.shape[-1], device=edges.device, dtype=edges.dtype)
+    tent = _tent(edges[:, :, None] - cells)  # (K, P + 1, J)
+    # weight[p] = T(edge[p + 1] - j) - T(edge[p] - j): edge m gets +tent from bin m - 1 and -tent from bin m.
+    grad_edge = edges.new_zeros(edges.shape)
+    grad_edge[:, 1:] += (grad_weights * tent[:, 1:]).sum(-1)
+    grad_edge[:, :-1] -= (grad_weights * tent[:, :-1]).sum(-1)
+    frac = torch.arange(bins + 1, device=edges.device, dtype=edges.dtype) / bins  # d edge_m / d end
+    return (grad_edge * (1.0 - frac)).sum(-1), (grad_edge * frac).sum(-1)
+
+
+def prroi_pool2d_box_grad(features: Tensor, boxes_xyxy: Tensor, pooled_height: int, pooled_width: int,
+                          spatial_scale: float):
+    """PrRoIPool of one image's features (1, C, H, W) over boxes (K, 4) [x0, y0, x1, y1] with a closed-form
+    gradient w.r.t. the box coordinates, for IoU-Net refinement (no autograd graph: the tracker runs a dozen of
+    these per frame, and autograd's per-node overhead was most of their cost).
+
+    Returns (pooled (K, C, PH, PW), backward) where backward(grad_pooled) -> (K, 4) gradient of
+    sum(grad_pooled * pooled) w.r.t. the boxes. Same values as `prroi_pool2d` and its autograd gradient for boxes of
+    positive area (the tracker's boxes always have it); a box of zero area raises.
+    """
+    _, channels, height, width = features.shape
+    count = int(boxes_xyxy.shape[0])
+    x0, y0, x1, y1 = (boxes_xyxy[:, i] * spatial_scale for i in range(4))
+    bin_w, bin_h = (x1 - x0) / pooled_width, (y1 - y0) / pooled_height
+    if not bool(((bin_w > 0) & (bin_h > 0)).all()):
+        raise ValueError("prroi_pool2d_box_grad needs boxes of positive width and height")
+    area = bin_w * bin_h
+    c0, c1 = _support(x0, x1, width)
+    r0, r1 = _support(y0, y1, height)
+    rows_n, cols_n = r1 - r0 + 1, c1 - c0 + 1
+    weight_x = _bin_weights(x0, bin_w, pooled_width, c0, c1)  # (K, PW, cols)
+    weight_y = _bin_weights(y0, bin_h, pooled_height, r0, r1)  # (K, PH, rows)
+    fmap = features[0, :, r0:r1 + 1, c0:c1 + 1].permute(1, 0, 2).reshape(rows_n, channels * cols_n)
+    rows = (weight_y.reshape(count * pooled_height, rows_n) @ fmap).reshape(count, pooled_height * channels, cols_n)
+    summed = torch.bmm(rows, weight_x.transpose(1, 2))  # (K, PH*C, PW)
+    pooled = summed.reshape(count, pooled_height, channels, pooled_width).permute(0, 2, 1, 3) / area[:, None, None, None]
+
+    def backward(grad_pooled: Tensor) -> Tensor:
+        grad_sum = (grad_pooled / area[:, None, None, None]).permute(0, 2, 1, 3).reshape(
+            count, pooled_height * channels, pooled_width)  # d/d summed
+        grad_area = -(grad_pooled * pooled).sum((1, 2, 3)) / area
+        grad_wx = torch.bmm(grad_sum.transpose(1, 2), rows)  # (K, PW, cols)
+        spread = torch.bmm(grad_sum, weight_x).reshape(count * pooled_height, channels * cols_n)  # (K*PH, C*cols)
+        grad_wy = (spread @ fmap.t()).reshape(count, pooled_height, rows_n)
+        q = torch.arange(pooled_width + 1, device=x0.device, dtype=x0.dtype)
+        p = torch.arange(pooled_height + 1, device=y0.device, dtype=y0.dtype)
+        g_x0, g_x1 = _edge_gradient(grad_wx, x0[:, None] + q * bin_w[:, None], c0, pooled_width)
+        g_y0, g_y1 = _edge_gradient(grad_wy, y0[:, None] + p * bin_h[:, None], r0, pooled_height)
+        # area = (x1 - x0) (y1 - y0) / (PW PH)
+        g_x1 = g_x1 + grad_area * bin_h / pooled_width
+        g_x0 = g_x0 - grad_area * bin_h / pooled_width
+        g_y1 = g_y1 + grad_area * bin_w / pooled_height
+        g_y0 = g_y0 - grad_area * bin_w / pooled_height
+        return torch.stack([g_x0, g_y0, g_x1, g_y1], 1) * spatial_scale
+
+    return pooled, backward
