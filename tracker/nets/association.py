@@ -73,11 +73,23 @@ def mutual_matches(log_assignment: Tensor, threshold: float = 0.2) -> Matches:
 
 # --- Network pieces -----------------------------------------------------------------------------------------------------
 
+class PointwiseConv1d(nn.Conv1d):
+    """Conv1d with kernel 1 (checkpoint layout unchanged) computed as one matrix product: with a handful of
+    candidates PyTorch's CPU convolution takes a slow generic path that cost several ms per frame."""
+
+    def __init__(self, in_channels: int, out_channels: int, bias: bool = True):
+        super().__init__(in_channels, out_channels, kernel_size=1, bias=bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = torch.matmul(self.weight[:, :, 0], x)
+        return out if self.bias is None else out + self.bias[:, None]
+
+
 def mlp_1d(channels: list[int]) -> nn.Sequential:
     """Conv1d (kernel 1) layers with BatchNorm1d + ReLU between them (none after the last)."""
     layers: list[nn.Module] = []
     for i in range(1, len(channels)):
-        layers.append(nn.Conv1d(channels[i - 1], channels[i], kernel_size=1, bias=True))
+        layers.append(PointwiseConv1d(channels[i - 1], channels[i]))
         if i < len(channels) - 1:
             layers += [nn.BatchNorm1d(channels[i]), nn.ReLU()]
     return nn.Sequential(*layers)
@@ -121,8 +133,8 @@ class MultiHeadedAttention(nn.Module):
             raise ValueError(f"d_model {d_model} not divisible by {num_heads} heads")
         self.dim = d_model // num_heads
         self.num_heads = num_heads
-        self.merge = nn.Conv1d(d_model, d_model, kernel_size=1)
-        self.proj = nn.ModuleList([nn.Conv1d(d_model, d_model, kernel_size=1) for _ in range(3)])
+        self.merge = PointwiseConv1d(d_model, d_model)
+        self.proj = nn.ModuleList([PointwiseConv1d(d_model, d_model) for _ in range(3)])
 
     def forward(self, query: Tensor, key: Tensor, value: Tensor) -> Tensor:
         batch = query.shape[0]
@@ -186,7 +198,7 @@ class CandidateMatcher(nn.Module):
         self.match_threshold = float(match_threshold)
         self.kenc = KeypointEncoder(descriptor_dim, keypoint_layers)
         self.gnn = AttentionalGNN(descriptor_dim, gnn_layers, num_heads)
-        self.final_proj = nn.Conv1d(descriptor_dim, descriptor_dim, kernel_size=1, bias=True)
+        self.final_proj = PointwiseConv1d(descriptor_dim, descriptor_dim)
         self.bin_score = nn.Parameter(torch.tensor(1.0))
 
     def forward(self, descriptors0: Tensor, descriptors1: Tensor, coords0_yx: Tensor, coords1_yx: Tensor,
