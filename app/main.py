@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
 from tracker.errors import InputError
@@ -109,6 +109,23 @@ class ScriptedRun(QObject):
         QTimer.singleShot(0, lambda: QApplication.instance().exit(code))
 
 
+def _exec(app: QApplication, window) -> int:
+    """`app.exec()`, leaving nothing behind for whatever runs event loops in this process afterwards.
+
+    Closing the last window posts a Quit event. Where exit() ends the loop before that event is handled (a
+    script or test that closes the window and exits at once), it stays queued; handled later, outside exec(),
+    it calls exit() with no loop to end, which leaves the thread flagged to quit: every later QEventLoop (modal
+    dialogs, pytest-qt's waits) then returns at once. So drop it here, and close the window (stopping its
+    decode and tracking threads) where the loop ended with the window still open.
+    """
+    try:
+        return app.exec()
+    finally:
+        if window.isVisible():
+            window.close()
+        QCoreApplication.removePostedEvents(app, QEvent.Type.Quit)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     scripted = args.run is not None or args.screenshot is not None
@@ -145,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
             window.action(f"overlay_{key}").setChecked(True)
         script = ScriptedRun(window, args)
         QTimer.singleShot(0, script.start)
-        code = app.exec()
+        code = _exec(app, window)
         return code if code else script.exit_code
     if not args.path:
         QTimer.singleShot(0, annotations.offer_recovery_at_start)
@@ -162,4 +179,4 @@ def main(argv: list[str] | None = None) -> int:
                     window.show_message(str(exc))
 
             window.frameShown.connect(apply_box)
-    return app.exec()
+    return _exec(app, window)

@@ -409,9 +409,18 @@ def test_interactive_start_with_path_and_box(qtbot, tmp_path):
                 widget.close()
                 QApplication.instance().exit(0)
                 return
-        QTimer.singleShot(50, poll)
+        poller.start()
 
-    QTimer.singleShot(50, poll)
-    QTimer.singleShot(20000, lambda: QApplication.instance().exit(3))
-    assert main([str(SAMPLE_PATH), "--box", "50,60,30,20"]) == 0
+    # Both timers are stopped once main() returns: a later exit(3) would end some later test's event loop.
+    poller = QTimer(singleShot=True, interval=50)
+    poller.timeout.connect(poll)
+    give_up = QTimer(singleShot=True, interval=20000)
+    give_up.timeout.connect(lambda: QApplication.instance().exit(3))
+    poller.start()
+    give_up.start()
+    try:
+        assert main([str(SAMPLE_PATH), "--box", "50,60,30,20"]) == 0
+    finally:
+        poller.stop()
+        give_up.stop()
     assert seen == {"box": (50, 60, 30, 20), "frames": 120}
