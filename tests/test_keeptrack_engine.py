@@ -166,3 +166,69 @@ def test_superdimp_profile_runs_with_the_learned_loss_classifier(otb):
         r = engine.track(frame)
         assert r.score_map.values.shape == (23, 23) and r.candidates == () and r.assignment is None
         assert r.box is not None and all(np.isfinite(r.box))
+
+
+def _stage_features(engine, patch):
+    with torch.no_grad():
+        out = engine.base.extract(patch)
+    return out.classification, out.maps["layer3"]
+
+
+@pytest.mark.slow
+def test_opt_in_bf16_path_runs_in_bfloat16_and_stays_close(otb, fidelity):
+    """bf16 is opt-in: the default engine's feature stage is float32; with bf16=True the backbone, the
+    classification conv and the IoU-Net test-branch convs hold bfloat16 weights, hand float32 features on, move
+    them by about 1 % (not 0: it really ran in bf16) and the engine still tracks."""
+    from tracker.keeptrack.engine import engine_from_networks
+    from tracker.keeptrack.params import profile_params
+    from tracker.keeptrack.testing import rule_networks
+
+    base, assoc = rule_networks(fidelity)
+    frames, box = _sequence(otb, "Deer", 3)
+    default = engine_from_networks("cpu", profile_params("keeptrack-fast"), base, assoc)
+    fast = engine_from_networks("cpu", profile_params("keeptrack-fast", bf16=True), base, assoc)
+    assert next(default.base.stage.backbone.parameters()).dtype == torch.float32
+    assert next(fast.base.stage.backbone.parameters()).dtype == torch.bfloat16
+    assert fast.base.stage.clf_conv.weight.dtype == torch.bfloat16
+    assert next(fast.refiner.bf16_convs.parameters()).dtype == torch.bfloat16 and default.refiner.bf16_convs is None
+    patch = torch.from_numpy(frames[0][:352, :352]).permute(2, 0, 1)[None].float()
+    for mine, ref in zip(_stage_features(fast, patch), _stage_features(default, patch)):
+        assert mine.dtype == torch.float32
+        moved = float((mine - ref).abs().max() / ref.abs().max())
+        assert 1e-4 < moved < 5e-2
+    fast.initialize(frames[0], box)
+    results = [fast.track(f) for f in frames[1:]]
+    assert all(r.box is not None and r.score_map is not None for r in results)
+
+
+def test_compile_needs_a_compiler(fidelity, monkeypatch):
+    from tracker.keeptrack.engine import engine_from_networks
+    from tracker.keeptrack.params import profile_params
+    from tracker.keeptrack.testing import rule_networks
+
+    base, assoc = rule_networks(fidelity)
+    monkeypatch.setenv("PATH", "")
+    monkeypatch.delenv("CXX", raising=False)
+    with pytest.raises(InputError, match="C\\+\\+ compiler"):
+        engine_from_networks("cpu", profile_params("keeptrack-fast", compile=True), base, assoc)
+
+
+@pytest.mark.slow
+def test_opt_in_compile_path_gives_the_same_features(otb, fidelity):
+    """torch.compile (fp32) of the feature stage: same numbers as eager up to float rounding."""
+    import shutil
+
+    if not any(shutil.which(c) for c in ("g++", "c++", "clang++")):
+        pytest.skip("torch.compile on CPU needs a C++ compiler; none on PATH")
+    from tracker.keeptrack.engine import engine_from_networks
+    from tracker.keeptrack.params import profile_params
+    from tracker.keeptrack.testing import rule_networks
+
+    base, assoc = rule_networks(fidelity)
+    frames, _ = _sequence(otb, "Deer", 1)
+    default = engine_from_networks("cpu", profile_params("keeptrack-fast"), base, assoc)
+    compiled = engine_from_networks("cpu", profile_params("keeptrack-fast", compile=True), base, assoc)
+    assert compiled.base.run_stage is not compiled.base.stage
+    patch = torch.from_numpy(frames[0][:160, :160]).permute(2, 0, 1)[None].float()
+    for mine, ref in zip(_stage_features(compiled, patch), _stage_features(default, patch)):
+        assert torch.allclose(mine, ref, rtol=1e-4, atol=1e-5 * float(ref.abs().max()))

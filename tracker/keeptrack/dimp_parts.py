@@ -2,15 +2,26 @@
 from __future__ import annotations
 
 import copy
+import os
+import shutil
 
 import torch
 
+from ..errors import InputError
 from ..nets.association import TargetCandidateMatchingNet
 from ..nets.base_net import DiMPNet, normalize_image
 from ..nets.resnet import folded_inference_copy
 from .parts import BaseNetwork, CandidateMatcher, CandidateSet, MatchResult, PatchFeatures
 
 Tensor = torch.Tensor
+
+
+def _check_compiler(device: str) -> None:
+    """torch.compile's CPU code generation builds C++; without a compiler it would fail on the first frame."""
+    if device.startswith("cpu") and not any(shutil.which(c) for c in (os.environ.get("CXX", ""), "g++", "c++",
+                                                                       "clang++") if c):
+        raise InputError("compile=True needs a C++ compiler (g++ or clang++, or $CXX) for TorchInductor on CPU; "
+                         "none was found on PATH. Track without compile, or install one.")
 
 
 class FeatureStage(torch.nn.Module):
@@ -72,6 +83,7 @@ class DiMPBase(BaseNetwork):
         self.stage = FeatureStage(net, fold_batchnorm=fold_batchnorm, channels_last=channels_last, bf16=bf16)
         self.run_stage = self.stage
         if compile:
+            _check_compiler(device=str(next(net.parameters()).device))
             # Inductor with frozen weights (constant-folded, prepacked for oneDNN); one graph per batch size,
             # compiled on first use (tens of seconds on 2 cores, cached on disk by inductor afterwards).
             self.run_stage = torch.compile(self.stage, dynamic=False, options={"freezing": True})

@@ -6,7 +6,10 @@ Reproduced quirk (§8.8): the boxes are ranked by the IoUs predicted *before* th
 """
 from __future__ import annotations
 
+import copy
+
 import torch
+from torch import nn
 
 from ..nets.iounet import AtomIoUNet, refine_boxes_relative, select_refined_box
 from .params import TrackerParams
@@ -33,6 +36,12 @@ class IoUNetRefiner(BoxRefiner):
     def __init__(self, iou_net: AtomIoUNet, params: TrackerParams):
         self.net = iou_net
         self.params = params
+        # Opt-in bf16 path: the test-branch convolutions (most of this stage's arithmetic) on a bfloat16 copy;
+        # the refinement itself stays float32.
+        self.bf16_convs = None
+        if params.bf16:
+            self.bf16_convs = nn.ModuleList([copy.deepcopy(getattr(iou_net, name)) for name in
+                                             ("conv3_1t", "conv3_2t", "conv4_1t", "conv4_2t")]).to(torch.bfloat16)
         self.modulation: list[Tensor] | None = None
         self.last_start_boxes: Tensor | None = None  # for inspection / tests
         self.last_window: tuple[int, int, int, int] | None = None  # layer3 cells (c0, r0, c1, r1) of the last
@@ -63,7 +72,11 @@ class IoUNetRefiner(BoxRefiner):
 
     def _optimise(self, layer2: Tensor, layer3: Tensor, start: Tensor) -> tuple[Tensor, Tensor]:
         p = self.params
-        iou_feat = self.net.get_iou_feat([layer2, layer3])
+        if self.bf16_convs is None:
+            iou_feat = self.net.get_iou_feat([layer2, layer3])
+        else:
+            c31, c32, c41, c42 = self.bf16_convs
+            iou_feat = (c32(c31(layer2.to(torch.bfloat16))).float(), c42(c41(layer3.to(torch.bfloat16))).float())
         boxes, ious = refine_boxes_relative(self.net, self.modulation, iou_feat, start,
                                             num_iter=p.box_refinement_iter,
                                             step_length=p.box_refinement_step_length,
