@@ -139,10 +139,25 @@ class MultiHeadedAttention(nn.Module):
     def forward(self, query: Tensor, key: Tensor, value: Tensor) -> Tensor:
         batch = query.shape[0]
         q, k, v = (layer(x).view(batch, self.dim, self.num_heads, -1) for layer, x in zip(self.proj, (query, key, value)))
+        return self.merge(self._attend(q, k, v))
+
+    def _attend(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+        """Projected q, k, v (B, dim, heads, N) -> messages (B, dim * heads, N), before `merge`."""
         logits = torch.einsum("bdhn,bdhm->bhnm", q, k) / self.dim ** 0.5
         prob = torch.softmax(logits, dim=-1)
         out = torch.einsum("bhnm,bdhm->bdhn", prob, v)
-        return self.merge(out.contiguous().view(batch, self.dim * self.num_heads, -1))
+        return out.contiguous().view(q.shape[0], self.dim * self.num_heads, -1)
+
+    def forward_pair(self, both: Tensor, count0: int, cross: bool) -> Tensor:
+        """Messages for two sets at once, `both` = [set 0 | set 1] along N: each set attends to itself or, with
+        `cross`, to the other. One projection / merge product over both sets instead of one per set."""
+        batch = both.shape[0]
+        q, k, v = (layer(both).view(batch, self.dim, self.num_heads, -1) for layer in self.proj)
+        first, second = slice(None, count0), slice(count0, None)
+        src0, src1 = (second, first) if cross else (first, second)
+        out0 = self._attend(q[..., first], k[..., src0], v[..., src0])
+        out1 = self._attend(q[..., second], k[..., src1], v[..., src1])
+        return self.merge(torch.cat([out0, out1], 2))
 
 
 class AttentionalPropagation(nn.Module):
@@ -174,11 +189,29 @@ class AttentionalGNN(nn.Module):
         self.layers = nn.ModuleList([GNNLayer(feature_dim, num_heads) for _ in self.names])
 
     def forward(self, desc0: Tensor, desc1: Tensor) -> tuple[Tensor, Tensor]:
+        if self.training:
+            return self._forward_separate(desc0, desc1)
+        return self._forward_joined(desc0, desc1)
+
+    def _forward_separate(self, desc0: Tensor, desc1: Tensor) -> tuple[Tensor, Tensor]:
+        """Each set through the layers on its own: in training BatchNorm's batch statistics are then per set, as in
+        the original training."""
         for layer, name in zip(self.layers, self.names):
             src0, src1 = (desc1, desc0) if name == "cross" else (desc0, desc1)
             delta0, delta1 = layer(desc0, src0), layer(desc1, src1)  # both from the pre-layer descriptors
             desc0, desc1 = desc0 + delta0, desc1 + delta1
         return desc0, desc1
+
+    def _forward_joined(self, desc0: Tensor, desc1: Tensor) -> tuple[Tensor, Tensor]:
+        """Inference: both sets side by side along N through every 1x1 layer (BatchNorm on running statistics is
+        per position, so this is the same function with half the weight reads; tests compare both paths)."""
+        count0 = desc0.shape[2]
+        both = torch.cat([desc0, desc1], 2)
+        for layer, name in zip(self.layers, self.names):
+            update = layer.update
+            message = update.attn.forward_pair(both, count0, cross=name == "cross")
+            both = both + update.mlp(torch.cat([both, message], 1))
+        return both[..., :count0], both[..., count0:]
 
 
 @dataclass
