@@ -89,7 +89,9 @@ def drift(reference: dict, other: dict, patch) -> str:
     ious = [(float(iou_inclusive([ra.box], [rb.box])[0]) if ra.box and rb.box
              else float(ra.box is None and rb.box is None))
             for ra, rb in zip(reference["results"], other["results"])]
-    return f"features {feat:8.1e}  score map {score:8.1e}  box IoU mean {statistics.mean(ious):.4f} min {min(ious):.4f}"
+    apart = next((i + 1 for i, v in enumerate(ious) if v < 0.5), None)
+    return (f"features {feat:8.1e}  score map {score:8.1e}  box IoU mean {statistics.mean(ious):.4f} "
+            f"min {min(ious):.4f}  first frame below 0.5: {apart if apart else '-'}")
 
 
 def main(argv=None) -> int:

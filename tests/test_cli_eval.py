@@ -153,3 +153,8 @@ def test_scoreboard_runs_and_names_what_it_skips(otb, capsys):
     sequences = sorted(p.name for p in otb.iterdir() if p.is_dir())
     assert [r[1] for r in rows] == sequences + ["mean"]
     assert all(r[2] == "3" for r in rows[:-1])
+
+
+def test_track_refuses_keeptrack_options_for_other_engines(otb, capsys):
+    rc = main(["track", str(otb / "Football1"), "--engine", "csrt", "--frames", "3", "--bf16"])
+    assert rc == 2 and "--bf16 apply to the keeptrack" in capsys.readouterr().err

@@ -232,3 +232,19 @@ def test_opt_in_compile_path_gives_the_same_features(otb, fidelity):
     patch = torch.from_numpy(frames[0][:160, :160]).permute(2, 0, 1)[None].float()
     for mine, ref in zip(_stage_features(compiled, patch), _stage_features(default, patch)):
         assert torch.allclose(mine, ref, rtol=1e-4, atol=1e-5 * float(ref.abs().max()))
+
+
+@pytest.mark.slow
+def test_track_command_with_official_layout_weights_and_bf16(otb, weight_files, tmp_path, capsys):
+    """A researcher's command line: weight files, the fast profile, the opt-in bf16 path, a real sequence."""
+    from main import main
+
+    out = tmp_path / "boxes.txt"
+    rc = main(["track", str(otb / "Deer"), "--engine", "keeptrack-fast", "--frames", "3", "--out", str(out),
+               "--base-weights", str(weight_files[0]), "--association-weights", str(weight_files[1]), "--bf16"])
+    assert rc == 0, capsys.readouterr().err
+    lines = out.read_text().splitlines()
+    assert len(lines) == 3 and all(len(line.split("\t")) == 4 for line in lines)
+    rc = main(["track", str(otb / "Deer"), "--engine", "keeptrack-fast", "--frames", "3",
+               "--base-weights", str(weight_files[0])])
+    assert rc == 2 and "keep_track" in capsys.readouterr().err

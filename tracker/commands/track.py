@@ -1,4 +1,5 @@
-"""`main.py track SOURCE [--engine NAME] [--box x,y,w,h] [--out FILE] [--frames N]`
+"""`main.py track SOURCE [--engine NAME] [--box x,y,w,h] [--out FILE] [--frames N]
+[--base-weights F --association-weights F] [--bf16] [--compile]`
 
 Tracks one video, image folder or benchmark sequence forward from frame 0 and writes one box per
 frame (the first included) in pytracking's result format: `x<TAB>y<TAB>w<TAB>h`, integers truncated
@@ -14,7 +15,7 @@ import numpy as np
 from ..errors import InputError
 from ..evaluation.runner import track_source
 from ..formats.pytracking import format_boxes, write_boxes
-from ..registry import DEFAULT_ENGINE, create_engine
+from ..registry import DEFAULT_ENGINE, create_engine, engine_info
 from ..sources import open_source
 
 
@@ -37,6 +38,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--out", help="result file to write (default: standard output)")
     parser.add_argument("--frames", type=int, help="track at most N frames (the first included)")
+    parser.add_argument("--base-weights", help="keeptrack engines: super_dimp_simple.pth.tar (super_dimp.pth.tar)")
+    parser.add_argument("--association-weights", help="keeptrack engines: keep_track.pth.tar")
+    parser.add_argument("--bf16", action="store_true",
+                        help="keeptrack engines: opt-in bfloat16 features (~2x faster on CPU, not the reference numbers)")
+    parser.add_argument("--compile", action="store_true",
+                        help="keeptrack engines: opt-in torch.compile of the feature stage (needs a C++ compiler)")
+
+
+def keeptrack_options(args: argparse.Namespace) -> dict:
+    """The weight files and opt-in fast paths given on the command line, for the keeptrack engines only."""
+    options = {"base_weights": args.base_weights, "association_weights": args.association_weights,
+               "bf16": args.bf16 or None, "compile": args.compile or None}
+    options = {k: v for k, v in options.items() if v is not None}
+    if options and not engine_info(args.engine).target.startswith("tracker.keeptrack.engine:"):
+        flags = ", ".join("--" + k.replace("_", "-") for k in options)
+        raise InputError(f"{flags} apply to the keeptrack, keeptrack-fast and superdimp engines, not {args.engine}")
+    return options
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
             if first is None or np.isnan(first).any():
                 raise InputError(f"{source.path} has no ground-truth box for frame 0; give one with --box x,y,w,h")
             box = tuple(float(v) for v in first)
-        engine = create_engine(args.engine, device=args.device)
+        engine = create_engine(args.engine, device=args.device, **keeptrack_options(args))
         run_ = track_source(engine, source, box, 0, args.frames, engine_name=args.engine)
     if args.out:
         write_boxes(args.out, run_.boxes)
