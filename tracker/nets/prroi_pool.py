@@ -11,6 +11,7 @@ refinement loop (tests check it against autograd).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -46,6 +47,35 @@ def _support(lo: Tensor, hi: Tensor, num_cells: int) -> tuple[int, int]:
     return first, last
 
 
+@dataclass
+class _ImagePooling:
+    """Un-normalised bin integrals of one image's ROIs and what their box gradient needs."""
+    summed: Tensor     # (K, C, PH, PW): sum over the bins of the bilinear surface (divide by the bin area)
+    rows: Tensor       # (K, PH*C, cols): weight_y applied to the window
+    weight_x: Tensor   # (K, PW, cols)
+    fmap: Tensor       # (rows, C*cols): the window the ROIs can touch
+    first_col: int
+    first_row: int
+
+
+def _pool_image(feature_map: Tensor, x0: Tensor, y0: Tensor, x1: Tensor, y1: Tensor, bin_w: Tensor, bin_h: Tensor,
+                pooled_height: int, pooled_width: int) -> _ImagePooling:
+    """The bin integrals of K ROIs on one feature map (C, H, W), coordinates in cells: one matrix product over rows
+    for all ROIs (no per-ROI copies), restricted to the cells their bins can touch."""
+    channels, height, width = feature_map.shape
+    count = int(x0.shape[0])
+    c0, c1 = _support(torch.minimum(x0, x1).detach(), torch.maximum(x0, x1).detach(), width)
+    r0, r1 = _support(torch.minimum(y0, y1).detach(), torch.maximum(y0, y1).detach(), height)
+    rows_n, cols_n = r1 - r0 + 1, c1 - c0 + 1
+    weight_x = _bin_weights(x0, bin_w, pooled_width, c0, c1)  # (K, PW, cols)
+    weight_y = _bin_weights(y0, bin_h, pooled_height, r0, r1)  # (K, PH, rows)
+    fmap = feature_map[:, r0:r1 + 1, c0:c1 + 1].permute(1, 0, 2).reshape(rows_n, channels * cols_n)
+    rows = (weight_y.reshape(count * pooled_height, rows_n) @ fmap).reshape(count, pooled_height * channels, cols_n)
+    summed = torch.bmm(rows, weight_x.transpose(1, 2))  # (K, PH*C, PW)
+    summed = summed.reshape(count, pooled_height, channels, pooled_width).permute(0, 2, 1, 3)
+    return _ImagePooling(summed, rows, weight_x, fmap, c0, r0)
+
+
 def prroi_pool2d(features: Tensor, rois: Tensor, pooled_height: int, pooled_width: int,
                  spatial_scale: float) -> Tensor:
     """Pool `features` (B, C, H, W) over `rois` (K, 5) rows [batch_index, x0, y0, x1, y1] in input-image pixels.
@@ -55,7 +85,6 @@ def prroi_pool2d(features: Tensor, rois: Tensor, pooled_height: int, pooled_widt
     if features.dim() != 4 or rois.dim() != 2 or rois.shape[1] != 5:
         raise ValueError(f"expected features (B, C, H, W) and rois (K, 5), got {tuple(features.shape)} and "
                          f"{tuple(rois.shape)}")
-    _, _, height, width = features.shape
     rois = rois.to(features.dtype)
     batch_index = rois[:, 0].detach().long()
     x0, y0, x1, y1 = (rois[:, i] * spatial_scale for i in range(1, 5))
@@ -68,24 +97,12 @@ def prroi_pool2d(features: Tensor, rois: Tensor, pooled_height: int, pooled_widt
     pooled = features.new_zeros((rois.shape[0], channels, pooled_height, pooled_width))
     if rois.shape[0] == 0:
         return pooled
-    # ROIs of one image share its feature map: one matrix product over rows for all of them (no per-ROI copies),
-    # restricted to the cells their bins can touch.
     images = torch.unique(batch_index).tolist()
     for b in images:
         # One image (the tracker's case): every ROI, no gathering and scattering.
         sel = slice(None) if len(images) == 1 else (batch_index == b).nonzero(as_tuple=True)[0]
-        count = int(batch_index.shape[0]) if len(images) == 1 else sel.numel()
-        c0, c1 = _support(torch.minimum(x0[sel], x1[sel]).detach(), torch.maximum(x0[sel], x1[sel]).detach(), width)
-        r0, r1 = _support(torch.minimum(y0[sel], y1[sel]).detach(), torch.maximum(y0[sel], y1[sel]).detach(), height)
-        rows_n, cols_n = r1 - r0 + 1, c1 - c0 + 1
-        weight_x = _bin_weights(x0[sel], bin_w[sel], pooled_width, c0, c1)  # (k, PW, cols)
-        weight_y = _bin_weights(y0[sel], bin_h[sel], pooled_height, r0, r1)  # (k, PH, rows)
-        window = features[b, :, r0:r1 + 1, c0:c1 + 1]
-        fmap = window.permute(1, 0, 2).reshape(rows_n, channels * cols_n)  # (rows, C*cols)
-        rows = weight_y.reshape(count * pooled_height, rows_n) @ fmap  # (k*P, C*cols)
-        rows = rows.reshape(count, pooled_height * channels, cols_n)
-        out = torch.bmm(rows, weight_x.transpose(1, 2))  # (k, P*C, Q)
-        out = out.reshape(count, pooled_height, channels, pooled_width).permute(0, 2, 1, 3)
+        out = _pool_image(features[b], x0[sel], y0[sel], x1[sel], y1[sel], bin_w[sel], bin_h[sel], pooled_height,
+                          pooled_width).summed
         pooled = out if len(images) == 1 else pooled.index_put((sel,), out)
     pooled = pooled / safe_area[:, None, None, None]
     return torch.where(nonempty[:, None, None, None], pooled, torch.zeros_like(pooled))
@@ -135,34 +152,27 @@ def prroi_pool2d_box_grad(features: Tensor, boxes_xyxy: Tensor, pooled_height: i
     sum(grad_pooled * pooled) w.r.t. the boxes. Same values as `prroi_pool2d` and its autograd gradient for boxes of
     positive area (the tracker's boxes always have it); a box of zero area raises.
     """
-    _, channels, height, width = features.shape
+    channels = features.shape[1]
     count = int(boxes_xyxy.shape[0])
     x0, y0, x1, y1 = (boxes_xyxy[:, i] * spatial_scale for i in range(4))
     bin_w, bin_h = (x1 - x0) / pooled_width, (y1 - y0) / pooled_height
     if not bool(((bin_w > 0) & (bin_h > 0)).all()):
         raise ValueError("prroi_pool2d_box_grad needs boxes of positive width and height")
     area = bin_w * bin_h
-    c0, c1 = _support(x0, x1, width)
-    r0, r1 = _support(y0, y1, height)
-    rows_n, cols_n = r1 - r0 + 1, c1 - c0 + 1
-    weight_x = _bin_weights(x0, bin_w, pooled_width, c0, c1)  # (K, PW, cols)
-    weight_y = _bin_weights(y0, bin_h, pooled_height, r0, r1)  # (K, PH, rows)
-    fmap = features[0, :, r0:r1 + 1, c0:c1 + 1].permute(1, 0, 2).reshape(rows_n, channels * cols_n)
-    rows = (weight_y.reshape(count * pooled_height, rows_n) @ fmap).reshape(count, pooled_height * channels, cols_n)
-    summed = torch.bmm(rows, weight_x.transpose(1, 2))  # (K, PH*C, PW)
-    pooled = summed.reshape(count, pooled_height, channels, pooled_width).permute(0, 2, 1, 3) / area[:, None, None, None]
+    part = _pool_image(features[0], x0, y0, x1, y1, bin_w, bin_h, pooled_height, pooled_width)
+    pooled = part.summed / area[:, None, None, None]
 
     def backward(grad_pooled: Tensor) -> Tensor:
         grad_sum = (grad_pooled / area[:, None, None, None]).permute(0, 2, 1, 3).reshape(
             count, pooled_height * channels, pooled_width)  # d/d summed
         grad_area = -(grad_pooled * pooled).sum((1, 2, 3)) / area
-        grad_wx = torch.bmm(grad_sum.transpose(1, 2), rows)  # (K, PW, cols)
-        spread = torch.bmm(grad_sum, weight_x).reshape(count * pooled_height, channels * cols_n)  # (K*PH, C*cols)
-        grad_wy = (spread @ fmap.t()).reshape(count, pooled_height, rows_n)
+        grad_wx = torch.bmm(grad_sum.transpose(1, 2), part.rows)  # (K, PW, cols)
+        spread = torch.bmm(grad_sum, part.weight_x).reshape(count * pooled_height, -1)  # (K*PH, C*cols)
+        grad_wy = (spread @ part.fmap.t()).reshape(count, pooled_height, -1)
         q = torch.arange(pooled_width + 1, device=x0.device, dtype=x0.dtype)
         p = torch.arange(pooled_height + 1, device=y0.device, dtype=y0.dtype)
-        g_x0, g_x1 = _edge_gradient(grad_wx, x0[:, None] + q * bin_w[:, None], c0, pooled_width)
-        g_y0, g_y1 = _edge_gradient(grad_wy, y0[:, None] + p * bin_h[:, None], r0, pooled_height)
+        g_x0, g_x1 = _edge_gradient(grad_wx, x0[:, None] + q * bin_w[:, None], part.first_col, pooled_width)
+        g_y0, g_y1 = _edge_gradient(grad_wy, y0[:, None] + p * bin_h[:, None], part.first_row, pooled_height)
         # area = (x1 - x0) (y1 - y0) / (PW PH)
         g_x1 = g_x1 + grad_area * bin_h / pooled_width
         g_x0 = g_x0 - grad_area * bin_h / pooled_width
