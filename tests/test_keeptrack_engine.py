@@ -190,7 +190,7 @@ def test_opt_in_bf16_path_runs_in_bfloat16_and_stays_close(otb, fidelity):
     assert next(default.base.stage.backbone.parameters()).dtype == torch.float32
     assert next(fast.base.stage.backbone.parameters()).dtype == torch.bfloat16
     assert fast.base.stage.clf_conv.weight.dtype == torch.bfloat16
-    assert next(fast.refiner.bf16_convs.parameters()).dtype == torch.bfloat16 and default.refiner.bf16_convs is None
+    assert fast.refiner.bf16_net.conv3_1t[0].weight.dtype == torch.bfloat16 and default.refiner.bf16_net is None
     patch = torch.from_numpy(frames[0][:352, :352]).permute(2, 0, 1)[None].float()
     for mine, ref in zip(_stage_features(fast, patch), _stage_features(default, patch)):
         assert mine.dtype == torch.float32

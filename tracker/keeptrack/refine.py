@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 
 import torch
-from torch import nn
 
 from ..nets.iounet import AtomIoUNet, refine_boxes_relative, select_refined_box
 from .params import TrackerParams
@@ -36,12 +35,9 @@ class IoUNetRefiner(BoxRefiner):
     def __init__(self, iou_net: AtomIoUNet, params: TrackerParams):
         self.net = iou_net
         self.params = params
-        # Opt-in bf16 path: the test-branch convolutions (most of this stage's arithmetic) on a bfloat16 copy;
-        # the refinement itself stays float32.
-        self.bf16_convs = None
-        if params.bf16:
-            self.bf16_convs = nn.ModuleList([copy.deepcopy(getattr(iou_net, name)) for name in
-                                             ("conv3_1t", "conv3_2t", "conv4_1t", "conv4_2t")]).to(torch.bfloat16)
+        # Opt-in bf16 path: the test-branch convolutions (most of this stage's arithmetic) run on a bfloat16 copy
+        # of the network; the refinement itself stays float32 on `net`.
+        self.bf16_net = copy.deepcopy(iou_net).to(torch.bfloat16) if params.bf16 else None
         self.modulation: list[Tensor] | None = None
         self.last_start_boxes: Tensor | None = None  # for inspection / tests
         self.last_window: tuple[int, int, int, int] | None = None  # layer3 cells (c0, r0, c1, r1) of the last
@@ -72,11 +68,11 @@ class IoUNetRefiner(BoxRefiner):
 
     def _optimise(self, layer2: Tensor, layer3: Tensor, start: Tensor) -> tuple[Tensor, Tensor]:
         p = self.params
-        if self.bf16_convs is None:
+        if self.bf16_net is None:
             iou_feat = self.net.get_iou_feat([layer2, layer3])
         else:
-            c31, c32, c41, c42 = self.bf16_convs
-            iou_feat = (c32(c31(layer2.to(torch.bfloat16))).float(), c42(c41(layer3.to(torch.bfloat16))).float())
+            iou_feat = tuple(f.float() for f in self.bf16_net.get_iou_feat([layer2.to(torch.bfloat16),
+                                                                            layer3.to(torch.bfloat16)]))
         boxes, ious = refine_boxes_relative(self.net, self.modulation, iou_feat, start,
                                             num_iter=p.box_refinement_iter,
                                             step_length=p.box_refinement_step_length,

@@ -51,8 +51,5 @@ class DiMPNet(nn.Module):
         x = image if normalized else normalize_image(image)
         return self.feature_extractor(x, self.backbone_layers)
 
-    def extract_classification_feat(self, backbone: dict[str, Tensor]) -> Tensor:
-        return self.classifier.extract_classification_feat(backbone["layer3"])
-
     def iou_backbone_feat(self, backbone: dict[str, Tensor]) -> list[Tensor]:
         return [backbone["layer2"], backbone["layer3"]]
