@@ -1,24 +1,19 @@
-"""Annotations in the studio: the bridge between MainWindow and a Qt-free AnnotationSession.
+"""Annotations in the studio: menus, the annotation overlay, projects, autosave and recovery.
 
-`attach_annotations(window)` adds the Annotate menu and project/import/export entries to File, and
-listens to the window's extension points (sourceOpened, frameShown, resultArrived, trackingFinished,
-the frame view's boxEdited). Every change goes through the session (tracker.annotation.session), so
-it is undoable and autosaved; this module only translates Qt events and draws the annotation box.
+`attach_annotations(window)` adds the Annotate menu and project/import/export entries to File through the
+window's hooks (`menu`, `add_action`, `add_view_item`, the model's events, `sourceOpened`, `frameShown`,
+`aboutToClose`); it replaces no method of the window. The annotation session itself belongs to the window's
+`StudioModel` (app/model.py): boxes drawn or typed become manual keyframes there, every run is written into
+its document and recorded as one undo step, whichever button started it. This module only adds commands
+that are about annotations (undo, absent, interpolate, re-track to the next keyframe, files) and draws the
+annotation box with its provenance.
 
-  - a box drawn or adjusted on a frame becomes a manual keyframe there;
-  - every tracking run (the studio's Track buttons or "Re-track from here") is written into the
-    document as it arrives and recorded as one undo step; manual keyframes are never overwritten;
-  - autosave runs from a timer; at the next start an autosave newer than the project is offered.
-
-Two hooks go beyond the window's signals, both on the instance (no studio file is edited for them):
-`window.start_tracking` is wrapped, to know each run's request (start, end, direction, init box)
-before its results arrive, and `window.closeEvent`, to write the autosave when the window closes.
-A `trackingRequested(TrackRequest)` signal and an `aboutToClose` signal on MainWindow would replace them.
+Recovery: whenever a sequence or a project is opened, the newest autosave of that footage or project that
+is newer than the saved project is offered; declined autosaves move to `declined/` and are not offered again.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 import pyqtgraph as pg
@@ -30,15 +25,12 @@ from PySide6.QtWidgets import (QFileDialog, QGraphicsRectItem, QInputDialog, QMe
 from tracker.annotation.document import Provenance
 from tracker.annotation.history import RunInProgress
 from tracker.annotation.project import PROJECT_SUFFIX, Recovery, list_recoveries
-from tracker.annotation.retrack import RetrackOptions, TrackingPlan
-from tracker.annotation.session import AnnotationSession
+from tracker.annotation.session import AnnotationSession, find_recoveries
 from tracker.errors import InputError
 from tracker.formats.registry import FORMATS
 
 from .annotation_shortcuts import ANNOTATION_SHORTCUTS, BY_ACTION
-from .engines import engine_params
 from .timeline import ColorStrip
-from .workers import TrackRequest
 
 AUTOSAVE_POLL_MS = 250
 PROVENANCE_STYLE = {  # colour, dashed
@@ -67,36 +59,40 @@ class ProvenanceStrip(ColorStrip):
 
 
 class AnnotationController(QObject):
-    """Owns the AnnotationSession of the sequence open in `window`."""
+    """The annotation commands of `window`; the session they act on is `window.model.annotations`."""
 
     def __init__(self, window, autosave_folder: Path | None = None,
                  ask: Callable[[str], bool] | None = None, autosave: bool = True):
         super().__init__(window)
         self.w = window
+        self.model = window.model
         self.autosave_folder = autosave_folder
         self.ask = ask or self._ask_dialog  # yes/no questions (tests answer them without a dialog)
-        self.session: AnnotationSession | None = None
-        self.options = RetrackOptions()
         self.autosave_enabled = autosave
-        self._run = None  # the TrackingRun being written
-        self._run_plan: TrackingPlan | None = None  # plan of the run about to start
+        self.model.configure_autosave(autosave_folder, autosave)
         self._pending_project: Path | None = None  # open this project once its source is open
         self._pending_recovery: Recovery | None = None
         self._last_autosave_error: str | None = None
         self._build_overlay()
         self._build_strip()
         self._build_actions()
-        self._wrap_start_tracking()
         window.sourceOpened.connect(self._source_opened)
         window.frameShown.connect(self._show_annotation)
-        window.resultArrived.connect(self._result_arrived)
-        window.trackingFinished.connect(self._tracking_finished)
-        window.view.boxEdited.connect(self._box_edited)
+        window.aboutToClose.connect(self._about_to_close)
+        self.model.events.annotation_changed.connect(self._document_changed)
+        self.model.events.session_replaced.connect(lambda _s: self._update_actions())
+        self.model.events.run_finished.connect(lambda _plan, _status: self._update_actions())
         self._timer = QTimer(self, interval=AUTOSAVE_POLL_MS)
         self._timer.timeout.connect(self._poll_autosave)
         self._timer.start()
-        self._orig_close = window.closeEvent
-        window.closeEvent = self._close_event  # keep unsaved work in the autosave when the window closes
+
+    @property
+    def session(self) -> AnnotationSession | None:
+        return self.model.annotations
+
+    @property
+    def options(self):
+        return self.model.options
 
     # ================================================================== construction
     def _build_strip(self) -> None:
@@ -123,8 +119,8 @@ class AnnotationController(QObject):
         self.label_item = pg.TextItem("", anchor=(0, 1), fill=pg.mkBrush(0, 0, 0, 160))
         self.label_item.setZValue(16)
         self.label_item.hide()
-        self.w.view.viewbox.addItem(self.box_item)
-        self.w.view.viewbox.addItem(self.label_item)
+        self.w.add_view_item(self.box_item)
+        self.w.add_view_item(self.label_item)
 
     def _action(self, menu: str, key: str, slot: Callable):
         s = BY_ACTION[key]
@@ -164,79 +160,45 @@ class AnnotationController(QObject):
         stop.toggled.connect(lambda on: self.set_options(stop_at_keyframe=on))
         self._update_actions()
 
-    def _wrap_start_tracking(self) -> None:
-        """Every run the window starts (its Track buttons or ours) is seen here first, to plan its writing."""
-        original = self.w.start_tracking
-
-        def start_tracking(request: TrackRequest):
-            return self._start_tracking(original, request)
-
-        self.w.start_tracking = start_tracking
-
     # ================================================================== session lifecycle
     def _source_opened(self, source) -> None:
-        if self.session is not None:
-            self._close_session()
+        """A sequence is open with a fresh session: take the project asked for, and offer the newest autosave
+        of this footage or project."""
         path = str(Path(self.w.source_path).resolve())
+        pending_recovery, self._pending_recovery = self._pending_recovery, None
+        project, self._pending_project = self._pending_project, None
         try:
-            if self._pending_project is not None:
-                project, self._pending_project = self._pending_project, None
-                self.session = AnnotationSession.open_project(project, autosave_folder=self.autosave_folder,
-                                                             autosave_background=True)
-                if len(self.session.document) != len(source):
-                    raise InputError(f"project {project} has {len(self.session.document)} frames but "
-                                     f"{path} has {len(source)}")
-                recovery = AnnotationSession.find_recovery(project, folder=self.autosave_folder)
-            else:
-                self.session = None
-                recovery = self._pending_recovery or AnnotationSession.find_recovery(
-                    source=path, folder=self.autosave_folder)
-            if recovery is not None and recovery is not self._pending_recovery and not self.ask(
-                    f"Unsaved annotations of {Path(path).name} from an earlier session were found "
-                    f"({recovery.annotated_frames} annotated frames). Recover them?"):
-                self._decline(recovery)
-                recovery = None
+            if project is not None:
+                self.model.set_annotations(AnnotationSession.open_project(
+                    project, autosave_folder=self.autosave_folder, autosave_background=True))
+            recovery = pending_recovery
+            if recovery is None:
+                found = find_recoveries(project, path, self.autosave_folder)
+                if found and not self.ask(
+                        f"Unsaved annotations of {Path(path).name} from an earlier session were found "
+                        f"({found[0].annotated_frames} annotated frames). Recover them?"):
+                    for rec in found:
+                        self._decline(rec)
+                elif found:
+                    recovery = found[0]
             if recovery is not None:
                 recovered = AnnotationSession.recover(recovery, autosave_folder=self.autosave_folder,
                                                       autosave_background=True)
-                if len(recovered.document) == len(source):
-                    if self.session is not None:
-                        self.session.autosaver.close()
-                    self.session = recovered
+                if len(recovered.document) == self.model.num_frames:
+                    self.model.set_annotations(recovered)
                     self.w.show_status(f"Recovered {recovery.annotated_frames} annotated frames "
                                        f"from the autosave {recovery.autosave}")
                 else:
+                    recovered.autosaver.close()
                     self.w.show_message(f"The autosave {recovery.autosave} has {len(recovered.document)} "
-                                        f"frames, this sequence {len(source)}; not recovered")
+                                        f"frames, this sequence {self.model.num_frames}; not recovered")
         except InputError as exc:
             self.w.show_message(str(exc))
-            if self.session is not None:
-                self.session.autosaver.close()
-            self.session = None
-        finally:
-            self._pending_recovery = None
-        if self.session is None:
-            self.session = AnnotationSession.new(len(source), source=path, autosave_folder=self.autosave_folder,
-                                                 autosave_background=True, settings={})
-        self.session.set_autosave(self.autosave_enabled)
-        self.session.document.subscribe(self._document_changed)
         self._update_actions()
         self._refresh_strip()
-        self._show_annotation(self.w.current_index)
 
-    def _close_session(self) -> None:
-        if self.session is None:
-            return
-        if self._run is not None:
-            self._run.finish()
-            self._run = None
-        self.session.close()
-        self.session = None
-
-    def _close_event(self, event) -> None:
-        self._close_session()
+    def _about_to_close(self) -> None:
         self._timer.stop()
-        self._orig_close(event)
 
     def offer_recovery_at_start(self) -> bool:
         """At start without a path: offer the newest autosave (if any). True when one was recovered."""
@@ -285,11 +247,6 @@ class AnnotationController(QObject):
             return False
         return True
 
-    def _box_edited(self, box) -> None:
-        if self.session is None or self._run is not None:
-            return
-        self._edit("set_box", self.w.current_index, box)
-
     def mark_absent(self) -> None:
         if self._edit("mark_absent", self.w.current_index):
             self.w.view.hide_box()
@@ -322,7 +279,7 @@ class AnnotationController(QObject):
         self.w.go_to(edit.frame)
 
     def set_options(self, **changes) -> None:
-        self.options = replace(self.options, **changes)
+        self.model.set_options(**changes)
 
     def threshold_dialog(self) -> None:
         current = self.options.absent_below if self.options.absent_below is not None else 0.0
@@ -341,67 +298,8 @@ class AnnotationController(QObject):
     # ================================================================== tracking
     def retrack(self, direction: int = 1) -> int | None:
         """Re-initialise on the current frame's box and track until the next manual keyframe."""
-        if self.session is None or self.w.tracker is None:
-            self.w.show_message("Open a video or sequence first")
-            return None
-        i = self.w.current_index
-        try:
-            plan = self.session.plan_retrack(i, direction, self.options)
-        except InputError as exc:
-            self.w.show_message(str(exc))
-            return None
-        if len(plan) == 0:
-            self.w.show_status(f"Nothing to track: frame {i} is at the end or next to a keyframe")
-            return None
-        name = self.w.engine_name()
-        request = TrackRequest(name, plan.start, plan.end, plan.init_box, direction, self.w.device(),
-                               engine_params(name, self.w.weights()))
-        self._run_plan = plan
-        return self.w.start_tracking(request)
-
-    def _start_tracking(self, original, request: TrackRequest):
-        if self.session is None or self._run is not None:
-            return original(request)
-        plan = self._run_plan
-        self._run_plan = None
-        if plan is None or (plan.start, plan.end, plan.direction) != (request.start_index, request.end_index,
-                                                                       request.direction):
-            # The studio's own Track buttons: run through keyframes (manual frames are still left alone).
-            start = request.start_index if request.init_box is not None else request.start_index - request.direction
-            plan = TrackingPlan(start, request.init_box, request.end_index, request.direction)
-            if request.init_box is not None:
-                # A box the person drew, typed or took from ground truth becomes a keyframe; restarting
-                # on the frame's own tracked box leaves that frame as it is.
-                here = self.session.document[start]
-                if here is None or here.box != tuple(float(v) for v in request.init_box):
-                    if not self._edit("set_box", start, request.init_box):
-                        return None
-        try:
-            self._run = self.session.begin_run(plan, request.engine, self.options)
-        except RunInProgress:
-            self.w.show_message("A tracking run is still being written; wait for it to finish")
-            return None
-        self._update_actions()
-        request_id = original(request)
-        if request_id is None:  # the window refused to start
-            self._run.rollback()
-            self._run = None
-            self._update_actions()
-        return request_id
-
-    def _result_arrived(self, result) -> None:
-        if self._run is not None:
-            self._run.add(result)
-
-    def _tracking_finished(self, _request_id: int, status: str) -> None:
-        if self._run is None:
-            return
-        edit = self._run.finish()
-        self._run = None
-        self._update_actions()
-        if edit is not None and status != "done":
-            self.w.show_status(f"Tracking {status}: the frames tracked so far are kept (Ctrl+Z removes them)")
-        self._show_annotation(self.w.current_index)
+        return self.w.run_frames(None, direction, until_keyframe=self.options.stop_at_keyframe,
+                                 reinitialise=True)
 
     # ================================================================== display
     def _document_changed(self, frames) -> None:
@@ -473,8 +371,7 @@ class AnnotationController(QObject):
 
     def set_autosave(self, on: bool) -> None:
         self.autosave_enabled = on
-        if self.session is not None:
-            self.session.set_autosave(on)
+        self.model.configure_autosave(self.autosave_folder, on)
 
     # ================================================================== files
     def save(self, path: str | Path | None = None) -> Path | None:

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QSplitter, QTableWidget, QTab
 from tracker.result import FrameResult
 
 from .overlays import id_color
-from .store import ResultStore
+from .store import EngineResults
 
 DUSTBIN = "NM"  # "no match", as in pytracking's matrix display
 
@@ -171,7 +171,7 @@ class DebugDock(QDockWidget):
         self.scores_plot.addItem(curve.label)
         return curve
 
-    def update_series(self, store: ResultStore) -> None:
+    def update_series(self, store: EngineResults) -> None:
         """Redraw the per-frame curves (only where the store changed since the last call)."""
         if store.revision == self._revision:
             return

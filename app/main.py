@@ -59,9 +59,10 @@ class ScriptedRun(QObject):
             if self.args.box:
                 from .main_window import parse_box
 
-                self.w.set_init_box(parse_box(self.args.box))
+                if not self.w.set_box(parse_box(self.args.box)):
+                    raise InputError(self.w.last_message)
             if self.args.run:
-                if self.w.init_box is None:
+                if self.w.model.box_at(self.w.current_index) is None:
                     raise InputError("no initial box: pass --box x,y,w,h (the sequence has no ground truth)")
                 if self.w.run_frames(self.args.run) is None:
                     raise InputError(self.w.last_message or "tracking could not start")
@@ -174,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
                 try:
                     from .main_window import parse_box
 
-                    window.set_init_box(parse_box(args.box))
+                    window.set_box(parse_box(args.box))
                 except InputError as exc:
                     window.show_message(str(exc))
 

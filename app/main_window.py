@@ -1,16 +1,19 @@
-"""The studio's main window: start view, frame view, timeline, tracking controls, debug dock.
+"""The studio's main window: view assembly around the Qt-free `StudioModel` (app/model.py).
 
-Extension points for other parts of the studio (e.g. annotations):
-  - `menu(name)` returns (creating if needed) a top-level menu; `add_action(menu, text, slot, keys)` adds to it;
-    `toolbar` is the main tool bar; `add_dock(dock)` adds a dock widget.
-  - signals: `resultArrived(FrameResult)` for every result the engine delivers (already in `store`),
-    `frameShown(int)` whenever a frame is on screen, `sourceOpened(FrameSource)`, `trackingFinished(id, status)`.
-  - `start_tracking(TrackRequest)` runs any range in either direction (re-tracking from keyframes, backwards).
+The window owns no state of its own about the session: the source, the current frame, the boxes (the
+annotation document), the engine results and the planning of runs are the model's; the window builds the
+views, turns keys and mouse into model calls, runs the workers, and redraws when the model says so.
+
+Hooks for other parts of the studio (the annotation part uses these, and only these):
+  - `menu(name)` returns (creating if needed) a top-level menu; `add_action(menu, text, slot, keys, key)` adds to
+    it; `toolbar` is the main tool bar; `add_dock(dock)`; `add_view_item(item)` puts a graphics item over the frame.
+  - `model.events` (plain events, see app/model.py) and the Qt signals `frameShown(int)` (a frame is on screen),
+    `sourceOpened(FrameSource)`, `resultArrived(FrameResult)`, `trackingFinished(id, status)`, `aboutToClose()`.
+  - `run_frames(count, direction, until_keyframe, reinitialise)` plans (model.plan_run) and starts a run.
 """
 from __future__ import annotations
 
 import importlib
-import math
 import sys
 import threading
 from collections.abc import Callable
@@ -22,7 +25,6 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QInputDialog
                                QMenu, QProgressBar, QPushButton, QSpinBox, QStackedWidget, QStyle, QToolBar, QVBoxLayout,
                                QWidget)
 
-from tracker.boxes import validate_init_box
 from tracker.errors import InputError
 from tracker.paths import RESOURCES
 from tracker.registry import available_engines
@@ -35,7 +37,7 @@ from .dialogs import ShortcutsDialog, WeightsDialog
 from .engines import WEIGHT_FILES, choose_engine, cuda_available, engine_params, engine_status, module_present
 from .frame_view import FrameView
 from .shortcuts import BY_ACTION
-from .store import ResultStore
+from .model import StudioModel
 from .timeline import Timeline
 from .workers import FrameDecoder, TrackingController, TrackRequest, describe_error, engine_key
 
@@ -62,6 +64,7 @@ class MainWindow(QMainWindow):
     frameShown = Signal(int)
     sourceOpened = Signal(object)  # FrameSource (the GUI thread's handle: length, fps, ground truth)
     trackingFinished = Signal(int, str)  # request id, "done" | "cancelled" | "failed"
+    aboutToClose = Signal()  # the window is closing; the session (annotations, autosave) closes right after
 
     def __init__(self, settings: QSettings | None = None,
                  source_opener: Callable[[Path], FrameSource] = open_source):
@@ -71,19 +74,14 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.settings = settings or QSettings("KeepTrack", "KeepTrack Studio")
         self._open = source_opener
-        self.source: FrameSource | None = None
-        self.source_path: Path | None = None
+        self.model = StudioModel()
         self.decoder: FrameDecoder | None = None
         self.tracker: TrackingController | None = None
-        self.store = ResultStore()
-        self.current_index = 0
         self.current_frame = None
         self.last_message = ""
         self.messages: list[str] = []  # every message shown (errors included), newest last
         self.tracked_count = 0  # results delivered by the current run
         self.overlay_enabled = {o.key: o.default_on for o in ov.OVERLAYS}
-        self.init_box: Box | None = None  # the box the next initialisation will use (drawn or typed)
-        self.init_box_dirty = False  # True: drawn/typed since the last run started, so the next run initialises
         self._follow = False  # while tracking, show each new result's frame
         self._live: tuple[FrameResult, object] | None = None
         self._progress: tuple[int, int, float] | None = None
@@ -91,6 +89,7 @@ class MainWindow(QMainWindow):
         self.menus: dict[str, QMenu] = {}
 
         self._build_views()
+        self.model.events.annotation_changed.connect(self._annotation_changed)
         self._build_actions()
         self._build_toolbar()
         self._build_status_bar()
@@ -267,6 +266,28 @@ class MainWindow(QMainWindow):
     def add_dock(self, dock, area=Qt.DockWidgetArea.RightDockWidgetArea) -> None:
         self.addDockWidget(area, dock)
 
+    def add_view_item(self, item) -> None:
+        """Put a graphics item (image coordinates) over the frame, e.g. the annotation overlay."""
+        self.view.viewbox.addItem(item)
+
+    # ---- the model's state, for views and tests
+    @property
+    def source(self) -> FrameSource | None:
+        return self.model.source
+
+    @property
+    def source_path(self) -> Path | None:
+        return self.model.path
+
+    @property
+    def store(self):
+        """The engine's results: a view of the annotation document's per-frame records."""
+        return self.model.results
+
+    @property
+    def current_index(self) -> int:
+        return self.model.current
+
     # Toolbar looks: a standard icon where one fits, else a short text (menus keep the long texts).
     TOOLBAR_LOOK = {
         "open_file": ("SP_DialogOpenButton", "Open"), "open_sample": (None, "Sample"),
@@ -412,7 +433,7 @@ class MainWindow(QMainWindow):
     # ================================================================== opening
     @property
     def num_frames(self) -> int:
-        return len(self.source) if self.source is not None else 0
+        return self.model.num_frames
 
     def open_sample(self) -> bool:
         return self.open_path(SAMPLE_PATH)
@@ -437,38 +458,38 @@ class MainWindow(QMainWindow):
         path = Path(path)
         try:
             source = self._open(path)
-            if len(source) == 0:
-                raise InputError(f"{path} holds no frames")
         except Exception as exc:  # noqa: BLE001 - a bad file is a message, never a crash
             self.show_message(f"Cannot open {path}: {describe_error(exc)}")
             return False
         self.close_source()
-        self.source, self.source_path = source, path
-        factory = lambda: self._open(path)  # noqa: E731 - each worker opens its own handle
-        self.decoder = FrameDecoder(factory, self)
+        try:
+            self.model.open(source, path)  # counts the frames, once; the workers share this handle and count
+        except Exception as exc:  # noqa: BLE001
+            source.close()
+            self.show_message(f"Cannot open {path}: {describe_error(exc)}")
+            return False
+        n = self.model.num_frames
+        self.decoder = FrameDecoder(source, self)
         self.decoder.frameReady.connect(self._frame_ready)
         self.decoder.frameFailed.connect(lambda i, msg: self.show_message(msg))
-        self.tracker = TrackingController(factory, self)
+        self.tracker = TrackingController(source, n, self)
         self.tracker.batch.connect(self._on_batch)
         self.tracker.started.connect(self._on_started)
         self.tracker.failed.connect(lambda _id, msg: self.show_message(f"Tracking stopped: {msg}"))
         self.tracker.finished.connect(self._on_finished)
-        self.timeline.set_length(len(source))
-        self.debug_dock.set_length(len(source))
+        self.timeline.set_length(n)
+        self.debug_dock.set_length(n)
         self.stack.setCurrentWidget(self.viewer)
         self.message_bar.hide()
         self.setWindowTitle(f"{source.name} - KeepTrack Studio")
         self._add_recent(path)
-        self.init_box, self.init_box_dirty = None, False
         self.view.set_draw_mode(True)
-        gt = source.ground_truth
         hint = "drag on the frame to draw the target's box"
-        if gt is not None and len(gt.boxes) and all(math.isfinite(v) for v in gt.boxes[0]):
-            self.set_init_box(tuple(float(v) for v in gt.boxes[0]))
-            hint = "initial box taken from the sequence's ground truth; adjust it or draw a new one"
-        self.show_status(f"Opened {path} ({len(source)} frames, {source.fps:g} fps): {hint}")
+        if self.model.suggested_box(0) is not None:
+            hint = "frame 0's box is taken from the sequence's ground truth; adjust it or draw a new one"
+        self.show_status(f"Opened {path} ({n} frames, {source.fps:g} fps): {hint}")
+        self.sourceOpened.emit(source)  # the annotation part may open a project or recover an autosave here
         self.go_to(0)
-        self.sourceOpened.emit(source)
         return True
 
     def close_source(self) -> None:
@@ -478,10 +499,7 @@ class MainWindow(QMainWindow):
                 worker.shutdown()
                 worker.deleteLater()
         self.decoder = self.tracker = None
-        if self.source is not None:
-            self.source.close()
-        self.source = None
-        self.store.clear()
+        self.model.close()  # the annotation session closes (autosave), then the one source handle
         self.current_frame = None
         self.view.clear_frame()
         self.debug_dock.update_series(self.store)
@@ -520,8 +538,7 @@ class MainWindow(QMainWindow):
     def go_to(self, index: int) -> None:
         if self.decoder is None:
             return
-        index = max(0, min(int(index), self.num_frames - 1))
-        self.current_index = index
+        index = self.model.go_to(index)
         self.timeline.set_index(index)
         self.decoder.request(index)
 
@@ -565,6 +582,7 @@ class MainWindow(QMainWindow):
     def _frame_ready(self, index: int, frame) -> None:
         if index != self.current_index:
             return
+        self.model.frame_decoded(index, frame)
         self._show(index, frame)
 
     def _show(self, index: int, frame, live: bool = False) -> None:
@@ -572,6 +590,7 @@ class MainWindow(QMainWindow):
         self.view.set_frame(frame)
         result = self.store.get(index)
         self.view.show_overlays(self._overlays(index))
+        self._show_handles(index)
         if not live:  # while tracking, the dock follows at the slower series rate (it is costly to redraw)
             self.debug_dock.show_frame(index, result)
         self.frame_label.setText(f"frame {index} / {self.num_frames - 1}")
@@ -587,39 +606,60 @@ class MainWindow(QMainWindow):
         if self.current_frame is not None:
             self.view.show_overlays(self._overlays(self.current_index))
 
-    # ================================================================== initial box
+    # ================================================================== boxes
     def start_drawing(self) -> None:
-        """Box tool on: drag a new box, or adjust the one shown (the current frame's tracked box, if any)."""
+        """Box tool on: drag a new box, or adjust the current frame's own box (manual, tracked or suggested)."""
         self.view.set_draw_mode(True)
-        result = self.store.get(self.current_index)
-        box = result.box if result is not None and result.box is not None else self.init_box
-        if box is not None:
-            self.view.set_box(box)
+        self._show_handles(self.current_index)
         self.show_status("Drag on the frame to draw the target's box; drag its handles to adjust it")
 
-    def set_init_box(self, box: Box) -> None:
-        """The box the next run initialises with, on the frame where it starts."""
-        if self.current_frame is not None:
-            box = validate_init_box(box, self.current_frame.shape)
-        self.init_box = tuple(float(v) for v in box)
-        self.init_box_dirty = True
-        self.view.set_box(self.init_box)
+    def _show_handles(self, index: int) -> None:
+        """The handle box shows the box of the frame on screen, or nothing: never another frame's box."""
+        box = self.model.box_at(index) if self.view.viewbox.draw_mode and not self.tracking else None
+        if box is not None:
+            self.view.set_box(box)
+        else:
+            self.view.hide_box()
+
+    def set_box(self, box: Box) -> bool:
+        """A box for the current frame (typed, scripted or drawn): a manual keyframe there. False (with a
+        message) when it is refused."""
+        try:
+            self.model.set_box(self.current_index, box)
+        except InputError as exc:
+            self.show_message(str(exc))
+            return False
+        self.show_status("Box [" + ", ".join(f"{v:g}" for v in self.model.box_at(self.current_index))
+                         + f"] on frame {self.current_index}: press T to track one frame, R for N frames, "
+                         "Ctrl+R to the end")
+        return True
 
     def _box_edited(self, box: Box) -> None:
-        self.init_box = tuple(box)
-        self.init_box_dirty = True
-        self.show_status("Box [" + ", ".join(f"{v:g}" for v in box) + f"] on frame {self.current_index}: "
-                         "press T to track one frame, R for N frames, Ctrl+R to the end")
+        if self.tracking:
+            self.show_message("Tracking is running; stop it (Esc) before editing boxes")
+            self._show_handles(self.current_index)
+            return
+        self.set_box(box)
+
+    def _annotation_changed(self, frames) -> None:
+        if self.current_index in frames and self.current_frame is not None and not self.tracking:
+            self.view.show_overlays(self._overlays(self.current_index))
+            self._show_handles(self.current_index)
 
     def _box_dialog(self) -> None:
-        current = ", ".join(f"{v:g}" for v in self.init_box) if self.init_box else ""
-        text, ok = QInputDialog.getText(self, "Initial box", "x, y, w, h (image pixels, top-left corner):",
-                                        text=current)
+        box = self.model.box_at(self.current_index)
+        current = ", ".join(f"{v:g}" for v in box) if box else ""
+        text, ok = QInputDialog.getText(self, f"Box on frame {self.current_index}",
+                                        "x, y, w, h (image pixels, top-left corner):", text=current)
         if ok and text.strip():
             try:
-                self.set_init_box(parse_box(text))
+                box = parse_box(text)
             except InputError as exc:
                 self.show_message(str(exc))
+                return
+            if self.set_box(box):
+                self.view.set_draw_mode(True)
+                self._show_handles(self.current_index)
 
     # ================================================================== tracking
     def engine_name(self) -> str:
@@ -628,11 +668,13 @@ class MainWindow(QMainWindow):
     def device(self) -> str:
         return self.device_combo.currentText()
 
-    def run_frames(self, count: int | None, direction: int = 1) -> int | None:
-        """Track `count` frames from the current one (None: to the end, or the start when going backwards).
+    def run_frames(self, count: int | None, direction: int = 1, until_keyframe: bool = False,
+                   reinitialise: bool = False) -> int | None:
+        """Track `count` frames from the current one (None: to the end, or the start when going backwards;
+        `until_keyframe`: stop before the next manual keyframe; `reinitialise`: never continue the engine).
 
-        Continues the engine's track where it stands on the current frame; otherwise initialises on the
-        current frame with the box drawn (or the frame's stored box). Returns the request id, or None.
+        What the run starts from is the model's decision (`StudioModel.plan_run`, the rules in docs/studio.md).
+        Returns the request id, or None (with the reason on screen).
         """
         if self.tracker is None or self.source is None:
             self.show_message("Open a video or sequence first (File > Open, or the sample)")
@@ -640,47 +682,31 @@ class MainWindow(QMainWindow):
         if self.tracker.busy:
             self.show_status("Tracking is already running (Esc stops it)")
             return None
-        limit = self.num_frames - 1 if direction > 0 else 0
-        end = limit if count is None else self.current_index + direction * count
-        end = min(end, limit) if direction > 0 else max(end, limit)
         name, device = self.engine_name(), self.device()
         if not name:
             self.show_message("No tracking engine is available in this copy")
             return None
         params = engine_params(name, self.weights())
-        key, last, last_dir = self.tracker.worker.position()  # the worker is idle here: safe to read
-        same_engine = key == engine_key(name, device, params)
-        stored = self.store.get(self.current_index)
-        if not self.init_box_dirty and same_engine and last == self.current_index and last_dir == direction:
-            if end == self.current_index:
-                self.show_status("Already at the " + ("last" if direction > 0 else "first") + " frame")
-                return None
-            request = TrackRequest(name, self.current_index + direction, end, None, direction, device, params)
-        else:
-            box = self.init_box if (self.init_box_dirty or stored is None or stored.box is None) else stored.box
-            if box is None:
-                self.show_message("Draw a box around the target first: drag on the frame (B), "
-                                  "or type it with Track > Type box (Ctrl+B)")
-                return None
-            request = TrackRequest(name, self.current_index, end, tuple(box), direction, device, params)
-        return self.start_tracking(request)
-
-    def start_tracking(self, request: TrackRequest) -> int | None:
-        """Start any tracking run (also for re-tracking from keyframes and backwards tracking)."""
-        if self.tracker is None:
+        try:
+            plan = self.model.plan_run(engine_key(name, device, params), count, direction,
+                                       until_keyframe=until_keyframe, reinitialise=reinitialise)
+            self.model.begin_run(plan, name)
+        except InputError as exc:
+            self.show_message(str(exc))
             return None
-        if self.tracker.busy:
-            self.show_status("Tracking is already running (Esc stops it)")
-            return None
-        if request.init_box is not None:
-            self.store.discard_from(request.start_index, request.direction)
-        self.init_box_dirty = False
+        start = plan.start if plan.init_box is not None else plan.first_tracked
+        request = TrackRequest(name, start, plan.end, plan.init_box, direction, device, params)
         self.view.hide_box()
         self.view.set_draw_mode(False)
         self._play_timer.stop()
         self._follow = True
         self.tracked_count = 0
-        return self.tracker.start(request)
+        try:
+            return self.tracker.start(request)
+        except RuntimeError as exc:
+            self.model.abort_run()
+            self.show_message(str(exc))
+            return None
 
     def stop(self) -> None:
         self._play_timer.stop()
@@ -700,8 +726,8 @@ class MainWindow(QMainWindow):
         self._series_timer.start()
 
     def _on_batch(self, batch) -> None:
+        self.model.add_results(batch.results)
         for result in batch.results:
-            self.store.put(result)
             self.tracked_count += 1
             self.resultArrived.emit(result)
         if self._follow:
@@ -723,7 +749,7 @@ class MainWindow(QMainWindow):
             return
         result, frame = self._live
         self._live = None
-        self.current_index = result.frame_index
+        self.model.go_to(result.frame_index)
         self.timeline.set_index(result.frame_index)
         self._show(result.frame_index, frame, live=True)
 
@@ -734,6 +760,7 @@ class MainWindow(QMainWindow):
 
     def _on_finished(self, request_id: int, status: str) -> None:
         self._render_live()
+        self.model.finish_run(status)
         self._render_timer.stop()
         self._series_timer.stop()
         if self.current_frame is not None:  # the stored result of the frame on screen may have just arrived
@@ -743,7 +770,8 @@ class MainWindow(QMainWindow):
         if status == "done":
             self.show_status(f"Tracked up to frame {self.current_index} ({self.fps_label.text() or 'no frames'})")
         elif status == "cancelled":
-            self.show_status(f"Stopped at frame {self.current_index}")
+            self.show_status(f"Stopped at frame {self.current_index}; the frames tracked so far are kept "
+                             "(Ctrl+Z removes them)")
         self.trackingFinished.emit(request_id, status)
 
     # ================================================================== messages, screenshots, closing
@@ -782,6 +810,7 @@ class MainWindow(QMainWindow):
                 self.show_message(str(exc))
 
     def closeEvent(self, event):
+        self.aboutToClose.emit()
         if self._preload is not None:
             self._preload.join(60)  # never let the interpreter exit in the middle of importing torch
         self.close_source()

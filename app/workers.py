@@ -1,7 +1,8 @@
 """Background work: frame decoding and tracking, each in its own QThread.
 
 Only plain data crosses threads: request dataclasses in, FrameResult objects and RGB arrays out.
-Each worker opens its own FrameSource (video readers are not safe to share between threads).
+Both workers read the one FrameSource the studio opened (sources guard their reader with a lock) and are
+given its frame count: a video is opened and counted once. The source's owner (StudioModel) closes it.
 """
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import threading
 import time
 import traceback
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
@@ -21,9 +21,6 @@ from tracker.errors import InputError
 from tracker.registry import create_engine
 from tracker.result import Box, FrameResult
 from tracker.sources.base import FrameSource
-
-SourceFactory = Callable[[], FrameSource]
-
 
 def describe_error(exc: BaseException) -> str:
     """A one-line message for the person at the window: InputErrors speak for themselves, other errors get their type."""
@@ -61,10 +58,9 @@ class DecodeWorker(QObject):
     decoded = Signal(int, int, object)  # request id, frame index, RGB array
     failed = Signal(int, int, str)  # request id, frame index, message
 
-    def __init__(self, source_factory: SourceFactory, cache_size: int = 48):
+    def __init__(self, source: FrameSource, cache_size: int = 48):
         super().__init__()
-        self._factory = source_factory
-        self._source: FrameSource | None = None
+        self._source = source
         self._lock = threading.Lock()
         self._pending: tuple[int, int] | None = None
         self._cache: OrderedDict[int, object] = OrderedDict()
@@ -85,8 +81,6 @@ class DecodeWorker(QObject):
         try:
             frame = self._cache.get(index)
             if frame is None:
-                if self._source is None:
-                    self._source = self._factory()
                 frame = self._source.frame(index)
                 self._cache[index] = frame
                 while len(self._cache) > self._cache_size:
@@ -98,9 +92,7 @@ class DecodeWorker(QObject):
             self.failed.emit(request_id, index, describe_error(exc))
 
     def close(self) -> None:
-        if self._source is not None:
-            self._source.close()
-            self._source = None
+        self._cache.clear()
 
 
 class FrameDecoder(QObject):
@@ -110,11 +102,11 @@ class FrameDecoder(QObject):
     frameFailed = Signal(int, str)
     _wake = Signal()
 
-    def __init__(self, source_factory: SourceFactory, parent: QObject | None = None):
+    def __init__(self, source: FrameSource, parent: QObject | None = None):
         super().__init__(parent)
         self._thread = QThread()
         self._thread.setObjectName("decode")
-        self._worker = DecodeWorker(source_factory)
+        self._worker = DecodeWorker(source)
         self._worker.moveToThread(self._thread)
         self._wake.connect(self._worker.serve)
         self._worker.decoded.connect(self._on_decoded)
@@ -202,10 +194,10 @@ class TrackingWorker(QObject):
 
     BATCH_INTERVAL_S = 0.04
 
-    def __init__(self, source_factory: SourceFactory):
+    def __init__(self, source: FrameSource, num_frames: int):
         super().__init__()
-        self._factory = source_factory
-        self._source: FrameSource | None = None
+        self._source = source
+        self._num_frames = int(num_frames)
         self._engine = None
         self._engine_key: tuple | None = None
         self._last_index: int | None = None  # last frame the held engine tracked
@@ -221,9 +213,6 @@ class TrackingWorker(QObject):
         with self._lock:
             return request_id <= self._cancel_upto
 
-    def position(self) -> tuple[tuple | None, int | None, int]:
-        return self._engine_key, self._last_index, self._direction
-
     @Slot(object)
     def run(self, req: TrackRequest) -> None:
         _lower_thread_priority()
@@ -236,9 +225,7 @@ class TrackingWorker(QObject):
         try:
             if req.direction not in (1, -1):
                 raise InputError(f"direction must be +1 or -1, got {req.direction}")
-            if self._source is None:
-                self._source = self._factory()
-            n = len(self._source)
+            n = self._num_frames
             for what, idx in (("start", req.start_index), ("end", req.end_index)):
                 if not 0 <= idx < n:
                     raise InputError(f"{what} frame {idx} is outside the sequence (frames 0..{n - 1})")
@@ -303,9 +290,6 @@ class TrackingWorker(QObject):
         self._last_flush = time.perf_counter()
 
     def close(self) -> None:
-        if self._source is not None:
-            self._source.close()
-            self._source = None
         self._engine = None
 
 
@@ -318,11 +302,11 @@ class TrackingController(QObject):
     finished = Signal(int, str)
     _run = Signal(object)
 
-    def __init__(self, source_factory: SourceFactory, parent: QObject | None = None):
+    def __init__(self, source: FrameSource, num_frames: int, parent: QObject | None = None):
         super().__init__(parent)
         self._thread = QThread()
         self._thread.setObjectName("tracking")
-        self.worker = TrackingWorker(source_factory)
+        self.worker = TrackingWorker(source, num_frames)
         self.worker.moveToThread(self._thread)
         self._run.connect(self.worker.run)
         # Clear `busy` before anyone hears `finished`, so a listener may start the next run at once.

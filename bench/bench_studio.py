@@ -65,14 +65,15 @@ def main() -> int:
     r = FrameResult(0, (20, 40, 30, 30), search_area=(0, 0, 200, 200), candidates=cands, selected_id=3,
                     score_map=ScoreMap(np.random.rand(23, 23).astype(np.float32), 10, 10, 8, 8),
                     assignment=Assignment(np.random.rand(11, 11), cands, tuple(range(10))))
-    w.store.put(r)
+    from app import overlays as ov
+
     draw = []
     for _ in range(20):
         t0 = time.perf_counter()
-        w._show(0, frame)
+        w.view.set_frame(frame)
+        w.view.show_overlays(ov.build_overlays(r, w.overlay_enabled, None))
         w.repaint()
         draw.append(time.perf_counter() - t0)
-    w.store.clear()
 
     rows = [("seek to a random frame (median)", f"{1000 * np.median(lat):.1f} ms"),
             ("redraw, all overlays, 10 candidates (median)", f"{1000 * np.median(draw):.1f} ms")]
@@ -88,7 +89,7 @@ def main() -> int:
         w.go_to(0)
         wait(lambda: w.current_index == 0 and w.current_frame is not None)
         if box is not None:
-            w.set_init_box(box)
+            w.set_box(box)
         ticks: list[float] = []
         timer = QTimer(interval=10)
         timer.timeout.connect(lambda: ticks.append(time.perf_counter()))

@@ -1,4 +1,4 @@
-"""Qt-free parts of the studio: overlays, the result store, box parsing, engine choice, the sample generator."""
+"""Qt-free parts of the studio: overlays, box parsing, engine choice, the sample generator."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +7,6 @@ import pytest
 from app import overlays as ov
 from app.engines import choose_engine, engine_status
 from app.main_window import parse_box
-from app.store import ResultStore
 from tracker.errors import InputError
 from tracker.paths import RESOURCES
 from tracker.registry import EngineInfo
@@ -73,24 +72,6 @@ def test_build_overlays_respects_toggles_and_empty_results():
     assert (gt.x, gt.y, gt.w, gt.h) == (1, 2, 3, 4) and gt.dashed
     assert ov.build_overlays(None, {}, gt_box=np.full(4, np.nan))["ground_truth"] == []  # unannotated frame
     assert ov.build_overlays(None, {"ground_truth": False}, gt_box=(1, 2, 3, 4))["ground_truth"] == []
-
-
-def test_store_keeps_each_frame_and_derives_series():
-    store = ResultStore()
-    for i in range(5):
-        store.put(FrameResult(i, (i, 0, 5, 5), presence=i / 10, flag=Flag.UNCERTAIN if i == 3 else Flag.NORMAL,
-                              candidates=(Candidate(0, 0, 0.5 + i / 100, 1),) + ((Candidate(1, 1, 0.2, 2),) if i % 2 else ())))
-    assert store.get(2).box == (2, 0, 5, 5)
-    assert store.flags(7) == [Flag.NORMAL] * 3 + [Flag.UNCERTAIN, Flag.NORMAL, None, None]
-    f, p = store.presence()
-    assert list(f) == [0, 1, 2, 3, 4] and p[4] == pytest.approx(0.4)
-    hist = store.score_histories()
-    assert list(hist[2][0]) == [1, 3] and hist[1][1][4] == pytest.approx(0.54)
-    rev = store.revision
-    store.discard_from(3, +1)
-    assert store.indices() == [0, 1, 2] and store.revision > rev
-    store.discard_from(1, -1)
-    assert store.indices() == [2]
 
 
 def test_parse_box():

@@ -125,8 +125,8 @@ def test_open_sample_draw_box_track_and_scrub(qtbot, window):
     w.engine_combo.setCurrentText("test-scripted")
     # The sample's ground truth pre-fills the box; draw a new one with the mouse instead.
     drag(qtbot, w, 200, 30, 260, 80)  # away from the pre-filled box (its handles would catch the press)
-    box = w.init_box
-    assert w.init_box_dirty and box == pytest.approx((200, 30, 60, 50), abs=2.5)
+    box = w.model.box_at(0)  # the drawn box is frame 0's manual keyframe, in the document
+    assert w.model.document[0].is_keyframe and box == pytest.approx((200, 30, 60, 50), abs=2.5)
 
     delivered = []
     w.resultArrived.connect(delivered.append)
@@ -181,7 +181,7 @@ def test_engine_failure_is_a_message_not_a_crash(qtbot, window):
     assert not w.tracking
     # the window still works: another engine runs fine afterwards
     w.engine_combo.setCurrentText("test-scripted")
-    w.set_init_box((30, 120, 40, 40))
+    w.set_box((30, 120, 40, 40))
     assert run_and_wait(qtbot, w, 2) == "done"
 
 
@@ -263,8 +263,10 @@ def test_bad_path_and_missing_box_are_messages(qtbot, window, tmp_path):
     (tmp_path / "empty").mkdir()
     assert not w.open_path(tmp_path / "empty")
     open_and_wait(qtbot, w)
-    w.init_box, w.init_box_dirty = None, False
-    assert w.run_frames(5) is None and "Draw a box" in w.last_message
+    w.engine_combo.setCurrentText("test-scripted")
+    w.timeline.spin.setValue(5)  # frame 0 has the ground truth's box, frame 5 none
+    qtbot.waitUntil(lambda: w.current_index == 5, timeout=5000)
+    assert w.run_frames(5) is None and "Draw a box" in w.last_message and "frame 5" in w.last_message
 
 
 def test_shortcuts_table_is_wired(window):
@@ -360,7 +362,7 @@ def test_track_backwards_from_a_later_frame(qtbot, window):
     w.engine_combo.setCurrentText("test-scripted")
     w.timeline.spin.setValue(30)
     qtbot.waitUntil(lambda: w.current_index == 30 and w.frame_label.text().startswith("frame 30 "), timeout=5000)
-    w.set_init_box((100, 100, 40, 40))
+    w.set_box((100, 100, 40, 40))
     delivered = []
     w.resultArrived.connect(delivered.append)
     w.n_spin.setValue(10)
@@ -388,7 +390,7 @@ def test_cancel_and_unbuildable_engine(qtbot, window):
     row = w.engine_combo.findText("test-unbuildable")
     assert not model.item(row).isEnabled()
     w.engine_combo.setCurrentIndex(row)
-    w.set_init_box((30, 120, 40, 40))
+    w.set_box((30, 120, 40, 40))
     assert run_and_wait(qtbot, w, 3) == "failed"
     assert "tests_no_such_module_xyz" in w.last_message
 
@@ -404,8 +406,8 @@ def test_interactive_start_with_path_and_box(qtbot, tmp_path):
 
     def poll():
         for widget in QApplication.topLevelWidgets():
-            if isinstance(widget, MainWindow) and widget.source is not None and widget.init_box == (50, 60, 30, 20):
-                seen["box"], seen["frames"] = widget.init_box, widget.num_frames
+            if isinstance(widget, MainWindow) and widget.source is not None and widget.model.box_at(0) == (50, 60, 30, 20):
+                seen["box"], seen["frames"] = widget.model.box_at(0), widget.num_frames
                 widget.close()
                 QApplication.instance().exit(0)
                 return

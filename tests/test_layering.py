@@ -43,3 +43,20 @@ def test_importing_all_of_tracker_loads_no_qt():
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
+
+
+QT_FREE_APP_MODULES = ("app.model", "app.store")  # the studio's session model: views listen, it never draws
+
+
+def test_the_studio_model_imports_no_qt():
+    for name in QT_FREE_APP_MODULES:
+        path = REPO / (name.replace(".", "/") + ".py")
+        assert not _imported_roots(path) & QT_MODULES, f"{name} must stay Qt-free"
+    code = (
+        "import sys, importlib\n"
+        f"for m in {QT_FREE_APP_MODULES!r}:\n"
+        "    importlib.import_module(m)\n"
+        f"bad = [m for m in sys.modules if m.split('.')[0] in {sorted(QT_MODULES)!r}]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)

@@ -335,6 +335,7 @@ class Recovery:
     autosaved_at: float
     project_saved_at: float | None
     annotated_frames: int
+    source: str | None = None  # the footage the autosaved document belongs to
 
     def load(self) -> Project:
         return load_project(self.autosave)
@@ -365,7 +366,7 @@ def find_recovery(project_path: str | Path | None = None, source: str | None = N
         if proj_at is not None and proj_at >= auto_at:
             return None
     return Recovery(path, None if project_path is None else Path(project_path), auto_at, proj_at,
-                    len(auto.document.annotated_frames()))
+                    len(auto.document.annotated_frames()), auto.document.source)
 
 
 def list_recoveries(folder: Path | None = None) -> list[Recovery]:
@@ -382,5 +383,5 @@ def list_recoveries(folder: Path | None = None) -> list[Recovery]:
         auto_at = auto.saved_at or p.stat().st_mtime
         if proj_at is not None and proj_at >= auto_at:
             continue
-        out.append(Recovery(p, proj, auto_at, proj_at, len(auto.document.annotated_frames())))
+        out.append(Recovery(p, proj, auto_at, proj_at, len(auto.document.annotated_frames()), auto.document.source))
     return out

@@ -14,8 +14,26 @@ from ..errors import InputError
 from .document import AnnotationDocument
 from .edits import apply_presence_threshold, clear_frames, interpolate, mark_absent, replace_all, set_box
 from .history import Edit, History
-from .project import (Autosaver, Project, Recovery, autosave_path, find_recovery, load_project, save_project)
+from .project import (Autosaver, Project, Recovery, autosave_path, find_recovery, list_recoveries, load_project,
+                      save_project)
 from .retrack import RetrackOptions, TrackingPlan, TrackingRun, plan_retrack
+
+
+def find_recoveries(project_path: str | Path | None = None, source: str | Path | None = None,
+                    folder: Path | None = None) -> list[Recovery]:
+    """Every autosave worth offering when this footage or project is opened, newest first: the autosave of
+    the project, of the footage before its first save, and of any project of the same footage, each only
+    when newer than the project it shadows (a project saved, then more tracked, then killed: its autosave
+    is offered when the footage is opened directly, too)."""
+    project = None if project_path is None else Path(project_path).resolve()
+    footage = None if source is None else Path(source).resolve()
+    out = []
+    for rec in list_recoveries(folder):
+        same_project = project is not None and rec.project is not None and Path(rec.project).resolve() == project
+        same_footage = footage is not None and rec.source is not None and Path(rec.source).resolve() == footage
+        if same_project or same_footage:
+            out.append(rec)
+    return out
 
 
 class AnnotationSession:

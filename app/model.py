@@ -1,0 +1,338 @@
+"""StudioModel: the studio session without Qt (the napari ViewerModel idea).
+
+It owns the open source (opened once; its frame count measured once and shared with the workers), the
+current frame, the annotation session (the document is the only place boxes live), the engine results
+(a view of the document's per-frame records, `EngineResults`), where the engine stands, and the one
+function that plans a run (`plan_run`). Views listen to its plain events and never keep state of their own:
+
+  source_opened(model)  frame_changed(index)  annotation_changed(frozenset of frames)
+  session_replaced(AnnotationSession)  run_planned(RunPlan)  results_arrived(tuple of FrameResult)
+  run_finished(RunPlan, status)
+
+Rules of a run (docs/studio.md): a run from frame k starts from the document's box at k (manual, tracked or
+interpolated), or continues the engine where it stands (same engine, same direction, standing on k, and k
+still holds what the engine wrote there); it writes only the frames it tracks, never a box of another frame,
+never over a manual keyframe. Runs are planned for the selected target (one target per video for now).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from tracker.annotation.document import FrameAnnotation
+from tracker.annotation.retrack import RetrackOptions, TrackingPlan, TrackingRun
+from tracker.annotation.session import AnnotationSession
+from tracker.boxes import validate_init_box
+from tracker.errors import InputError
+from tracker.result import Box, FrameResult
+from tracker.sources.base import FrameSource
+
+from .store import EngineResults
+
+NO_BOX_MESSAGE = ("Draw a box around the target first: drag on the frame (B), "
+                  "or type it with Track > Type box (Ctrl+B)")
+
+
+class Event:
+    """A plain event: `connect(callback)`, `disconnect(callback)`, `emit(*args)` (callbacks run in order)."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self._callbacks: list[Callable] = []
+
+    def connect(self, callback: Callable) -> None:
+        self._callbacks.append(callback)
+
+    def disconnect(self, callback: Callable) -> None:
+        if callback in self._callbacks:
+            self._callbacks.remove(callback)
+
+    def emit(self, *args) -> None:
+        for callback in list(self._callbacks):
+            callback(*args)
+
+
+class Events:
+    def __init__(self):
+        for name in ("source_opened", "frame_changed", "annotation_changed", "session_replaced", "run_planned",
+                     "results_arrived", "run_finished"):
+            setattr(self, name, Event(name))
+
+
+@dataclass(frozen=True)
+class EnginePosition:
+    """Where the engine the tracking worker holds stands: its key, the last frame it tracked, its direction,
+    and what it wrote on that frame (a correction there since means it no longer stands on the document)."""
+
+    key: tuple
+    frame: int
+    direction: int
+    written: FrameAnnotation | None
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """One run for one target: initialise at `start` with `init_box` (None: continue the engine, which stands
+    on `start`), then track start+direction .. `end` (inclusive). `may_overwrite`: the frames it may write
+    (its tracked frames without the manual keyframes). `writes_keyframe`: the box on `start` is a suggestion
+    (the sequence's ground truth) that becomes a manual keyframe there when the run starts."""
+
+    start: int
+    end: int
+    direction: int
+    init_box: Box | None
+    engine_key: tuple
+    may_overwrite: frozenset[int] = field(default_factory=frozenset)
+    writes_keyframe: bool = False
+    target: int = 0  # the selected target (one per video for now)
+
+    @property
+    def continues(self) -> bool:
+        return self.init_box is None
+
+    @property
+    def first_tracked(self) -> int:
+        return self.start + self.direction
+
+    def tracking_plan(self) -> TrackingPlan:
+        return TrackingPlan(self.start, self.init_box, self.end, self.direction)
+
+    def frames(self) -> range:
+        return self.tracking_plan().frames()
+
+
+class StudioModel:
+    """The studio session: see the module doc. `autosave_folder`/`autosave` configure the annotation
+    session's autosave; autosave is off unless the annotation part turns it on (`configure_autosave`)."""
+
+    def __init__(self):
+        self.events = Events()
+        self.source: FrameSource | None = None
+        self.path: Path | None = None
+        self.num_frames = 0
+        self.frame_shape: tuple[int, ...] | None = None
+        self.current = 0
+        self.annotations: AnnotationSession | None = None
+        self.results = EngineResults()
+        self.engine_at: EnginePosition | None = None
+        self._run: TrackingRun | None = None
+        self._run_plan: RunPlan | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self.autosave_folder: Path | None = None
+        self.autosave_enabled = False
+        self._autosave_configured = False
+
+    # ================================================================== source
+    def configure_autosave(self, folder: Path | None, enabled: bool) -> None:
+        self.autosave_folder, self.autosave_enabled, self._autosave_configured = folder, enabled, True
+        if self.annotations is not None:
+            self.annotations.set_autosave(enabled)
+
+    def open(self, source: FrameSource, path: str | Path) -> None:
+        """Take an opened source (the one handle every part of the studio reads) and start a fresh session."""
+        n = len(source)  # measured once here; workers get this count, never measure again
+        if n == 0:
+            raise InputError(f"{path} holds no frames")
+        self.close()
+        self.source, self.path, self.num_frames, self.current = source, Path(path), n, 0
+        self.frame_shape = None
+        self.engine_at = None
+        self.set_annotations(self.new_annotations())
+        self.events.source_opened.emit(self)
+
+    def new_annotations(self) -> AnnotationSession:
+        """An empty annotation session for the open source, with this model's autosave settings."""
+        return AnnotationSession.new(self.num_frames, source=str(self.path.resolve()),
+                                     autosave_folder=self.autosave_folder, autosave=self.autosave_enabled,
+                                     autosave_background=True, settings={})
+
+    def set_annotations(self, session: AnnotationSession) -> None:
+        """Replace the annotation session (a project opened, an autosave recovered); it must fit the source."""
+        if len(session.document) != self.num_frames:
+            raise InputError(f"the annotations have {len(session.document)} frames but {self.path} has "
+                             f"{self.num_frames}")
+        old = self.annotations
+        if old is not None and old is not session:
+            self._close_annotations()
+        self.annotations = session
+        session.set_autosave(self.autosave_enabled)
+        self.results = EngineResults(session.document)
+        self.engine_at = None
+        self._unsubscribe = session.document.subscribe(self.events.annotation_changed.emit)
+        self.events.session_replaced.emit(session)
+        self.events.annotation_changed.emit(frozenset(range(self.num_frames)))
+
+    def _close_annotations(self) -> None:
+        if self.annotations is None:
+            return
+        if self._run is not None:
+            self._run.finish()
+            self._run = None
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        if self._autosave_configured:
+            self.annotations.close()  # unsaved work is autosaved, a clean session removes its autosave
+        else:
+            self.annotations.autosaver.close()  # a window without the annotation part touches no autosave
+        self.annotations = None
+        self.results = EngineResults()
+
+    def close(self) -> None:
+        self._close_annotations()
+        if self.source is not None:
+            self.source.close()
+        self.source, self.path, self.num_frames, self.engine_at = None, None, 0, None
+
+    @property
+    def document(self):
+        return None if self.annotations is None else self.annotations.document
+
+    @property
+    def ground_truth(self):
+        return None if self.source is None else self.source.ground_truth
+
+    # ================================================================== frames
+    def go_to(self, index: int) -> int:
+        """Make `index` (clamped to the sequence) the current frame; returns it."""
+        if self.num_frames == 0:
+            return 0
+        index = max(0, min(int(index), self.num_frames - 1))
+        if index != self.current:
+            self.current = index
+            self.events.frame_changed.emit(index)
+        return index
+
+    def frame_decoded(self, index: int, frame) -> None:
+        self.frame_shape = getattr(frame, "shape", self.frame_shape)
+
+    # ================================================================== boxes
+    def annotation_at(self, index: int) -> FrameAnnotation | None:
+        doc = self.document
+        return None if doc is None or not 0 <= index < len(doc) else doc[index]
+
+    def suggested_box(self, index: int) -> Box | None:
+        """The sequence's ground truth of frame 0, offered there while the document has nothing on it."""
+        gt = self.ground_truth
+        if index != 0 or self.annotation_at(0) is not None or gt is None or not len(gt.boxes):
+            return None
+        row = gt.boxes[0]
+        if not all(math.isfinite(float(v)) for v in row) or row[2] <= 0 or row[3] <= 0:
+            return None
+        return tuple(float(v) for v in row)
+
+    def box_at(self, index: int) -> Box | None:
+        """The box of frame `index`: the document's, else the suggestion for that very frame; never another's."""
+        a = self.annotation_at(index)
+        if a is not None:
+            return a.box
+        return self.suggested_box(index)
+
+    def set_box(self, index: int, box: Box) -> None:
+        """A drawn, adjusted or typed box: a manual keyframe on `index` (one undo step)."""
+        if self.annotations is None:
+            raise InputError("Open a video or sequence first (File > Open, or the sample)")
+        if self.frame_shape is not None:
+            box = validate_init_box(box, self.frame_shape)
+        self.annotations.set_box(index, tuple(float(v) for v in box))
+
+    # ================================================================== runs
+    @property
+    def running(self) -> bool:
+        return self._run is not None
+
+    def plan_run(self, engine_key: tuple, count: int | None, direction: int = 1, frame: int | None = None,
+                 until_keyframe: bool = False, reinitialise: bool = False) -> RunPlan:
+        """Plan a run from `frame` (default: the current one) over `count` frames (None: to the end, or to the
+        start backwards; `until_keyframe`: stop before the next manual keyframe). InputError says why not."""
+        if self.annotations is None:
+            raise InputError("Open a video or sequence first (File > Open, or the sample)")
+        if direction not in (1, -1):
+            raise InputError(f"direction must be +1 (forward) or -1 (backward), got {direction}")
+        k = self.current if frame is None else int(frame)
+        doc = self.document
+        limit = self.num_frames - 1 if direction > 0 else 0
+        end = limit if count is None else k + direction * int(count)
+        if until_keyframe:
+            nxt = doc.next_keyframe(k, direction)
+            if nxt is not None:
+                end = nxt - direction
+        end = min(end, limit) if direction > 0 else max(end, limit)
+        if (end - k) * direction <= 0:
+            where = "last" if direction > 0 else "first"
+            raise InputError(f"Nothing to track from frame {k}: it is the {where} frame"
+                             + (" or next to a keyframe" if until_keyframe else ""))
+        here = doc[k]
+        pos = self.engine_at
+        stands = (pos is not None and pos.key == engine_key and pos.frame == k and pos.direction == direction
+                  and pos.written == here)
+        init_box, writes_keyframe = None, False
+        if reinitialise or not stands:
+            if here is not None:
+                if here.box is None:
+                    raise InputError(f"Frame {k} is marked absent: draw the target's box there before tracking "
+                                     "from it (B or Ctrl+B)")
+                init_box = here.box
+            else:
+                init_box = self.suggested_box(k)
+                writes_keyframe = init_box is not None
+            if init_box is None:
+                raise InputError(NO_BOX_MESSAGE + f" (frame {k} has no box)")
+        plan = RunPlan(k, end, direction, init_box, engine_key, writes_keyframe=writes_keyframe)
+        tracked = plan.frames()
+        plan = replace(plan, may_overwrite=frozenset(i for i in tracked if not _is_keyframe(doc[i])))
+        self.events.run_planned.emit(plan)
+        return plan
+
+    def begin_run(self, plan: RunPlan, engine: str) -> None:
+        """The run is about to start in the worker: open its undo step (and write a suggested box first)."""
+        if self._run is not None:
+            raise InputError("A tracking run is still being written; wait for it to finish")
+        if plan.writes_keyframe:
+            self.set_box(plan.start, plan.init_box)
+        options = replace(self.options, keep_debug=True)  # the engine results are the document's records
+        self._run = self.annotations.begin_run(plan.tracking_plan(), engine, options)
+        self._run_plan = plan
+
+    def abort_run(self) -> None:
+        """The worker refused to start: nothing was written."""
+        if self._run is not None:
+            self._run.rollback()
+        self._run, self._run_plan = None, None
+
+    def add_results(self, results: tuple[FrameResult, ...] | list[FrameResult]) -> None:
+        plan = self._run_plan
+        if self._run is None or plan is None:
+            return
+        for r in results:
+            self._run.add(r)
+        if results:
+            last = results[-1].frame_index
+            self.engine_at = EnginePosition(plan.engine_key, last, plan.direction, self.document[last])
+        self.events.results_arrived.emit(tuple(results))
+
+    def finish_run(self, status: str):
+        """The run ended ("done", "cancelled", "failed"): record what it wrote as one undo step (returned)."""
+        plan, run = self._run_plan, self._run
+        self._run, self._run_plan = None, None
+        edit = run.finish() if run is not None else None
+        if status == "failed":
+            self.engine_at = None  # an engine that raised is not continued
+        if plan is not None:
+            self.events.run_finished.emit(plan, status)
+        return edit
+
+    @property
+    def options(self) -> RetrackOptions:
+        """How runs write into the document (the annotation session's, saved with the project)."""
+        return RetrackOptions() if self.annotations is None else self.annotations.options
+
+    def set_options(self, **changes) -> None:
+        if self.annotations is not None:
+            self.annotations.options = replace(self.annotations.options, **changes)
+
+
+def _is_keyframe(a: FrameAnnotation | None) -> bool:
+    return a is not None and a.is_keyframe
