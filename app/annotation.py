@@ -64,14 +64,16 @@ class AnnotationController(QObject):
     def __init__(self, window, autosave_folder: Path | None = None,
                  ask: Callable[[str], bool] | None = None, autosave: bool = True):
         super().__init__(window)
+        self.offer_recoveries = autosave  # scripted runs (no autosave) neither write nor offer autosaves
         self.w = window
         self.model = window.model
         self.autosave_folder = autosave_folder
         self.ask = ask or self._ask_dialog  # yes/no questions (tests answer them without a dialog)
         self.autosave_enabled = autosave
         self.model.configure_autosave(autosave_folder, autosave)
-        self._pending_project: Path | None = None  # open this project once its source is open
-        self._pending_recovery: Recovery | None = None
+        # (footage, project) / (footage, recovery): take it once that footage is open (opening is asynchronous)
+        self._pending_project: tuple[str, Path] | None = None
+        self._pending_recovery: tuple[str, Recovery] | None = None
         self._last_autosave_error: str | None = None
         self._build_overlay()
         self._build_strip()
@@ -166,13 +168,15 @@ class AnnotationController(QObject):
         of this footage or project."""
         path = str(Path(self.w.source_path).resolve())
         pending_recovery, self._pending_recovery = self._pending_recovery, None
-        project, self._pending_project = self._pending_project, None
+        pending_project, self._pending_project = self._pending_project, None
+        pending_recovery = pending_recovery[1] if pending_recovery and pending_recovery[0] == path else None
+        project = pending_project[1] if pending_project and pending_project[0] == path else None
         try:
             if project is not None:
                 self.model.set_annotations(AnnotationSession.open_project(
                     project, autosave_folder=self.autosave_folder, autosave_background=True))
             recovery = pending_recovery
-            if recovery is None:
+            if recovery is None and self.offer_recoveries:
                 found = find_recoveries(project, path, self.autosave_folder)
                 if found and not self.ask(
                         f"Unsaved annotations of {Path(path).name} from an earlier session were found "
@@ -212,7 +216,7 @@ class AnnotationController(QObject):
                 continue
             if self.ask(f"Unsaved annotations of {Path(source).name} from an earlier session were found "
                         f"({rec.annotated_frames} annotated frames). Open the sequence and recover them?"):
-                self._pending_recovery = rec
+                self._pending_recovery = (str(Path(source).resolve()), rec)
                 if self.w.open_path(source):
                     return True
                 self._pending_recovery = None
@@ -402,11 +406,11 @@ class AnnotationController(QObject):
         if not source or not Path(source).exists():
             self.w.show_message(f"The sequence of project {path} ({source}) cannot be found")
             return False
-        self._pending_project = path
+        self._pending_project = (str(Path(source).resolve()), path)
         if not self.w.open_path(source):
             self._pending_project = None
             return False
-        return self.session is not None and self.session.project_path == path
+        return True  # the project's annotations are taken once its sequence is open (sourceOpened)
 
     def import_file(self, path: str | Path, format: str | None = None, **options) -> bool:
         if self.session is None:

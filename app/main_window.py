@@ -39,7 +39,7 @@ from .frame_view import FrameView
 from .shortcuts import BY_ACTION
 from .model import StudioModel
 from .timeline import Timeline
-from .workers import FrameDecoder, TrackingController, TrackRequest, describe_error, engine_key
+from .workers import FrameCounter, FrameDecoder, TrackingController, TrackRequest, describe_error, engine_key
 
 SAMPLE_PATH = RESOURCES / "sample"
 MAX_RECENT = 10
@@ -77,6 +77,7 @@ class MainWindow(QMainWindow):
         self.model = StudioModel()
         self.decoder: FrameDecoder | None = None
         self.tracker: TrackingController | None = None
+        self._counting: tuple | None = None  # (FrameCounter, source, path) while a source's frames are counted
         self.current_frame = None
         self.last_message = ""
         self.messages: list[str] = []  # every message shown (errors included), newest last
@@ -454,7 +455,12 @@ class MainWindow(QMainWindow):
         return Path(recent[0]).parent if recent else Path.home()
 
     def open_path(self, path: str | Path) -> bool:
-        """Open a video, image folder or sequence folder. False (with a message in the window) where it cannot."""
+        """Open a video, image folder or sequence folder: False (with a message in the window) where it cannot.
+
+        The source is opened here (readers check the file and decode frame 0); its frames are counted once,
+        in a worker (a video's count is one decoding pass), and the count is shared by everything that reads
+        it. `sourceOpened` and the first `frameShown` follow when the count is known.
+        """
         path = Path(path)
         try:
             source = self._open(path)
@@ -462,13 +468,33 @@ class MainWindow(QMainWindow):
             self.show_message(f"Cannot open {path}: {describe_error(exc)}")
             return False
         self.close_source()
+        counter = FrameCounter(source, self)
+        self._counting = (counter, source, path)
+        counter.counted.connect(self._source_counted, Qt.ConnectionType.QueuedConnection)  # in this thread
+        self.show_status(f"Opening {path} (counting its frames)...")
+        counter.start()
+        return True
+
+    @property
+    def opening(self) -> bool:
+        """A source is open but its frames are still being counted."""
+        return self._counting is not None
+
+    def _source_counted(self, counter, n: int, error: str) -> None:
+        if self._counting is None or self._counting[0] is not counter:
+            return  # another source was opened meanwhile
+        _, source, path = self._counting
+        self._counting = None
+        counter.wait()
+        counter.deleteLater()
         try:
-            self.model.open(source, path)  # counts the frames, once; the workers share this handle and count
+            if error:
+                raise InputError(error)
+            self.model.open(source, path, n)
         except Exception as exc:  # noqa: BLE001
             source.close()
             self.show_message(f"Cannot open {path}: {describe_error(exc)}")
-            return False
-        n = self.model.num_frames
+            return
         self.decoder = FrameDecoder(source, self)
         self.decoder.frameReady.connect(self._frame_ready)
         self.decoder.frameFailed.connect(lambda i, msg: self.show_message(msg))
@@ -490,10 +516,15 @@ class MainWindow(QMainWindow):
         self.show_status(f"Opened {path} ({n} frames, {source.fps:g} fps): {hint}")
         self.sourceOpened.emit(source)  # the annotation part may open a project or recover an autosave here
         self.go_to(0)
-        return True
 
     def close_source(self) -> None:
         self.stop()
+        if self._counting is not None:  # still counting: let it end, then close that source
+            counter, source, _ = self._counting
+            self._counting = None
+            counter.wait()
+            counter.deleteLater()
+            source.close()
         for worker in (self.decoder, self.tracker):
             if worker is not None:
                 worker.shutdown()

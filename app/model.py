@@ -130,9 +130,10 @@ class StudioModel:
         if self.annotations is not None:
             self.annotations.set_autosave(enabled)
 
-    def open(self, source: FrameSource, path: str | Path) -> None:
-        """Take an opened source (the one handle every part of the studio reads) and start a fresh session."""
-        n = len(source)  # measured once here; workers get this count, never measure again
+    def open(self, source: FrameSource, path: str | Path, num_frames: int | None = None) -> None:
+        """Take an opened source (the one handle every part of the studio reads) and start a fresh session.
+        `num_frames`: its count, where the caller measured it (once, in a worker); else it is measured here."""
+        n = len(source) if num_frames is None else int(num_frames)
         if n == 0:
             raise InputError(f"{path} holds no frames")
         self.close()

@@ -49,6 +49,27 @@ def _lower_thread_priority(niceness: int = WORKER_NICENESS) -> None:
         pass
 
 
+# ----------------------------------------------------------------------------------------------- opening
+
+
+class FrameCounter(QThread):
+    """Counts a source's frames once, off the GUI thread (for a video: one decoding pass)."""
+
+    counted = Signal(object, int, str)  # this counter, the count, an error message ("" when counted)
+
+    def __init__(self, source: FrameSource, parent: QObject | None = None):
+        super().__init__(parent)
+        self.setObjectName("count")
+        self._source = source
+
+    def run(self) -> None:
+        try:
+            n, error = len(self._source), ""
+        except Exception as exc:  # noqa: BLE001 - an unreadable file is a message, never a crash
+            n, error = 0, describe_error(exc)
+        self.counted.emit(self, n, error)
+
+
 # ----------------------------------------------------------------------------------------------- decoding
 
 

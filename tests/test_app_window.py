@@ -287,9 +287,10 @@ def test_menu_extension_point(window):
     assert titles.index("Annotations") < titles.index("Help")
 
 
-def test_scripted_start_in_process(qtbot, tmp_path):
+def test_scripted_start_in_process(qtbot, tmp_path, monkeypatch):
     from app.main import main
 
+    monkeypatch.setenv("KEEPTRACK_AUTOSAVE_DIR", str(tmp_path / "autosave"))
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path))
     QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(tmp_path))
     shot = tmp_path / "shot.png"
@@ -395,12 +396,13 @@ def test_cancel_and_unbuildable_engine(qtbot, window):
     assert "tests_no_such_module_xyz" in w.last_message
 
 
-def test_interactive_start_with_path_and_box(qtbot, tmp_path):
+def test_interactive_start_with_path_and_box(qtbot, tmp_path, monkeypatch):
     """`python main.py PATH --box x,y,w,h`: the window opens PATH and holds the box, ready to track."""
     from PySide6.QtWidgets import QApplication
 
     from app.main import main
 
+    monkeypatch.setenv("KEEPTRACK_AUTOSAVE_DIR", str(tmp_path / "autosave"))  # the box is a keyframe: autosaved
     QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(tmp_path))
     seen = {}
 
