@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QSplitter, QTableWidget, QTab
 
 from tracker.result import FrameResult
 
+from .assignment import new_id_reasons
 from .overlays import id_color
 from .store import EngineResults
 
@@ -54,7 +55,15 @@ class DebugDock(QDockWidget):
         self.matrix.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.matrix.setToolTip("Assignment probabilities: rows = previous frame's candidates, columns = this "
                                "frame's; NM = no match (dustbin)")
-        split.addWidget(self._titled("Assignment probabilities (rows: previous, columns: current)", self.matrix))
+        self.id_notes = QLabel("")  # why a likely match still got a new id (app/assignment.py)
+        self.id_notes.setWordWrap(True)
+        self.id_notes.setStyleSheet("color:#f0c060;")
+        matrix_box = QWidget()
+        matrix_layout = QVBoxLayout(matrix_box)
+        matrix_layout.setContentsMargins(0, 0, 0, 0)
+        matrix_layout.addWidget(self.matrix, 1)
+        matrix_layout.addWidget(self.id_notes)
+        split.addWidget(self._titled("Assignment probabilities (rows: previous, columns: current)", matrix_box))
 
         self.scores_plot = pg.PlotWidget()
         self.scores_plot.setLabel("left", "score")
@@ -126,6 +135,9 @@ class DebugDock(QDockWidget):
 
     def _show_matrix(self, result: FrameResult | None) -> None:
         table = assignment_table(result)
+        reasons = new_id_reasons(result)
+        self.id_notes.setText("\n".join(reasons.values()))
+        self.id_notes.setVisible(bool(reasons))
         if table is None:
             self.matrix.clear()
             self.matrix.setRowCount(1)
@@ -143,6 +155,8 @@ class DebugDock(QDockWidget):
             self.matrix.setColumnWidth(c, 52)
         self.matrix.setVerticalHeaderLabels(rows)
         self.matrix.setHorizontalHeaderLabels(cols)
+        for j, why in reasons.items():
+            self.matrix.horizontalHeaderItem(j).setToolTip(why)
         for r in range(len(rows)):
             for c in range(len(cols)):
                 p = float(probs[r, c])

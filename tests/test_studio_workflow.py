@@ -16,7 +16,7 @@ from app.main_window import SAMPLE_PATH, MainWindow
 from tracker.annotation import Provenance
 from tracker.engine import Engine, check_frame
 from tracker.registry import EngineInfo, register
-from tracker.result import FrameResult
+from tracker.result import Assignment, Candidate, FrameResult
 
 NO_MOD = Qt.KeyboardModifier.NoModifier
 SHIFT, CTRL = Qt.KeyboardModifier.ShiftModifier, Qt.KeyboardModifier.ControlModifier
@@ -340,3 +340,62 @@ def test_a_typed_box_is_a_keyframe_and_handles_stay_on_their_frame(qtbot, tmp_pa
     on_frame(qtbot, w, 5)
     track(qtbot, w, Qt.Key.Key_T)
     assert doc[6].box == pytest.approx((track_from_typed[0] + 1, *track_from_typed[1:]))
+
+
+# ------------------------------------------------------------------ 11. a likely match that still got a new id
+
+class GateEngine(StepEngine):
+    """Frame 1: the target (id 1) and a look-alike (id 2). Frame 2: the target's best match has probability
+    0.54, mutual, yet the target candidate carries a new id 3 (what KeepTrack's weak-match gate does)."""
+
+    name = "test-gate"
+
+    def _cands(self, i):
+        x, y, w, h = self.box
+        ids = (1, 2) if i < 2 else (3, 2)
+        return (Candidate(x + w / 2, y + h / 2, 0.9, ids[0]), Candidate(x + 60, y, 0.4, ids[1]))
+
+    def initialize(self, frame, box, frame_index=0):
+        r = super().initialize(frame, box, frame_index)
+        self.prev = self._cands(frame_index)
+        return FrameResult(frame_index, r.box, 1.0, candidates=self.prev, selected_id=1)
+
+    def track(self, frame, frame_index=None):
+        r = super().track(frame, frame_index)
+        cands = self._cands(r.frame_index)
+        probs = np.array([[0.54, 0.10, 0.36], [0.05, 0.90, 0.05], [0.41, 0.0, 0.0]])
+        out = FrameResult(r.frame_index, r.box, 0.8, candidates=cands, selected_id=cands[0].object_id,
+                          assignment=Assignment(probs, self.prev, (0, 1)))
+        self.prev = cands
+        return out
+
+
+register(EngineInfo("test-gate", f"{__name__}:GateEngine", "weak-match gate test engine"))
+
+
+def test_the_weak_match_gate_is_explained_beside_the_assignment_matrix(qtbot, tmp_path):
+    from tracker.keeptrack.candidates import CandidateCollection
+    from tracker.keeptrack.params import TrackerParams
+
+    # the engine's own rule: a match to the target at 0.54 is refused and the candidate starts a new object
+    collection = CandidateCollection([0.9, 0.4], certain=False, params=TrackerParams())
+    target = collection.selected_id
+    collection.update([0.9, 0.4], [0, 1], [0.54, 0.9])
+    assert collection.object_ids[0] != target and collection.object_ids[1] == target + 1
+
+    w, ctrl, _ = make_window(qtbot, tmp_path, "gate")
+    open_and_wait(qtbot, w, SAMPLE_PATH)
+    w.set_engine("test-gate")
+    w.n_spin.setValue(3)
+    track(qtbot, w, Qt.Key.Key_R)
+    key(qtbot, w, Qt.Key.Key_Home)
+    key(qtbot, w, Qt.Key.Key_Right)
+    on_frame(qtbot, w, 1)
+    qtbot.waitUntil(lambda: w.debug_dock.status.text().startswith("Frame 1"), timeout=5000)
+    assert not w.debug_dock.id_notes.isVisible()  # every id kept: nothing to explain
+    key(qtbot, w, Qt.Key.Key_Right)
+    on_frame(qtbot, w, 2)
+    qtbot.waitUntil(lambda: w.debug_dock.status.text().startswith("Frame 2"), timeout=5000)
+    note = w.debug_dock.id_notes.text()
+    assert w.debug_dock.id_notes.isVisible() and "id 3" in note and "weak-match gate" in note and "0.54" in note
+    assert "weak-match gate" in w.debug_dock.matrix.horizontalHeaderItem(0).toolTip()
