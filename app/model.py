@@ -156,7 +156,7 @@ class StudioModel:
                              f"{self.num_frames}")
         old = self.annotations
         if old is not None and old is not session:
-            self._close_annotations()
+            self._close_annotations(replaced=True)
         self.annotations = session
         session.set_autosave(self.autosave_enabled)
         self.results = EngineResults(session.document)
@@ -165,7 +165,9 @@ class StudioModel:
         self.events.session_replaced.emit(session)
         self.events.annotation_changed.emit(frozenset(range(self.num_frames)))
 
-    def _close_annotations(self) -> None:
+    def _close_annotations(self, replaced: bool = False) -> None:
+        """Close the annotation session. `replaced`: a project or autosave takes its place; an unmodified
+        session then removes no autosave (the one about to be recovered may live at its path)."""
         if self.annotations is None:
             return
         if self._run is not None:
@@ -174,7 +176,7 @@ class StudioModel:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
-        if self._autosave_configured:
+        if self._autosave_configured and not (replaced and not self.annotations.modified):
             self.annotations.close()  # unsaved work is autosaved, a clean session removes its autosave
         else:
             self.annotations.autosaver.close()  # a window without the annotation part touches no autosave

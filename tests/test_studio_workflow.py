@@ -183,6 +183,8 @@ def test_a_correction_survives_recovery(qtbot, tmp_path):
     w2, ctrl2, questions = make_window(qtbot, tmp_path, "b")
     open_and_wait(qtbot, w2, SAMPLE_PATH)
     assert len(questions) == 1 and ctrl2.session.document[30].box == corrected
+    # recovered, not yet changed: the autosave stays (killed now, the work is still there next time)
+    assert ctrl2.session.autosaver.path.exists()
     key(qtbot, w2, Qt.Key.Key_Right, times=30)
     on_frame(qtbot, w2, 30)
     track(qtbot, w2, Qt.Key.Key_T)
