@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tracker.annotation.document import FrameAnnotation
-from tracker.annotation.retrack import RetrackOptions, TrackingPlan, TrackingRun
+from tracker.annotation.retrack import RetrackOptions, TrackingPlan, TrackingRun, run_end
 from tracker.annotation.session import AnnotationSession
 from tracker.boxes import validate_init_box
 from tracker.errors import InputError
@@ -256,14 +256,8 @@ class StudioModel:
             raise InputError(f"direction must be +1 (forward) or -1 (backward), got {direction}")
         k = self.current if frame is None else int(frame)
         doc = self.document
-        limit = self.num_frames - 1 if direction > 0 else 0
-        end = limit if count is None else k + direction * int(count)
-        if until_keyframe:
-            nxt = doc.next_keyframe(k, direction)
-            if nxt is not None:
-                end = nxt - direction
-        end = min(end, limit) if direction > 0 else max(end, limit)
-        if (end - k) * direction <= 0:
+        end = run_end(doc, k, direction, replace(self.options, stop_at_keyframe=until_keyframe, max_frames=count))
+        if end == k:
             where = "last" if direction > 0 else "first"
             raise InputError(f"Nothing to track from frame {k}: it is the {where} frame"
                              + (" or next to a keyframe" if until_keyframe else ""))

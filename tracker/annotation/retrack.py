@@ -55,6 +55,12 @@ def plan_retrack(doc: AnnotationDocument, frame: int, direction: int = 1,
     if here is None or here.box is None:
         state = "is marked absent" if here is not None else "has no box"
         raise InputError(f"frame {frame} {state}; draw the target's box there before tracking from it")
+    return TrackingPlan(frame, here.box, run_end(doc, frame, direction, options), direction)
+
+
+def run_end(doc: AnnotationDocument, frame: int, direction: int, options: RetrackOptions) -> int:
+    """The last frame a run from `frame` tracks: the sequence's end, or just before the next manual keyframe
+    (`stop_at_keyframe`), at most `max_frames` away; `frame` itself when there is nothing to track."""
     stop = len(doc) - 1 if direction > 0 else 0
     if options.stop_at_keyframe:
         nxt = doc.next_keyframe(frame, direction)
@@ -65,7 +71,7 @@ def plan_retrack(doc: AnnotationDocument, frame: int, direction: int = 1,
         stop = min(stop, limit) if direction > 0 else max(stop, limit)
     if (stop - frame) * direction < 0:  # the very next frame is a keyframe
         stop = frame
-    return TrackingPlan(frame, here.box, stop, direction)
+    return stop
 
 
 class TrackingRun:
