@@ -306,24 +306,50 @@ def _unpickle(data: bytes, storages=None) -> Any:
     return RestrictedUnpickler(io.BytesIO(data), storages, encoding="latin1").load()
 
 
-def _check_structure(obj: Any) -> None:
-    """Bound the loaded structure: MAX_OBJECTS entries counted once per path (shared sub-lists repeated in a
-    DAG would otherwise blow up every later repr or walk) and MAX_DEPTH nesting. Iterative: no recursion."""
-    stack, seen = [(obj, 0)], 0
-    while stack:
-        value, depth = stack.pop()
-        seen += 1
-        if seen > MAX_OBJECTS:
-            raise _Malformed(f"holds more than {MAX_OBJECTS} nested entries")
-        if depth > MAX_DEPTH:
-            raise _Malformed(f"nests containers more than {MAX_DEPTH} deep")
-        if isinstance(value, Mapping):
-            stack.extend((v, depth + 1) for pair in value.items() for v in pair)
-        elif isinstance(value, (list, tuple, set, frozenset)):
-            stack.extend((v, depth + 1) for v in value)
-        elif isinstance(value, PickledObject):
-            stack.extend((v, depth + 1) for v in value.__dict__.values())
+def _children(value: Any) -> list | None:
+    if isinstance(value, Mapping):
+        return [v for pair in value.items() for v in pair]
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return list(value)
+    if isinstance(value, PickledObject):
+        return list(value.__dict__.values())
     return None
+
+
+def _check_structure(obj: Any) -> None:
+    """Bound the loaded structure: at most MAX_OBJECTS entries counted once per path to them (shared sub-lists
+    repeated in a DAG would otherwise blow up every later repr or walk) and MAX_DEPTH nesting. Sizes and heights
+    are memoised per object, so the check costs one visit per distinct object; iterative, no recursion."""
+    size: dict[int, int] = {}
+    height: dict[int, int] = {}
+    open_: set[int] = set()  # objects whose children are being sized
+    stack: list[tuple[Any, list | None]] = [(obj, None)]
+    while stack:
+        value, kids = stack.pop()
+        key = id(value)
+        if key in size:
+            continue
+        if kids is None:
+            kids = _children(value)
+            if not kids:
+                size[key], height[key] = 1, 0
+                continue
+            if key in open_:
+                raise _Malformed("holds a structure that contains itself")
+            open_.add(key)
+            stack.append((value, kids))
+            stack.extend((k, None) for k in kids if id(k) not in size)
+            continue
+        open_.discard(key)
+        total, tallest = 1, 0
+        for k in kids:
+            total += size.get(id(k), 1)
+            tallest = max(tallest, height.get(id(k), 0))
+        if total > MAX_OBJECTS:
+            raise _Malformed(f"holds more than {MAX_OBJECTS} nested entries (counted along every path to them)")
+        if tallest + 1 > MAX_DEPTH:
+            raise _Malformed(f"nests containers more than {MAX_DEPTH} deep")
+        size[key], height[key] = total, tallest + 1
 
 
 def _replace_numpy(obj: Any, depth: int = 0) -> Any:
