@@ -33,7 +33,7 @@ def run_case(reader: str, path: str, options: dict):
         from tracker.checkpoints import inspect_checkpoint
 
         report = inspect_checkpoint(path)
-        return {"outcome": "report", "fits": report.fits, "message": "; ".join(report.problems)[:2000]}
+        return {"outcome": "report", "fits": report.fits, "message": "; ".join(p[:300] for p in report.problems)}
     if reader == "annotations":
         from tracker.formats.registry import read_annotations
 

@@ -337,6 +337,8 @@ def _check_structure(obj: Any) -> None:
             if key in open_:
                 raise _Malformed("holds a structure that contains itself")
             open_.add(key)
+            if len(open_) > MAX_DEPTH:  # open_ is the current path from the root
+                raise _Malformed(f"nests containers more than {MAX_DEPTH} deep")
             stack.append((value, kids))
             stack.extend((k, None) for k in kids if id(k) not in size)
             continue

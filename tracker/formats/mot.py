@@ -85,7 +85,7 @@ def read_ground_truth(path: str | Path, object_id: int | None = None, num_frames
     elif object_id not in ids:
         raise InputError(f"{gt_file} has no track {object_id}; its tracks are {ids}")
     if num_frames is not None:
-        num_frames = check_frame_count(num_frames, "--frames")
+        num_frames = check_frame_count(num_frames, f"{gt_file}: the frame count asked for (--frames)")
     length = num_frames or _seq_length(gt_file) or max((int(v[0]) for _, v in rows), default=0)
     boxes = np.full((length, 4), np.nan)
     absent = np.zeros(length, dtype=bool)
