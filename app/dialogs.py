@@ -4,6 +4,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QLineEdit,
                                QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout)
 
+from .background_check import run_in_worker
 from .engines import ENGINE_WEIGHTS, WEIGHT_FILES, validate_weight_file
 from .shortcuts import SHORTCUTS
 
@@ -73,12 +74,18 @@ class WeightsDialog(QDialog):
 
     def save(self) -> bool:
         """Validate every file given; accept only when all fit (the problems are listed otherwise)."""
-        problems: list[str] = []
-        for kind, edit in self.edits.items():
-            path = edit.text().strip()
-            if path:
-                problems += validate_weight_file(kind, path)
-            self.weights[kind] = path
+        chosen = {kind: edit.text().strip() for kind, edit in self.edits.items()}
+
+        def check() -> list[str]:  # reads up to 1 GiB per file: off the GUI thread
+            return [p for kind, path in chosen.items() if path for p in validate_weight_file(kind, path)]
+
+        self.setEnabled(False)
+        self.problems.setText("checking the files...")
+        try:
+            problems = run_in_worker(check, "weights-check")
+        finally:
+            self.setEnabled(True)
+        self.weights.update(chosen)
         if problems:
             self.problems.setText("\n".join(problems))
             return False

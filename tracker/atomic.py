@@ -44,3 +44,62 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 
 def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> None:
     atomic_write_bytes(path, text.encode(encoding))
+
+
+def atomic_write_files(files: dict[str | Path, str | bytes], encoding: str = "utf-8") -> None:
+    """Write several files (a sequence's groundtruth and side files) all or nothing.
+
+    Every new file is first written and fsynced beside its target; only when all of them are on disk are
+    they renamed into place (the old files kept aside until then). A failure at any step (full disk,
+    read-only folder) restores the old files, removes the new ones and raises InputError: the folder is
+    left as it was.
+    """
+    targets = [Path(p) for p in files]
+    temps: list[tuple[Path, str]] = []
+    try:
+        for path, data in zip(targets, files.values()):
+            folder = path.parent if str(path.parent) else Path(".")
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+            temps.append((path, tmp))
+            with os.fdopen(fd, "wb") as f:
+                f.write(data.encode(encoding) if isinstance(data, str) else data)
+                f.flush()
+                os.fsync(f.fileno())
+    except OSError as exc:
+        for _, tmp in temps:
+            _unlink_quietly(tmp)
+        where = targets[len(temps) - 1] if temps else targets[0]
+        raise InputError(f"cannot write {where}: {exc.strerror or exc}; none of "
+                         f"{', '.join(p.name for p in targets)} was changed") from exc
+    moved: list[tuple[Path, str | None]] = []  # (target, where its old file was put aside)
+    try:
+        for path, tmp in temps:
+            aside = None
+            if path.exists():
+                aside = f"{tmp[:-4]}.old"
+                os.replace(path, aside)
+            moved.append((path, aside))
+            os.replace(tmp, path)
+    except OSError as exc:
+        for path, aside in reversed(moved):
+            try:
+                if aside is not None:
+                    os.replace(aside, path)
+                elif path.exists():
+                    os.unlink(path)
+            except OSError:
+                pass
+        for _, tmp in temps:
+            _unlink_quietly(tmp)
+        raise InputError(f"cannot write {targets[0].parent}: {exc.strerror or exc}; the previous files were "
+                         "restored") from exc
+    for _, aside in moved:
+        if aside is not None:
+            _unlink_quietly(aside)
+
+
+def _unlink_quietly(path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

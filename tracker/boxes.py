@@ -5,6 +5,7 @@ import math
 from collections.abc import Sequence
 
 from .errors import InputError
+from .limits import MAX_BOX_SCALE
 from .result import Box
 
 
@@ -29,6 +30,9 @@ def validate_init_box(box: Sequence[float], image_shape: tuple[int, ...], what: 
     """
     x, y, w, h = check_box(box, what)
     rows, cols = image_shape[0], image_shape[1]
+    if w > MAX_BOX_SCALE * cols or h > MAX_BOX_SCALE * rows:
+        raise InputError(f"{what} [{x:g}, {y:g}, {w:g}, {h:g}] is far larger than the {cols}x{rows} image "
+                         f"(at most {MAX_BOX_SCALE} times its width and height)")
     if x >= cols or y >= rows or x + w <= 0 or y + h <= 0:
         raise InputError(
             f"{what} [{x:g}, {y:g}, {w:g}, {h:g}] lies outside the {cols}x{rows} image"

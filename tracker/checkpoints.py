@@ -1,11 +1,14 @@
 """Reading pytracking checkpoints (`*.pth.tar`) safely: the ONLY place in the project that unpickles anything.
 
 The official files are `torch.save` pickles of a dict {'net': state dict, 'constructor': a pickled
-`ltr.admin.model_constructor.NetConstructor`, 'epoch', 'stats', 'settings', ...}. They are read with torch.load through
-a restricted unpickler: the only globals it will resolve are tensor-rebuilding functions, plain containers and dtypes;
-any class from the pytracking packages (`ltr.*`, `dlframework.*`, `pytracking.*`) becomes an inert data holder.
-Everything else (os.system, builtins.exec, subprocess, ...) stops the load before the object is called. TorchScript
-archives and the pre-1.0 tar format are refused outright. No code from a checkpoint ever runs.
+`ltr.admin.model_constructor.NetConstructor`, 'epoch', 'stats', 'settings', ...}. They are read here, not by
+torch.load: a restricted unpickler resolves only tensor pieces, plain containers and dtypes (any class from the
+pytracking packages `ltr.*`, `dlframework.*`, `pytracking.*` becomes an inert data holder; everything else, such as
+os.system or builtins.exec, stops the load before the object is called). Tensors and numpy values are rebuilt from
+raw bytes with a whitelisted element type, after their sizes are checked against the bytes really in the file; the
+pickle's memo, its operation count, the structure's size and nesting and the file itself are bounded (limits below,
+listed in docs/hostile-files.md). TorchScript archives and the pre-1.0 tar format are refused outright. No code from
+a checkpoint ever runs.
 
 After reading, a file is identified (SuperDiMP-Simple / SuperDiMP base network, KeepTrack association network) from
 its stored constructor (or, for a bare state dict, from its keys), the constructor arguments are checked against what
@@ -17,9 +20,9 @@ import _compat_pickle
 import collections
 import math
 import pickle
-import tarfile
-import types
 import zipfile
+from collections.abc import Callable
+from zlib import error as zlib_error
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -44,9 +47,29 @@ _PYTRACKING_PREFIXES = ("ltr", "dlframework", "pytracking")
 
 
 # --- Restricted unpickling ---------------------------------------------------------------------------------------------
+# Every allocation a weight file can cause is bounded (docs/hostile-files.md lists the limits).
+MAX_CHECKPOINT_BYTES = 1 << 30  # the official files are 100-300 MB
+MAX_PICKLE_BYTES = 64 << 20  # the pickled structure (tensor data lives outside it)
+MAX_PICKLE_OPCODES = 4_000_000
+MAX_OBJECTS = 2_000_000  # entries reachable in the loaded structure, counted once per path to them
+MAX_DEPTH = 100  # nesting of containers
+MAX_ZIP_ENTRIES = 100_000
+# Tensor element types a weight file may hold (complex, quantized and other exotic types are refused).
+TENSOR_DTYPES = {"FloatStorage": torch.float32, "DoubleStorage": torch.float64, "HalfStorage": torch.float16,
+                 "BFloat16Storage": torch.bfloat16, "LongStorage": torch.int64, "IntStorage": torch.int32,
+                 "ShortStorage": torch.int16, "CharStorage": torch.int8, "ByteStorage": torch.uint8,
+                 "BoolStorage": torch.bool}
+# numpy scalars / arrays (optimizer states, settings) are rebuilt from their raw bytes with one of these dtypes.
+NUMPY_DTYPES = frozenset({"f2", "f4", "f8", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "b1"})
+_LEGACY_MAGIC = 0x1950a86a20f9469cfc6c
+
 
 class UnsafeCheckpoint(pickle.UnpicklingError):
     """The pickle refers to a global that is neither a tensor piece, a plain container nor a pytracking class."""
+
+
+class _Malformed(Exception):
+    """The file's structure is inconsistent or over a limit (message says which)."""
 
 
 class PickledObject:
@@ -91,49 +114,166 @@ def _stub_class(module: str, name: str) -> type:
     return _STUB_CLASSES[full]
 
 
-def _allowed_globals() -> dict[tuple[str, str], Any]:
-    import torch._utils as tu
-
-    allowed: dict[tuple[str, str], Any] = {
-        ("collections", "OrderedDict"): collections.OrderedDict,
-        ("builtins", "set"): set,
-        ("builtins", "frozenset"): frozenset,
-        ("builtins", "slice"): slice,
-        ("builtins", "complex"): complex,
-        ("torch", "Size"): torch.Size,
-        ("torch", "device"): torch.device,
-        ("torch", "Tensor"): torch.Tensor,
-        ("torch.nn.parameter", "Parameter"): torch.nn.Parameter,
-        ("torch._utils", "_rebuild_tensor"): tu._rebuild_tensor,
-        ("torch._utils", "_rebuild_tensor_v2"): tu._rebuild_tensor_v2,
-        ("torch._utils", "_rebuild_parameter"): tu._rebuild_parameter,
-    }
-    for optional in ("_rebuild_parameter_with_state", "_rebuild_tensor_v3"):
-        if hasattr(tu, optional):
-            allowed[("torch._utils", optional)] = getattr(tu, optional)
-    for name in dir(torch):
-        value = getattr(torch, name, None)
-        if isinstance(value, torch.dtype):
-            allowed[("torch", name)] = value
-    return allowed
+@dataclass(frozen=True)
+class _StorageType:
+    name: str
+    dtype: torch.dtype
 
 
-_ALLOWED = _allowed_globals()
-# numpy pieces that only rebuild arrays/scalars from bytes (optimizer states or settings may hold numpy scalars).
-_NUMPY_ALLOWED = {("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
-                  ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-                  ("numpy", "dtype"), ("numpy", "ndarray")}
-# Protocol-2 pickles encode bytes as _codecs.encode(text, 'latin1'); only that codec is let through.
-_CODECS = {"latin1", "latin-1", "iso-8859-1", "iso8859-1"}
+class _NumpyDType:
+    """A numpy dtype by name, checked against NUMPY_DTYPES; its pickled state may only set the byte order."""
+
+    def __init__(self, name, align=False, copy=False):
+        if not isinstance(name, str) or name not in NUMPY_DTYPES:
+            raise _Malformed(f"holds a numpy value of type {name!r}; only plain numeric types are read")
+        self.name, self.order = name, "="
+
+    def __setstate__(self, state):
+        if not (isinstance(state, tuple) and len(state) >= 2 and state[1] in ("<", ">", "|", "=")):
+            raise _Malformed("holds a numpy type with an unexpected state")
+        if any(v not in (None, -1, 0) for v in state[2:]):
+            raise _Malformed("holds a numpy type with fields or flags; only plain numeric types are read")
+        self.order = state[1]
+
+    def numpy(self):
+        import numpy as np
+
+        dtype = np.dtype(self.name)
+        return dtype if self.order in ("=", "|") else dtype.newbyteorder(self.order)
+
+
+def _numpy_scalar(dtype, data=None):
+    import numpy as np
+
+    if not isinstance(dtype, _NumpyDType) or not isinstance(data, bytes):
+        raise _Malformed("holds a numpy scalar that is not a plain number")
+    real = dtype.numpy()
+    if len(data) != real.itemsize:
+        raise _Malformed(f"holds a numpy scalar of {len(data)} bytes for a {real.itemsize}-byte type")
+    return np.frombuffer(data, dtype=real)[0]
+
+
+class _NumpyArray:
+    """numpy's _reconstruct + BUILD, rebuilt with np.frombuffer from the raw bytes after checking them."""
+
+    def __init__(self, *args):
+        self.array = None
+
+    def __setstate__(self, state):
+        import numpy as np
+
+        if not (isinstance(state, tuple) and len(state) == 5):
+            raise _Malformed("holds a numpy array with an unexpected state")
+        _, shape, dtype, fortran, raw = state
+        if not isinstance(dtype, _NumpyDType) or not isinstance(raw, bytes):
+            raise _Malformed("holds a numpy array that is not plain numbers")
+        if not (isinstance(shape, tuple) and all(type(s) is int and s >= 0 for s in shape)):
+            raise _Malformed(f"holds a numpy array of bad shape {shape!r}")
+        real = dtype.numpy()
+        if math.prod(shape) * real.itemsize != len(raw):
+            raise _Malformed(f"holds a numpy array of shape {shape} with {len(raw)} bytes of data")
+        self.array = np.frombuffer(raw, dtype=real).reshape(shape, order="F" if fortran else "C").copy()
+
+
+def _numpy_reconstruct(cls, shape=None, typecode=None):
+    if cls is not _NUMPY_NDARRAY:
+        raise _Malformed("rebuilds a numpy object that is not an array")
+    return _NumpyArray()
+
+
+_NUMPY_NDARRAY = object()
 
 
 def _latin1_encode(text, encoding="latin1"):
-    if not isinstance(text, str) or str(encoding).lower() not in _CODECS:
+    if not isinstance(text, str) or str(encoding).lower() not in {"latin1", "latin-1", "iso-8859-1", "iso8859-1"}:
         raise UnsafeCheckpoint(f"refused _codecs.encode with encoding {encoding!r}")
     return text.encode("latin1")
 
 
+def _tensor(storage, offset, size, stride, *rest):
+    """A tensor viewing `storage`, after checking that every element it names lies in the storage's bytes."""
+    if not isinstance(storage, _Storage):
+        raise _Malformed("a tensor is rebuilt from something that is not a storage")
+    if not (isinstance(size, tuple) and isinstance(stride, tuple) and len(size) == len(stride)
+            and all(type(v) is int and v >= 0 for v in (*size, *stride)) and type(offset) is int and offset >= 0):
+        raise _Malformed(f"a tensor has a malformed size {size!r} / stride {stride!r} / offset {offset!r}")
+    numel = math.prod(size)
+    if numel > storage.numel:
+        raise _Malformed(f"a tensor of shape {size} ({numel} elements) claims more elements than its storage "
+                         f"holds ({storage.numel})")
+    if numel and offset + sum((s - 1) * st for s, st in zip(size, stride)) >= storage.numel:
+        raise _Malformed(f"a tensor of shape {size}, stride {stride}, offset {offset} reaches past its storage "
+                         f"({storage.numel} elements)")
+    if storage.data is None:  # first pass over a legacy file: only the storages are being listed
+        return None
+    if numel == 0:
+        return torch.empty(size, dtype=storage.dtype)
+    return storage.data.as_strided(size, stride, offset)
+
+
+def _parameter(data, *rest):
+    return data
+
+
+_ALLOWED: dict[tuple[str, str], Any] = {
+    ("collections", "OrderedDict"): collections.OrderedDict,
+    ("builtins", "set"): set,
+    ("builtins", "frozenset"): frozenset,
+    ("builtins", "slice"): slice,
+    ("builtins", "complex"): complex,
+    ("torch", "Size"): torch.Size,
+    ("torch", "device"): torch.device,
+    ("torch._utils", "_rebuild_tensor"): _tensor,
+    ("torch._utils", "_rebuild_tensor_v2"): _tensor,
+    ("torch._utils", "_rebuild_parameter"): _parameter,
+    ("torch._utils", "_rebuild_parameter_with_state"): _parameter,
+    ("_codecs", "encode"): _latin1_encode,
+}
+for _np in ("numpy.core.multiarray", "numpy._core.multiarray"):
+    _ALLOWED[(_np, "scalar")] = _numpy_scalar
+    _ALLOWED[(_np, "_reconstruct")] = _numpy_reconstruct
+_ALLOWED[("numpy", "dtype")] = _NumpyDType
+_ALLOWED[("numpy", "ndarray")] = _NUMPY_NDARRAY
+for _name, _dtype in TENSOR_DTYPES.items():
+    _ALLOWED[("torch", _name)] = _StorageType(_name, _dtype)
+_ALLOWED[("torch", "UntypedStorage")] = _StorageType("UntypedStorage", torch.uint8)
+for _name in dir(torch):
+    if isinstance(getattr(torch, _name, None), torch.dtype):
+        _ALLOWED[("torch", _name)] = getattr(torch, _name)
+
+
+@dataclass
+class _Storage:
+    key: str
+    dtype: torch.dtype
+    numel: int
+    data: torch.Tensor | None = None  # flat, dtype; None while only listing
+
+
+def _scan_pickle(data: bytes) -> None:
+    """Refuse pickles whose opcodes alone would take unbounded memory (huge memo indices, too many opcodes)."""
+    import pickletools
+
+    count = 0
+    for opcode, arg, _ in pickletools.genops(data):
+        count += 1
+        if count > MAX_PICKLE_OPCODES:
+            raise _Malformed(f"its pickle has more than {MAX_PICKLE_OPCODES} operations")
+        if opcode.name in ("PUT", "BINPUT", "LONG_BINPUT", "GET", "BINGET", "LONG_BINGET") and \
+                (not isinstance(arg, int) or arg > MAX_PICKLE_OPCODES):
+            raise _Malformed(f"its pickle uses memo slot {arg!r}, far beyond its size")
+        if opcode.name in ("EXT1", "EXT2", "EXT4", "PERSID", "INST", "OBJ", "NEWOBJ_EX", "STACK_GLOBAL"):
+            if opcode.name != "STACK_GLOBAL":
+                raise UnsafeCheckpoint(f"uses the pickle operation {opcode.name}, which weight files never need")
+
+
 class RestrictedUnpickler(pickle.Unpickler):
+    """Resolves only the globals in _ALLOWED (plus inert pytracking stand-ins); storages come from `storages`."""
+
+    def __init__(self, file, storages: Callable[[tuple], _Storage] | None = None, **kwargs):
+        super().__init__(file, **kwargs)
+        self._storages = storages
+
     def find_class(self, module: str, name: str):
         # Protocol 0-2 pickles (torch.save uses 2) name Python 2 modules: map them as pickle itself would.
         if (module, name) in _compat_pickle.NAME_MAPPING:
@@ -143,29 +283,247 @@ class RestrictedUnpickler(pickle.Unpickler):
         key = (module, name)
         if key in _ALLOWED:
             return _ALLOWED[key]
-        if key == ("_codecs", "encode"):
-            return _latin1_encode
         if module.split(".")[0] in _PYTRACKING_PREFIXES:
             return _stub_class(module, name)
-        if key in _NUMPY_ALLOWED:
-            import importlib
-
-            return getattr(importlib.import_module(module), name)
         raise UnsafeCheckpoint(f"refers to {module}.{name}, which is not allowed in a weight file "
                                "(only tensors, plain containers and pytracking records are)")
 
+    def persistent_load(self, pid):
+        if self._storages is None:
+            raise _Malformed("a plain pickle refers to tensor data it does not hold")
+        if not (isinstance(pid, tuple) and len(pid) >= 5 and pid[0] in ("storage", b"storage")):
+            raise _Malformed(f"refers to stored data of unknown kind {str(pid)[:80]}")
+        if not isinstance(pid[1], _StorageType) or not isinstance(pid[2], (str, int)) or type(pid[4]) is not int \
+                or pid[4] < 0:
+            raise _Malformed(f"has a malformed storage record {str(pid)[:120]}")
+        return self._storages(pid)
 
-def _restricted_load(file, **kwargs):
-    return RestrictedUnpickler(file, **kwargs).load()
+
+def _unpickle(data: bytes, storages=None) -> Any:
+    import io
+
+    _scan_pickle(data)
+    return RestrictedUnpickler(io.BytesIO(data), storages, encoding="latin1").load()
 
 
-# torch.load(pickle_module=...) needs a module-like object with Unpickler and load.
-_RESTRICTED_PICKLE = types.SimpleNamespace(Unpickler=RestrictedUnpickler, load=_restricted_load,
-                                           __name__="tracker.checkpoints.restricted_pickle")
+def _children(value: Any) -> list | None:
+    if isinstance(value, Mapping):
+        return [v for pair in value.items() for v in pair]
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return list(value)
+    if isinstance(value, PickledObject):
+        return list(value.__dict__.values())
+    return None
+
+
+def _check_structure(obj: Any) -> None:
+    """Bound the loaded structure: at most MAX_OBJECTS entries counted once per path to them (shared sub-lists
+    repeated in a DAG would otherwise blow up every later repr or walk) and MAX_DEPTH nesting. Sizes and heights
+    are memoised per object, so the check costs one visit per distinct object; iterative, no recursion."""
+    size: dict[int, int] = {}
+    height: dict[int, int] = {}
+    open_: set[int] = set()  # objects whose children are being sized
+    stack: list[tuple[Any, list | None]] = [(obj, None)]
+    while stack:
+        value, kids = stack.pop()
+        key = id(value)
+        if key in size:
+            continue
+        if kids is None:
+            kids = _children(value)
+            if not kids:
+                size[key], height[key] = 1, 0
+                continue
+            if key in open_:
+                raise _Malformed("holds a structure that contains itself")
+            open_.add(key)
+            if len(open_) > MAX_DEPTH:  # open_ is the current path from the root
+                raise _Malformed(f"nests containers more than {MAX_DEPTH} deep")
+            stack.append((value, kids))
+            stack.extend((k, None) for k in kids if id(k) not in size)
+            continue
+        open_.discard(key)
+        total, tallest = 1, 0
+        for k in kids:
+            total += size.get(id(k), 1)
+            tallest = max(tallest, height.get(id(k), 0))
+        if total > MAX_OBJECTS:
+            raise _Malformed(f"holds more than {MAX_OBJECTS} nested entries (counted along every path to them)")
+        if tallest + 1 > MAX_DEPTH:
+            raise _Malformed(f"nests containers more than {MAX_DEPTH} deep")
+        size[key], height[key] = total, tallest + 1
+
+
+def _replace_numpy(obj: Any, depth: int = 0) -> Any:
+    if depth > MAX_DEPTH:
+        return obj
+    if isinstance(obj, _NumpyArray):
+        return obj.array
+    if isinstance(obj, _NumpyDType):
+        return obj.numpy()
+    if isinstance(obj, dict):
+        for key, value in list(obj.items()):
+            obj[key] = _replace_numpy(value, depth + 1)
+    elif isinstance(obj, list):
+        obj[:] = [_replace_numpy(v, depth + 1) for v in obj]
+    elif isinstance(obj, tuple) and any(isinstance(v, (_NumpyArray, _NumpyDType, list, dict, tuple)) for v in obj):
+        return tuple(_replace_numpy(v, depth + 1) for v in obj)
+    elif isinstance(obj, PickledObject):
+        for key, value in list(obj.__dict__.items()):
+            obj.__dict__[key] = _replace_numpy(value, depth + 1)
+    return obj
+
+
+def _flat(raw: bytes, dtype: torch.dtype) -> torch.Tensor:
+    return torch.frombuffer(bytearray(raw), dtype=dtype) if raw else torch.empty(0, dtype=dtype)
+
+
+def _load_zip(path: Path, archive: zipfile.ZipFile) -> Any:
+    infos = archive.infolist()
+    if len(infos) > MAX_ZIP_ENTRIES:
+        raise _Malformed(f"a zip archive of {len(infos)} entries")
+    names = [i.filename for i in infos]
+    if any(n.endswith("/constants.pkl") or "/code/" in n for n in names):
+        raise CheckpointError(f"{path}: this is a TorchScript archive (it contains code); refused")
+    pkl = [i for i in infos if i.filename.endswith("/data.pkl") or i.filename == "data.pkl"]
+    if not pkl:
+        raise CheckpointError(f"{path}: a zip archive, but not a PyTorch checkpoint (no data.pkl inside)")
+    total = sum(i.file_size for i in infos)
+    if total > MAX_CHECKPOINT_BYTES:
+        raise _Malformed(f"its archive unpacks to {total} bytes, over the {MAX_CHECKPOINT_BYTES}-byte limit")
+    prefix = pkl[0].filename[: -len("data.pkl")]
+    if pkl[0].file_size > MAX_PICKLE_BYTES:
+        raise _Malformed(f"its pickle is {pkl[0].file_size} bytes, over the {MAX_PICKLE_BYTES}-byte limit")
+    by_name = {i.filename: i for i in infos}
+    order = by_name.get(prefix + "byteorder")
+    if order is not None and archive.read(order).strip() not in (b"little", b""):
+        raise _Malformed("its tensors are stored big-endian")
+    cache: dict[str, _Storage] = {}
+
+    def storage(pid):
+        _, stype, key, _location, numel = pid[:5]
+        key = str(key)
+        if key not in cache:
+            info = by_name.get(f"{prefix}data/{key}")
+            if info is None:
+                raise _Malformed(f"has no data record for storage {key!r}")
+            itemsize = torch.empty(0, dtype=stype.dtype).element_size()
+            if info.file_size != numel * itemsize:
+                raise _Malformed(f"storage {key!r} claims {numel} elements of {itemsize} bytes, its record holds "
+                                 f"{info.file_size} bytes")
+            cache[key] = _Storage(key, stype.dtype, numel, _flat(archive.read(info), stype.dtype))
+        elif cache[key].dtype != stype.dtype:
+            raise _Malformed(f"storage {key!r} is read as two element types")
+        return cache[key]
+
+    return _unpickle(archive.read(pkl[0]), storage)
+
+
+def _legacy_pickles(data: bytes, count: int) -> list[tuple[int, int]]:
+    """(start, end) of the first `count` pickles in `data`."""
+    import io
+    import pickletools
+
+    spans, pos = [], 0
+    stream = io.BytesIO(data)
+    for _ in range(count):
+        end = None
+        stream.seek(pos)
+        for opcode, _arg, at in pickletools.genops(stream):
+            if opcode.name == "STOP":
+                end = at + 1
+                break
+            if at - pos > MAX_PICKLE_BYTES:
+                raise _Malformed(f"a pickle in it is over the {MAX_PICKLE_BYTES}-byte limit")
+        if end is None:
+            raise _Malformed("a pickle in it has no end")
+        spans.append((pos, end))
+        pos = end
+    return spans
+
+
+def _load_legacy(path: Path, data: bytes) -> Any:
+    spans = _legacy_pickles(data, 3)
+    head = [_unpickle(data[a:b]) for a, b in spans]
+    if head[0] != _LEGACY_MAGIC:
+        raise _Malformed("not a PyTorch checkpoint (Invalid magic number)")
+    if head[1] != 1001:
+        raise _Malformed(f"legacy format protocol {head[1]!r} is not supported")
+    obj_start = spans[2][1]
+    obj_end = _legacy_pickles(data[obj_start:], 1)[0][1] + obj_start
+    keys_end = _legacy_pickles(data[obj_end:], 1)[0][1] + obj_end
+    keys = _unpickle(data[obj_end:keys_end])
+    if not (isinstance(keys, list) and all(isinstance(k, str) for k in keys)) or len(set(keys)) != len(keys):
+        raise _Malformed("its list of storages is malformed")
+    listed: dict[str, _Storage] = {}
+
+    def list_storage(pid):
+        _, stype, key, _location, numel = pid[:5]
+        if len(pid) > 5 and pid[5] is not None:
+            raise _Malformed("uses storage views, which this reader does not support")
+        key = str(key)
+        listed.setdefault(key, _Storage(key, stype.dtype, numel))
+        if listed[key].dtype != stype.dtype or listed[key].numel != numel:
+            raise _Malformed(f"storage {key!r} is described two ways")
+        return listed[key]
+
+    _unpickle(data[obj_start:obj_end], list_storage)  # first pass: which storages, of what type and size
+    pos = keys_end
+    for key in keys:
+        if key not in listed:
+            raise _Malformed(f"stores data for storage {key!r}, which nothing uses")
+        s = listed[key]
+        itemsize = torch.empty(0, dtype=s.dtype).element_size()
+        if pos + 8 > len(data):
+            raise _Malformed(f"ends before the data of storage {key!r}")
+        numel = int.from_bytes(data[pos:pos + 8], "little", signed=True)
+        if numel != s.numel or pos + 8 + numel * itemsize > len(data):
+            raise _Malformed(f"storage {key!r} claims {numel} elements; the file has room for "
+                             f"{max(0, len(data) - pos - 8) // itemsize}")
+        s.data = _flat(data[pos + 8: pos + 8 + numel * itemsize], s.dtype)
+        pos += 8 + numel * itemsize
+    missing = [k for k in listed if listed[k].data is None]
+    if missing:
+        raise _Malformed(f"has no data for storage {missing[0]!r}")
+    return _unpickle(data[obj_start:obj_end], lambda pid: listed[str(pid[2])])
+
+
+def _read_loaded(path: Path) -> Any:
+    size = path.stat().st_size
+    if size > MAX_CHECKPOINT_BYTES:
+        raise CheckpointError(f"{path}: {size} bytes, over the {MAX_CHECKPOINT_BYTES}-byte limit for a weight file")
+    with open(path, "rb") as f:
+        head = f.read(512)
+    if head[:4] == b"PK\x03\x04" or (head[:4] in (b"PK\x05\x06",) and zipfile.is_zipfile(path)):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                return _load_zip(path, archive)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib_error) as exc:
+            raise CheckpointError(f"{path}: cannot be read as a PyTorch checkpoint; truncated or damaged? "
+                                  f"(damaged zip archive: {str(exc)[:120]})") from None
+    if len(head) >= 262 and head[257:262] == b"ustar":
+        raise CheckpointError(f"{path}: a tar archive (pre-1.0 PyTorch format or not a checkpoint); not supported")
+    if head[:1] != b"\x80":
+        raise CheckpointError(f"{path}: not a PyTorch checkpoint (Invalid magic number; neither a zip archive "
+                              "nor a pickle)")
+    data = path.read_bytes()
+    try:
+        first = _legacy_pickles(data, 1)[0]
+        magic = _unpickle(data[first[0]:first[1]])
+    except UnsafeCheckpoint:
+        raise
+    except (_Malformed, pickle.UnpicklingError, ValueError, EOFError) as exc:
+        raise CheckpointError(f"{path}: not a PyTorch checkpoint ({str(exc)[:120]})") from None
+    if magic != _LEGACY_MAGIC:
+        if first[1] == len(data):  # one plain pickle: what torch.load refuses as "Invalid magic number"
+            raise CheckpointError(f"{path}: not a PyTorch checkpoint (Invalid magic number; a plain pickle)")
+    return _load_legacy(path, data)
 
 
 def safe_torch_load(path: str | Path) -> Any:
-    """torch.load with the restricted unpickler, on CPU; CheckpointError (naming the file) on anything wrong."""
+    """Read a torch.save file (zip or legacy format) on CPU without torch.load: every global is checked, every
+    size is checked against the bytes really there, and tensors are built from raw bytes with a whitelisted
+    dtype. CheckpointError (naming the file) on anything wrong."""
     path = Path(path)
     if path.is_dir():
         raise CheckpointError(f"{path}: is a folder, not a checkpoint file")
@@ -173,35 +531,27 @@ def safe_torch_load(path: str | Path) -> Any:
         raise CheckpointError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path}: the file is empty")
-    if zipfile.is_zipfile(path):
-        try:
-            with zipfile.ZipFile(path) as archive:
-                names = archive.namelist()
-        except (zipfile.BadZipFile, OSError) as exc:
-            raise CheckpointError(f"{path}: damaged zip archive ({exc})") from None
-        if any(n.endswith("/constants.pkl") or "/code/" in n for n in names):
-            raise CheckpointError(f"{path}: this is a TorchScript archive (it contains code); refused")
-        if not any(n.endswith("/data.pkl") or n == "data.pkl" for n in names):
-            raise CheckpointError(f"{path}: a zip archive, but not a PyTorch checkpoint (no data.pkl inside)")
-    else:
-        try:
-            is_tar = tarfile.is_tarfile(path)
-        except OSError:
-            is_tar = False
-        if is_tar:
-            raise CheckpointError(f"{path}: a tar archive (pre-1.0 PyTorch format or not a checkpoint); not supported")
     try:
-        return torch.load(path, map_location="cpu", weights_only=False, pickle_module=_RESTRICTED_PICKLE)
+        obj = _read_loaded(path)
+        _check_structure(obj)
+        return _replace_numpy(obj)
     except UnsafeCheckpoint as exc:
         raise CheckpointError(f"{path}: refused as unsafe: it {exc}. Nothing from it was run.") from None
     except CheckpointError:
         raise
-    except Exception as exc:  # truncated zip, wrong magic number, garbage bytes, ...
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        text = text.split(". ")[0][:200]
-        if "Invalid magic number" in text or isinstance(exc, pickle.UnpicklingError):
-            raise CheckpointError(f"{path}: not a PyTorch checkpoint ({text})") from None
-        raise CheckpointError(f"{path}: cannot be read as a PyTorch checkpoint; truncated or damaged? ({text})") from None
+    except _Malformed as exc:
+        raise CheckpointError(f"{path}: refused: it {exc}") from None
+    except RecursionError:
+        raise CheckpointError(f"{path}: refused: its structure nests too deep") from None
+    except MemoryError:
+        raise CheckpointError(f"{path}: refused: reading it needs more memory than there is") from None
+    except Exception as exc:  # truncated pickle, garbage bytes, wrong argument types to a rebuild function, ...
+        text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        if isinstance(exc, (pickle.UnpicklingError, EOFError)):
+            raise CheckpointError(f"{path}: cannot be read as a PyTorch checkpoint; truncated or damaged? "
+                                  f"({text})") from None
+        raise CheckpointError(f"{path}: cannot be read as a PyTorch checkpoint; truncated or damaged? "
+                              f"({type(exc).__name__}: {text})") from None
 
 
 # --- Reading, identifying and checking ----------------------------------------------------------------------------------
@@ -368,20 +718,25 @@ def check_constructor(record: ConstructorRecord | None, kind: str) -> list[str]:
     return problems
 
 
-def expected_state_shapes(kind: str) -> dict[str, tuple[int, ...]]:
-    """Key -> shape of the module tree tracker.nets builds for `kind` (built on the meta device: no memory)."""
+def _expected_state(kind: str) -> dict[str, torch.Tensor]:
     from .nets.association import TargetCandidateMatchingNet
     from .nets.base_net import DiMPNet
 
     with torch.device("meta"):
         net = TargetCandidateMatchingNet(with_backbone=True) if kind == KEEP_TRACK else DiMPNet(kind)
-    return {key: tuple(value.shape) for key, value in net.state_dict().items()}
+    return net.state_dict()
+
+
+def expected_state_shapes(kind: str) -> dict[str, tuple[int, ...]]:
+    """Key -> shape of the module tree tracker.nets builds for `kind` (built on the meta device: no memory)."""
+    return {key: tuple(value.shape) for key, value in _expected_state(kind).items()}
 
 
 def check_state(state: Mapping[str, torch.Tensor], kind: str) -> list[str]:
     """Every missing, unexpected or wrongly shaped entry, and non-finite values. Missing BatchNorm
     `num_batches_tracked` counters are tolerated (older files may lack them; they do not affect inference)."""
-    expected = expected_state_shapes(kind)
+    reference = _expected_state(kind)
+    expected = {key: tuple(value.shape) for key, value in reference.items()}
     problems = []
     missing = [k for k in expected if k not in state and not k.endswith(".num_batches_tracked")]
     unexpected = [k for k in state if k not in expected]
@@ -393,6 +748,13 @@ def check_state(state: Mapping[str, torch.Tensor], kind: str) -> list[str]:
         if key in state and tuple(state[key].shape) != shape:
             problems.append(f"{key} has shape {tuple(state[key].shape)}, expected {shape}")
     for key, value in state.items():
+        if key in reference and value.is_floating_point() != reference[key].is_floating_point():
+            want = "floating-point" if reference[key].is_floating_point() else "integer"
+            problems.append(f"{key} holds {str(value.dtype).replace('torch.', '')} values, expected {want}")
+            continue
+    for key, value in state.items():
+        if key in reference and value.is_floating_point() != reference[key].is_floating_point():
+            continue
         # A sum is finite when every element is (the full check only runs when it is not: it is slow).
         if key in expected and value.is_floating_point() and not bool(torch.isfinite(value.sum())):
             if not bool(torch.isfinite(value).all()):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import time
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from ..atomic import atomic_write_text
 from ..errors import InputError
+from ..limits import check_file_size
 from .debug_pack import pack, unpack
 from .document import AnnotationDocument, FrameAnnotation, Provenance
 
@@ -57,7 +59,8 @@ def project_to_dict(doc: AnnotationDocument, settings: dict | None = None, path:
         if a is None:
             continue
         box = list(a.box) if a.box is not None else [None] * 4
-        frames.append([i, *box, _PROVENANCE_CODE[a.provenance], a.engine, a.presence])
+        presence = a.presence if a.presence is None or math.isfinite(a.presence) else None  # NaN: unknown
+        frames.append([i, *box, _PROVENANCE_CODE[a.provenance], a.engine, presence])
     debug = None
     if include_debug:  # packed columns (debug_pack): one JSON object per candidate made saves take seconds
         debug = pack([r for _, r in sorted(doc.debug_records.items())])
@@ -78,50 +81,101 @@ def project_to_dict(doc: AnnotationDocument, settings: dict | None = None, path:
 
 
 def project_from_dict(data: dict, path: Path) -> Project:
+    """The Project a file's JSON describes; InputError naming the file and the field for anything malformed.
+    Every value is checked before a document exists, so a bad file never yields a half-right document."""
+    from ..formats.research import annotation_from_values, check_header, check_version
+
     if not isinstance(data, dict) or data.get("format") != PROJECT_FORMAT:
         raise InputError(f"{path} is not a KeepTrack Studio project (no '{PROJECT_FORMAT}' format field)")
-    version = data.get("version")
-    if not isinstance(version, int) or version < 1:
-        raise InputError(f"{path}: missing or bad version field {version!r}")
-    if version > PROJECT_VERSION:
-        raise InputError(f"{path} was written by a newer version (project version {version}); "
-                         f"this program reads up to {PROJECT_VERSION}")
-    try:
-        n = int(data["num_frames"])
-        source = data.get("source")
-        rel = data.get("source_relative")
-        if source and rel and not Path(source).exists():  # the project and its video moved together
-            moved = (path.resolve().parent / rel).resolve()
-            if moved.exists():
-                source = str(moved)
-        doc = AnnotationDocument(n, source, data.get("name"), data.get("image_size"))
-        frames = {}
-        for k, row in enumerate(data["frames"]):
-            try:
-                i, x, y, w, h, code, engine, presence = row
-                box = None if x is None else (float(x), float(y), float(w), float(h))
-                frames[int(i)] = FrameAnnotation(box, _PROVENANCE_FROM[code], engine,
-                                                 None if presence is None else float(presence))
-            except (ValueError, TypeError, KeyError) as exc:
-                raise InputError(f"{path}: frame entry {k} is malformed ({row!r}: {exc})") from None
-        debug = {}
-        packed = data.get("debug")
-        if packed:
-            try:
-                records = unpack(packed)
-            except InputError as exc:
-                raise InputError(f"{path}: {exc}") from None
-            for r in records:
-                if not 0 <= r.frame_index < n:
-                    raise InputError(f"{path}: a debug record is for frame {r.frame_index}, outside 0..{n - 1}")
-                debug[r.frame_index] = r
-        doc._replace(frames, debug)
-    except KeyError as exc:
-        raise InputError(f"{path}: missing field {exc}") from None
-    doc.revision = 0
+    check_version(data, path, PROJECT_VERSION)
+    if "num_frames" not in data:
+        raise InputError(f"{path}: missing field 'num_frames'")
+    n, source, name, image_size = check_header(data, path)
+    rel = data.get("source_relative")
+    if rel is not None and not isinstance(rel, str):
+        raise InputError(f"{path}: source_relative must be text or null")
+    settings = check_settings(data.get("settings"), path)
+    saved_at = data.get("saved_at")
+    if saved_at is not None and not (isinstance(saved_at, (int, float)) and not isinstance(saved_at, bool)
+                                     and math.isfinite(saved_at)):
+        raise InputError(f"{path}: saved_at must be a time in seconds, got {saved_at!r}"[:300])
     autosave_of = data.get("autosave_of")
-    return Project(doc, dict(data.get("settings") or {}), path, data.get("saved_at"),
-                   None if autosave_of is None else Path(autosave_of))
+    if autosave_of is not None and not isinstance(autosave_of, str):
+        raise InputError(f"{path}: autosave_of must be a path or null")
+    rows = data.get("frames")
+    if not isinstance(rows, list):
+        raise InputError(f"{path}: missing field 'frames' (a list of annotated frames)")
+    frames = {}
+    for k, row in enumerate(rows):
+        try:
+            if not isinstance(row, list) or len(row) != 8:
+                raise ValueError("expected [frame, x, y, w, h, provenance, engine, presence]")
+            i, x, y, w, h, code, engine, presence = row
+            if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < n:
+                raise ValueError(f"frame must be a whole number in 0..{n - 1}")
+            if i in frames:
+                raise ValueError(f"frame {i} appears twice")
+            box = None if (x, y, w, h) == (None,) * 4 else [x, y, w, h]
+            if code not in _PROVENANCE_FROM:
+                raise ValueError(f"unknown provenance code {code!r}")
+            frames[i] = annotation_from_values(box, _PROVENANCE_FROM[code], engine, presence)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise InputError(f"{path}: frame entry {k} is malformed ({str(row)[:120]}: {exc})") from None
+    if source and rel and not Path(source).exists():  # the project and its video moved together
+        moved = (path.resolve().parent / rel).resolve()
+        if moved.exists():
+            source = str(moved)
+    debug = {}
+    packed = data.get("debug")
+    if packed:
+        if not isinstance(packed, dict):
+            raise InputError(f"{path}: the debug field must be an object or null")
+        try:
+            records = unpack(packed)
+        except InputError as exc:
+            raise InputError(f"{path}: {exc}") from None
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError) as exc:
+            raise InputError(f"{path}: malformed debug records ({str(exc)[:200]})") from None
+        for r in records:
+            if not 0 <= r.frame_index < n:
+                raise InputError(f"{path}: a debug record is for frame {r.frame_index}, outside 0..{n - 1}")
+            debug[r.frame_index] = r
+    doc = AnnotationDocument(n, source, name, image_size)
+    doc._replace(frames, debug)
+    doc.revision = 0
+    return Project(doc, settings, path, saved_at, None if autosave_of is None else Path(autosave_of))
+
+
+def check_settings(settings, path: Path) -> dict:
+    """The project's settings, checked where the studio acts on them (the re-track options)."""
+    if settings is None:
+        return {}
+    if not isinstance(settings, dict):
+        raise InputError(f"{path}: settings must be an object, got {str(settings)[:80]!r}")
+    retrack = settings.get("retrack")
+    if retrack is not None:
+        from dataclasses import fields
+
+        from .retrack import RetrackOptions
+
+        if not isinstance(retrack, dict):
+            raise InputError(f"{path}: settings.retrack must be an object")
+        known = {f.name for f in fields(RetrackOptions)}
+        unknown = sorted(set(map(str, retrack)) - known)
+        if unknown:
+            raise InputError(f"{path}: settings.retrack has unknown option(s) {', '.join(unknown)[:200]}; "
+                             f"known: {', '.join(sorted(known))}")
+        for key, value in retrack.items():
+            if key in ("stop_at_keyframe", "not_found_is_absent", "keep_debug"):
+                ok = isinstance(value, bool)
+            elif key == "max_frames":
+                ok = value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0)
+            else:  # absent_below
+                ok = value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)
+                                       and math.isfinite(value))
+            if not ok:
+                raise InputError(f"{path}: settings.retrack.{key} has a bad value {str(value)[:80]!r}")
+    return dict(settings)
 
 
 def save_project(path: str | Path, doc: AnnotationDocument, settings: dict | None = None,
@@ -129,7 +183,17 @@ def save_project(path: str | Path, doc: AnnotationDocument, settings: dict | Non
     """Write the project atomically. On failure (full disk, read-only folder) an InputError says so
     and the previous file is unchanged."""
     path = Path(path)
-    text = json.dumps(project_to_dict(doc, settings, path, include_debug, autosave_of), separators=(",", ":"))
+    try:
+        text = json.dumps(project_to_dict(doc, settings, path, include_debug, autosave_of), separators=(",", ":"),
+                          allow_nan=False)
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"cannot save {path}: the project holds a value JSON cannot carry ({exc}); "
+                         "the previous file is unchanged") from None
+    try:  # never write a file this program's own reader would refuse
+        project_from_dict(json.loads(text), path)
+    except InputError as exc:
+        raise InputError(f"cannot save {path}: the result would not open again ({exc}); "
+                         "the previous file is unchanged") from None
     atomic_write_text(path, text)
     remove_stale_temporaries(path)
     return path
@@ -152,6 +216,7 @@ def remove_stale_temporaries(path: Path, older_than_s: float = 600.0) -> int:
 
 def load_project(path: str | Path) -> Project:
     path = Path(path)
+    check_file_size(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -162,6 +227,8 @@ def load_project(path: str | Path) -> Project:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}, line {exc.lineno}: not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise InputError(f"{path}: JSON nested too deep") from None
     return project_from_dict(data, path)
 
 
@@ -357,7 +424,7 @@ def find_recovery(project_path: str | Path | None = None, source: str | None = N
         return None
     try:
         auto = load_project(path)
-    except InputError:
+    except (InputError, OSError):
         return None  # an unreadable autosave is not offered (the atomic write makes this rare)
     auto_at = auto.saved_at or path.stat().st_mtime
     proj_at = None
@@ -373,11 +440,17 @@ def list_recoveries(folder: Path | None = None) -> list[Recovery]:
     """Every autosave in the folder (newest first), for a start-up prompt that does not know the project."""
     folder = folder or autosave_folder()
     out = []
-    for p in sorted(folder.glob(f"*{PROJECT_SUFFIX}"), key=lambda p: p.stat().st_mtime, reverse=True):
+    def mtime(p: Path) -> float:
+        try:
+            return p.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    for p in sorted(folder.glob(f"*{PROJECT_SUFFIX}"), key=mtime, reverse=True):
         try:
             auto = load_project(p)
-        except InputError:
-            continue
+        except (InputError, OSError):
+            continue  # a broken autosave is skipped; the good ones beside it are still offered
         proj = auto.autosave_of
         proj_at = _saved_at(proj) if proj is not None and proj.exists() else None
         auto_at = auto.saved_at or p.stat().st_mtime

@@ -57,10 +57,17 @@ def run(args) -> int:
         raise InputError(f"format {to} cannot be written")
     out = Path(out)
     several = len(inputs) > 1
+    written_to: set[Path] = set()
     for inp in inputs:
         fmt = args.source_format or detect_format(inp)
         doc = read_annotations(inp, fmt, **_read_options(fmt, args))
         target = get_format(to).batch_target(out, doc.name) if several else out
+        if several:
+            stem, k = target, 2
+            while target in written_to:  # two inputs with the same sequence name must not overwrite each other
+                target = stem.with_name(f"{stem.stem}-{k}{stem.suffix}")
+                k += 1
+            written_to.add(target)
         written = write_annotations(doc, target, to)
         n_boxes = int((~doc.absent() & doc.annotated()).sum())
         print(f"{inp} ({fmt}, {len(doc)} frames, {n_boxes} boxes, {int(doc.absent().sum())} absent) "

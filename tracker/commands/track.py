@@ -12,6 +12,7 @@ import sys
 
 import numpy as np
 
+from ..boxes import validate_init_box
 from ..errors import InputError
 from ..evaluation.runner import track_source
 from ..formats.pytracking import format_boxes, write_boxes
@@ -69,6 +70,9 @@ def run(args: argparse.Namespace) -> int:
             if first is None or np.isnan(first).any():
                 raise InputError(f"{source.path} has no ground-truth box for frame 0; give one with --box x,y,w,h")
             box = tuple(float(v) for v in first)
+        # Checked against the real frame before any engine sees it (a huge box overflows crop arithmetic).
+        box = validate_init_box(box, source.frame(0).shape,
+                                "--box" if args.box is not None else f"{source.path}: ground-truth box of frame 0")
         engine = create_engine(args.engine, device=args.device, **keeptrack_options(args))
         run_ = track_source(engine, source, box, 0, args.frames, engine_name=args.engine)
     if args.out:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..limits import MAX_COORDINATE, MAX_FRAMES, check_file_size
 
 _SPLIT = re.compile(r"[,\s]+")
 
@@ -24,6 +25,7 @@ _SPLIT = re.compile(r"[,\s]+")
 def read_text(path: str | Path) -> str:
     """The file's text (BOM stripped, newlines normalised), or InputError saying why it cannot be read."""
     path = Path(path)
+    check_file_size(path)
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -45,6 +47,8 @@ def _lines(path: Path, text: str) -> list[tuple[int, str]]:
     lines = text.split("\n")
     while lines and not lines[-1].strip():
         lines.pop()
+    if len(lines) > MAX_FRAMES:
+        raise InputError(f"{path}: {len(lines)} lines, over the limit of {MAX_FRAMES} frames per sequence")
     out = []
     for number, line in enumerate(lines, start=1):
         line = line.strip()
@@ -61,6 +65,8 @@ def _number(token: str, path: Path, number: int, line: str) -> float:
         raise InputError(f"{path}, line {number}: {token!r} is not a number in {line!r}") from None
     if math.isinf(value):
         raise InputError(f"{path}, line {number}: infinite value in {line!r}")
+    if abs(value) > MAX_COORDINATE:
+        raise InputError(f"{path}, line {number}: {token} is beyond {MAX_COORDINATE:g} pixels in {line!r}")
     return value
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_write_text
+from ..atomic import atomic_write_files
 from ..errors import InputError
 from ..sources.base import GroundTruth
 from .boxtext import check_boxes, check_flags, format_boxes, read_boxes, read_labels
@@ -63,7 +63,7 @@ def read_cover(path: str | Path) -> np.ndarray | None:
 
 
 def write_ground_truth(path: str | Path, boxes, absent=None, cover=None) -> Path:
-    """Write `groundtruth.txt`, `absence.label` and (if given) `cover.label`, each atomically.
+    """Write `groundtruth.txt`, `absence.label` and (if given) `cover.label`, all or nothing.
 
     `path` is the groundtruth file or the sequence folder. Returns the groundtruth file's path.
     """
@@ -74,8 +74,8 @@ def write_ground_truth(path: str | Path, boxes, absent=None, cover=None) -> Path
         cover = np.asarray(cover)
         if cover.shape != (len(arr),) or not np.isin(cover, np.arange(9)).all():
             raise InputError(f"cover must be one integer 0..8 per box ({len(arr)}); got {cover!r}")
-    atomic_write_text(path, format_boxes(arr, ","))
-    atomic_write_text(path.parent / ABSENCE_FILE, "".join("1\n" if f else "0\n" for f in flags))
+    files = {path: format_boxes(arr, ","), path.parent / ABSENCE_FILE: "".join("1\n" if f else "0\n" for f in flags)}
     if cover is not None:
-        atomic_write_text(path.parent / COVER_FILE, "".join(f"{int(c)}\n" for c in cover))
+        files[path.parent / COVER_FILE] = "".join(f"{int(c)}\n" for c in cover)
+    atomic_write_files(files)
     return path

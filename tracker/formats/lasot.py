@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_write_text
+from ..atomic import atomic_write_files
 from ..errors import InputError
 from ..sources.base import GroundTruth
 from .boxtext import check_boxes, check_flags, format_boxes, read_boxes, read_labels
@@ -63,14 +63,13 @@ def _flag_line(flags: np.ndarray) -> str:
 
 
 def write_ground_truth(path: str | Path, boxes, absent=None) -> Path:
-    """Write `groundtruth.txt` and its two side files (see the module docstring), each atomically.
+    """Write `groundtruth.txt` and its two side files (see the module docstring), all or nothing.
 
     `path` is the groundtruth file or the sequence folder. Returns the groundtruth file's path.
     """
     path = ground_truth_file(path)
     arr = check_boxes(boxes)
     flags = np.zeros(len(arr), bool) if absent is None else check_flags(absent, len(arr), "absent")
-    atomic_write_text(path, format_boxes(arr, ","))
-    atomic_write_text(path.parent / OCCLUSION_FILE, _flag_line(flags))
-    atomic_write_text(path.parent / OUT_OF_VIEW_FILE, _flag_line(np.zeros(len(arr), bool)))
+    atomic_write_files({path: format_boxes(arr, ","), path.parent / OCCLUSION_FILE: _flag_line(flags),
+                        path.parent / OUT_OF_VIEW_FILE: _flag_line(np.zeros(len(arr), bool))})
     return path

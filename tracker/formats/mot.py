@@ -10,13 +10,15 @@ A folder target gets `gt/gt.txt` plus `seqinfo.ini` (seqLength keeps trailing em
 from __future__ import annotations
 
 import configparser
+import math
 import re
 from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_write_text
+from ..atomic import atomic_write_files, atomic_write_text
 from ..errors import InputError
+from ..limits import MAX_COORDINATE, MAX_FRAMES, check_file_size, check_frame_count
 from ..sources.base import GroundTruth
 from .boxtext import format_number, read_text
 
@@ -31,11 +33,14 @@ def _seq_length(gt_file: Path) -> int | None:
     for ini in (gt_file.parent.parent / "seqinfo.ini", gt_file.parent / "seqinfo.ini"):
         if ini.is_file():
             cfg = configparser.ConfigParser()
+            check_file_size(ini, 1 << 20)
             try:
                 cfg.read(ini, encoding="utf-8")
-                return int(cfg["Sequence"]["seqLength"])
-            except (configparser.Error, KeyError, ValueError) as exc:
-                raise InputError(f"{ini}: no usable [Sequence] seqLength ({exc})") from None
+                text = cfg["Sequence"]["seqLength"]
+                length = int(text)
+            except (configparser.Error, KeyError, ValueError, UnicodeDecodeError) as exc:
+                raise InputError(f"{ini}: no usable [Sequence] seqLength ({str(exc)[:200]})") from None
+            return check_frame_count(length, f"{ini}, seqLength")
     return None
 
 
@@ -48,8 +53,15 @@ def _rows(gt_file: Path) -> list[tuple[int, list[float]]]:
         if len(v) < 6:
             raise InputError(f"{gt_file}, line {lineno}: a MOT line needs at least 6 values "
                              f"(frame, id, x, y, w, h), got {len(v)}")
+        if not all(math.isfinite(x) for x in v[:9]):
+            raise InputError(f"{gt_file}, line {lineno}: values must be finite numbers, got {line.strip()[:200]!r}")
         if v[0] < 1 or not float(v[0]).is_integer() or not float(v[1]).is_integer():
             raise InputError(f"{gt_file}, line {lineno}: frame must be an integer >= 1 and id an integer")
+        if v[0] > MAX_FRAMES:
+            raise InputError(f"{gt_file}, line {lineno}: frame {v[0]:.0f} is over the limit of {MAX_FRAMES} "
+                             "frames per sequence")
+        if any(abs(x) > MAX_COORDINATE for x in v[2:6]):
+            raise InputError(f"{gt_file}, line {lineno}: a box value is beyond {MAX_COORDINATE:g} pixels")
         rows.append((lineno, v))
     return rows
 
@@ -72,6 +84,8 @@ def read_ground_truth(path: str | Path, object_id: int | None = None, num_frames
         object_id = ids[0] if ids else 1
     elif object_id not in ids:
         raise InputError(f"{gt_file} has no track {object_id}; its tracks are {ids}")
+    if num_frames is not None:
+        num_frames = check_frame_count(num_frames, f"{gt_file}: the frame count asked for (--frames)")
     length = num_frames or _seq_length(gt_file) or max((int(v[0]) for _, v in rows), default=0)
     boxes = np.full((length, 4), np.nan)
     absent = np.zeros(length, dtype=bool)
@@ -120,10 +134,16 @@ def write_ground_truth(path: str | Path, boxes, absent=None, object_id: int = 1,
         atomic_write_text(path, text)
         return path
     (path / "gt").mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path / "gt" / "gt.txt", text)
-    atomic_write_text(path / "seqinfo.ini",
-                      f"[Sequence]\nname={name}\nimDir=img1\nframeRate=30\nseqLength={len(boxes)}\nimExt=.jpg\n")
+    atomic_write_files({path / "gt" / "gt.txt": text,
+                        path / "seqinfo.ini": f"[Sequence]\nname={_ini_value(name)}\nimDir=img1\nframeRate=30\n"
+                                              f"seqLength={len(boxes)}\nimExt=.jpg\n"})
     return path / "gt" / "gt.txt"
+
+
+def _ini_value(text: str) -> str:
+    """One line of plain text for seqinfo.ini: no line breaks (they would inject keys) and no section brackets."""
+    cleaned = "".join(c if c.isprintable() and c not in "[]" else "_" for c in str(text)).strip()
+    return cleaned or "sequence"
 
 
 def _numbers(text: str, path: Path, lineno: int, what: str) -> list[float]:

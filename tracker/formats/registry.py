@@ -30,8 +30,20 @@ class AnnotationFormat:
     suffix: str = ""  # for formats that are one file: its extension (batch conversion names files with it)
 
     def batch_target(self, folder: Path, sequence: str) -> Path:
-        """Where sequence `sequence` goes when several are converted into `folder`."""
-        return folder / f"{sequence}{self.suffix}"
+        """Where sequence `sequence` goes when several are converted into `folder`: always directly inside it,
+        whatever the name read from the input file says (see `safe_file_name`)."""
+        return Path(folder) / f"{safe_file_name(sequence)}{self.suffix}"
+
+
+_SAFE_NAME_LENGTH = 120
+
+
+def safe_file_name(name) -> str:
+    """A sequence name (read from a file, so not to be trusted) as one plain file name: letters, digits, '.', '-'
+    and '_' kept, everything else (path separators, '..', control characters) replaced by '_', no leading dot."""
+    text = "".join(c if (c.isalnum() and c.isascii()) or c in "-_." else "_" for c in str(name or ""))
+    text = text.lstrip(".")[:_SAFE_NAME_LENGTH].rstrip(".")
+    return text or "sequence"
 
 
 def _module(name: str):

@@ -12,12 +12,14 @@ Frames are 0-based. Reading a file back gives the same document, debug records i
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 
 from ..atomic import atomic_write_text
 from ..errors import InputError
+from ..limits import MAX_COORDINATE, check_file_size, check_frame_count
 from ..result import Assignment, Candidate, Flag, FrameResult, ScoreMap
 
 FORMAT_NAME = "keeptrack-research"
@@ -70,6 +72,15 @@ def _candidate_from(d: dict) -> Candidate:
     return Candidate(float(d["x"]), float(d["y"]), float(d["score"]), None if oid is None else int(oid))
 
 
+def _four(values, what: str):
+    """None, or a list of four numbers as a tuple of floats (a string is not a list of digits)."""
+    if values is None:
+        return None
+    if not (isinstance(values, (list, tuple)) and len(values) == 4 and all(_is_number(v) for v in values)):
+        raise ValueError(f"{what} must be four numbers or null, got {_short(values)}")
+    return tuple(float(v) for v in values)
+
+
 def frame_result_from_dict(d: dict) -> FrameResult:
     """Inverse of frame_result_to_dict. A score map written without values comes back as None."""
     assignment = None
@@ -83,14 +94,14 @@ def frame_result_from_dict(d: dict) -> FrameResult:
     if s is not None and s.get("values") is not None:
         score_map = ScoreMap(np.asarray(s["values"], dtype=np.float32).reshape(s["shape"]),
                              float(s["origin_x"]), float(s["origin_y"]), float(s["step_x"]), float(s["step_y"]))
-    box = d.get("box")
-    area = d.get("search_area")
+    box = _four(d.get("box"), "box")
+    area = _four(d.get("search_area"), "search_area")
     return FrameResult(
         frame_index=int(d["frame_index"]),
-        box=None if box is None else tuple(float(v) for v in box),
+        box=box,
         presence=float(d.get("presence", 1.0)),
         flag=Flag(d.get("flag", "normal")),
-        search_area=None if area is None else tuple(float(v) for v in area),
+        search_area=area,
         score_map=score_map,
         candidates=tuple(_candidate_from(c) for c in d.get("candidates", ())),
         selected_id=d.get("selected_id"),
@@ -102,18 +113,72 @@ def frame_result_from_dict(d: dict) -> FrameResult:
 def annotation_to_dict(a) -> dict | None:
     if a is None:
         return None
-    return {"box": _box(a.box), "provenance": a.provenance.value, "engine": a.engine, "presence": a.presence}
+    presence = a.presence if a.presence is None or math.isfinite(a.presence) else None  # NaN: unknown
+    return {"box": _box(a.box), "provenance": a.provenance.value, "engine": a.engine, "presence": presence}
 
 
 def annotation_from_dict(d: dict | None):
-    from ..annotation.document import FrameAnnotation, Provenance
-
     if d is None:
         return None
-    box = d.get("box")
-    presence = d.get("presence")
-    return FrameAnnotation(None if box is None else tuple(float(v) for v in box), Provenance(d["provenance"]),
-                           d.get("engine"), None if presence is None else float(presence))
+    if not isinstance(d, dict):
+        raise ValueError(f"an annotation must be an object or null, got {_short(d)}")
+    return annotation_from_values(d.get("box"), d.get("provenance"), d.get("engine"), d.get("presence"))
+
+
+def annotation_from_values(box, provenance, engine, presence):
+    """A FrameAnnotation from values read out of a file, each checked (ValueError saying which is wrong)."""
+    from ..annotation.document import FrameAnnotation, Provenance
+    from ..boxes import check_box
+
+    if box is not None:
+        if not (isinstance(box, (list, tuple)) and len(box) == 4 and all(_is_number(v) for v in box)):
+            raise ValueError(f"box must be four numbers [x, y, w, h] or null, got {_short(box)}")
+        box = check_box(box)
+        if any(abs(v) > MAX_COORDINATE for v in box):
+            raise ValueError(f"box {list(box)} has a value beyond {MAX_COORDINATE:g} pixels")
+    try:
+        provenance = Provenance(provenance)
+    except ValueError:
+        raise ValueError(f"unknown provenance {_short(provenance)}") from None
+    if engine is not None and not isinstance(engine, str):
+        raise ValueError(f"engine must be a name or null, got {_short(engine)}")
+    if presence is not None and not (_is_number(presence) and math.isfinite(presence)):
+        raise ValueError(f"presence must be a finite number or null, got {_short(presence)}")
+    return FrameAnnotation(box, provenance, engine, None if presence is None else float(presence))
+
+
+def check_header(data: dict, path: Path) -> tuple[int, str | None, str | None, tuple[int, int] | None]:
+    """(num_frames, source, name, image_size) of a research or project header, each checked (InputError)."""
+    n = check_frame_count(data.get("num_frames"), f"{path}: num_frames")
+    source, name, size = data.get("source"), data.get("name"), data.get("image_size")
+    for field_name, value in (("source", source), ("name", name)):
+        if value is not None and not isinstance(value, str):
+            raise InputError(f"{path}: {field_name} must be text or null, got {_short(value)}")
+    if size is not None:
+        if not (isinstance(size, (list, tuple)) and len(size) == 2
+                and all(isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 1_000_000 for v in size)):
+            raise InputError(f"{path}: image_size must be [width, height] in pixels, got {_short(size)}")
+        size = (size[0], size[1])
+    return n, source, name, size
+
+
+def check_version(data: dict, path: Path, newest: int) -> int:
+    version = data.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise InputError(f"{path}: missing or bad version field {_short(version)}")
+    if version > newest:
+        raise InputError(f"{path} was written by a newer version (version {version}); this program reads up to "
+                         f"{newest}")
+    return version
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 # ---- the JSON-lines file
@@ -129,7 +194,23 @@ def write_research(path: str | Path, doc, score_map_values: bool = True) -> None
             "annotation": annotation_to_dict(doc[i]),
             "result": None if r is None else frame_result_to_dict(r, score_map_values),
         }))
-    atomic_write_text(path, "\n".join(lines) + "\n")
+    text = "\n".join(lines) + "\n"
+    _check_readable(text, Path(path))
+    atomic_write_text(path, text)
+
+
+def _check_readable(text: str, path: Path) -> None:
+    """Refuse to write a research file `read_research` would refuse (the previous file stays)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        probe = Path(tmp) / path.name
+        probe.write_text(text, encoding="utf-8")
+        try:
+            read_research(probe)
+        except InputError as exc:
+            raise InputError(f"cannot write {path}: the result would not read back "
+                             f"({str(exc).replace(str(probe), path.name)}); the previous file is unchanged") from None
 
 
 def read_research(path: str | Path):
@@ -137,6 +218,7 @@ def read_research(path: str | Path):
     from ..annotation.document import AnnotationDocument
 
     path = Path(path)
+    check_file_size(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -148,26 +230,35 @@ def read_research(path: str | Path):
         header = json.loads(lines[0])
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}, line 1: not JSON ({exc.msg})") from None
+    except RecursionError:
+        raise InputError(f"{path}, line 1: JSON nested too deep") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
         raise InputError(f"{path}, line 1: not a {FORMAT_NAME} header")
-    if int(header.get("version", 0)) > VERSION:
-        raise InputError(f"{path} is version {header['version']}; this program reads up to {VERSION}")
-    n = int(header["num_frames"])
-    doc = AnnotationDocument(n, header.get("source"), header.get("name"), header.get("image_size"))
+    check_version(header, Path(f"{path}, line 1"), VERSION)
+    n, source, name, size = check_header(header, Path(f"{path}, line 1"))
+    doc = AnnotationDocument(n, source, name, size)
     frames, debug = {}, {}
     for lineno, line in enumerate(lines[1:], start=2):
         if not line.strip():
             continue
         try:
             rec = json.loads(line)
-            i = int(rec["frame"])
+            if not isinstance(rec, dict):
+                raise ValueError("a frame record must be a JSON object")
+            i = rec["frame"]
+            if isinstance(i, bool) or not isinstance(i, int):
+                raise ValueError(f"frame must be a whole number, got {_short(i)}")
+            if i in frames:
+                raise ValueError(f"frame {i} appears twice")
             if not 0 <= i < n:
                 raise ValueError(f"frame {i} outside 0..{n - 1}")
             frames[i] = annotation_from_dict(rec.get("annotation"))
             if rec.get("result") is not None:
                 debug[i] = frame_result_from_dict(rec["result"])
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            raise InputError(f"{path}, line {lineno}: bad frame record ({exc})") from None
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            raise InputError(f"{path}, line {lineno}: bad frame record ({str(exc)[:300]})") from None
+        except RecursionError:
+            raise InputError(f"{path}, line {lineno}: JSON nested too deep") from None
     doc._replace(frames, debug)
     doc.revision = 0
     return doc

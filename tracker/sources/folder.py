@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 from ..errors import FrameReadError, InputError
+from ..limits import MAX_IMAGE_PIXELS
 from .base import DEFAULT_FPS, FrameSource, check_frame_index
 from .cache import FrameCache
 
@@ -48,10 +49,60 @@ def read_image_rgb(path: Path, index: int) -> np.ndarray:
         data = np.fromfile(str(path), dtype=np.uint8)
     except OSError as exc:
         raise FrameReadError(f"frame {index}: cannot read {path} ({exc.strerror or exc})") from None
-    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    size = image_size_from_header(data[:1 << 16].tobytes())
+    if size is not None and size[0] * size[1] > MAX_IMAGE_PIXELS:
+        raise FrameReadError(f"frame {index}: {path} is {size[0]}x{size[1]} pixels, over the limit of "
+                             f"{MAX_IMAGE_PIXELS} pixels per image (it would take "
+                             f"{size[0] * size[1] * 3 / 1e9:.1f} GB decoded)")
+    try:
+        bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    except cv2.error as exc:  # OpenCV's own size limit, or a decoder that gives up loudly
+        raise FrameReadError(f"frame {index}: {path} cannot be decoded ({str(exc).strip().splitlines()[-1][:160]})") \
+            from None
     if bgr is None:
         raise FrameReadError(f"frame {index}: {path} is not a readable image (corrupt or empty file)")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def image_size_from_header(head: bytes) -> tuple[int, int] | None:
+    """(width, height) from a PNG, JPEG, BMP or TIFF header without decoding; None where it cannot tell."""
+    import struct
+
+    try:
+        if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
+            return struct.unpack(">II", head[16:24])
+        if head[:2] == b"BM" and len(head) >= 26:
+            w, h = struct.unpack("<ii", head[18:26])
+            return abs(w), abs(h)
+        if head[:2] == b"\xff\xd8":
+            pos = 2
+            while pos + 9 < len(head):
+                if head[pos] != 0xFF:
+                    return None
+                marker = head[pos + 1]
+                if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+                    pos += 2
+                    continue
+                length = struct.unpack(">H", head[pos + 2:pos + 4])[0]
+                if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+                    h, w = struct.unpack(">HH", head[pos + 5:pos + 9])
+                    return w, h
+                pos += 2 + length
+            return None
+        if head[:4] in (b"II*\x00", b"MM\x00*"):
+            order = "<" if head[:2] == b"II" else ">"
+            ifd = struct.unpack(order + "I", head[4:8])[0]
+            count = struct.unpack(order + "H", head[ifd:ifd + 2])[0]
+            found = {}
+            for k in range(min(count, 512)):
+                entry = head[ifd + 2 + 12 * k: ifd + 14 + 12 * k]
+                tag, kind = struct.unpack(order + "HH", entry[:4])
+                if tag in (256, 257):
+                    found[tag] = struct.unpack(order + ("H" if kind == 3 else "I"), entry[8:10 if kind == 3 else 12])[0]
+            return (found[256], found[257]) if len(found) == 2 else None
+    except (struct.error, IndexError):
+        return None
+    return None
 
 
 class ImageFolderSource(FrameSource):
