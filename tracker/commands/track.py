@@ -2,8 +2,8 @@
 [--base-weights F --association-weights F] [--bf16] [--compile]`
 
 Tracks one video, image folder or benchmark sequence forward from frame 0 and writes one box per
-frame (the first included) in pytracking's result format: `x<TAB>y<TAB>w<TAB>h`, integers truncated
-towards zero, one line per frame. Without --out the boxes go to standard output.
+frame (the first included) in pytracking's result format: `x<TAB>y<TAB>w<TAB>h`, rounded to 1/1000 px
+(integral values without a point), one line per frame. Without --out the boxes go to standard output.
 """
 from __future__ import annotations
 
