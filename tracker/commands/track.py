@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import InputError
 from ..evaluation.runner import track_source
 from ..formats.pytracking import format_boxes, write_boxes
+from ..progress import progress_bar
 from ..registry import DEFAULT_ENGINE, create_engine, engine_info
 from ..sources import open_source
 
@@ -70,7 +71,10 @@ def run(args: argparse.Namespace) -> int:
                 raise InputError(f"{source.path} has no ground-truth box for frame 0; give one with --box x,y,w,h")
             box = tuple(float(v) for v in first)
         engine = create_engine(args.engine, device=args.device, **keeptrack_options(args))
-        run_ = track_source(engine, source, box, 0, args.frames, engine_name=args.engine)
+        total = len(source) if args.frames is None else min(len(source), args.frames)
+        with progress_bar(total, f"track {args.engine}") as bar:
+            run_ = track_source(engine, source, box, 0, args.frames, engine_name=args.engine,
+                                on_frame=lambda index, box_: bar.update(1))
     if args.out:
         write_boxes(args.out, run_.boxes)
     else:
