@@ -82,8 +82,10 @@ def run(args: argparse.Namespace) -> int:
         engine_info(name)  # unknown names fail before any tracking
     factories = {name: partial(create_engine, name, device=args.device) for name in names}
 
-    total = count_frames(args.sequences, args.max_frames) * len(factories) if factories else 0
-    bar = progress_bar(total, "eval")
+    bar = progress_bar(None, "eval")
+    if not bar.disable and factories:  # the total costs a pass over the sequence folders: only for a terminal
+        bar.total = count_frames(args.sequences, args.max_frames) * len(factories)
+        bar.refresh()
 
     def progress(ev) -> None:
         line = f"  {ev.engine} on {ev.sequence}: AUC {ev.metrics.auc:.1f}, {ev.run.fps:.1f} frames/s"
