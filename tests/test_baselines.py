@@ -108,13 +108,15 @@ def test_nanotrack_unreadable_model_is_a_clear_error(tmp_path):
 
 def test_result_text_layout_is_exact(tmp_path):
     boxes = [[10.9, 20.2, 30.5, 40.99], [-1.7, 0.4, 5.0, 6.0]]
-    assert format_boxes(boxes) == "10\t20\t30\t40\n-1\t0\t5\t6\n"
+    # floats kept to 1/1000 px (pytracking's %d would truncate them); integral values without a point
+    assert format_boxes(boxes) == "10.9\t20.2\t30.5\t40.99\n-1.7\t0.4\t5\t6\n"
+    assert format_boxes([[1.23456, 0.0004, -0.0004, 7.0]]) == "1.235\t0\t0\t7\n"  # no "-0"
     folder = results_dir(tmp_path, "csrt", "default", run_id=7)
     assert folder == tmp_path / "csrt" / "default_007"
     assert results_dir(tmp_path, "csrt") == tmp_path / "csrt" / "default"
     write_sequence_result(folder, "Subway", SequenceResult(np.array(boxes), np.array([0.5, 0.0123456789]),
                                                           np.array([1.0, 0.25])))
-    assert (folder / "Subway.txt").read_text() == "10\t20\t30\t40\n-1\t0\t5\t6\n"
+    assert (folder / "Subway.txt").read_text() == "10.9\t20.2\t30.5\t40.99\n-1.7\t0.4\t5\t6\n"
     assert (folder / "Subway_time.txt").read_text() == "0.500000\n0.012346\n"
     assert (folder / "Subway_object_presence_scores.txt").read_text() == "1.000000\n0.250000\n"
     assert sorted(p.name for p in folder.iterdir()) == [

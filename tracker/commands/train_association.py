@@ -89,7 +89,11 @@ def _dump(args, work: Path) -> None:
     jobs = [(p, p.name, None) for p in _sequences(args, shared)]
     for k, (path, box) in enumerate(_video_tracks(args, shared)):
         jobs.append((path, f"{path.stem}-{k}", box))
+    from ..progress import progress_bar
+
+    bar = progress_bar(len(jobs), "dump", unit="sequence")
     for path, name, box in jobs:
+        bar.update(1)
         target = work / f"{name}.npz"
         if target.exists() and not args.redump:
             print(f"{name}: dump exists, kept ({target})")
@@ -113,6 +117,7 @@ def _dump(args, work: Path) -> None:
         print(f"{name}: {c.get('frames', 0)} frames tracked, {len(dump)} kept (D {c.get('D', 0)}: H {c.get('H', 0)} "
               f"G {c.get('G', 0)} J {c.get('J', 0)} K {c.get('K', 0)}; pairs HH {c.get('HH', 0)} HK {c.get('HK', 0)} "
               f"HG {c.get('HG', 0)}) in {time.perf_counter() - t0:.0f} s")
+    bar.close()
     dumps = load_dumps(work)
     write_summary(work, dumps, params, args.engine)
     print(format_summary(summarize(dumps)))

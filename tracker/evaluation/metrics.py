@@ -7,9 +7,13 @@ Conventions, all taken from the protocol so that figures are comparable with pub
 - before scoring, the first prediction is replaced by the ground truth, zero-size predictions by the
   previous prediction, and the prediction list is truncated or zero-padded to the ground truth length.
 
-Deliberate difference: pytracking gives invalid frames a normalised centre error of -1, so with its
-`error <= threshold` test they count as *successes* in normalised precision (except LaSOT's absent
-frames). Here invalid frames are failures in every curve, as in the success and precision curves.
+Deliberate difference (convention "project", the default): pytracking gives invalid frames a
+normalised centre error of -1, so with its `error <= threshold` test they count as *successes* in
+normalised precision (except LaSOT's absent frames). Here invalid frames are failures in every curve,
+as in the success and precision curves. Convention "pytracking" reproduces pytracking's rule.
+
+Excluded frames (GOT-10k's protocol: the first frame and frames where the target is absent) leave
+the denominator altogether; `evaluate_sequence(..., exclude=mask)`.
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from ..errors import InputError
 SUCCESS_THRESHOLDS = np.linspace(0.0, 1.0, 21)  # IoU; a frame succeeds where IoU > threshold
 PRECISION_THRESHOLDS = np.arange(0, 51, dtype=np.float64)  # pixels; succeeds where error <= threshold
 NORM_PRECISION_THRESHOLDS = np.linspace(0.0, 0.5, 51)  # fraction of the GT size; error <= threshold
+CONVENTIONS = ("project", "pytracking")  # how invalid frames count in normalised precision
 PRECISION_AT = 20  # reported precision: the curve at 20 px
 NORM_PRECISION_AT = 0.2  # reported normalised precision: the curve at 0.2
 
@@ -105,7 +110,11 @@ class FrameErrors:
     valid: np.ndarray
 
 
-def frame_errors(predictions, ground_truth, absent=None) -> FrameErrors:
+def frame_errors(predictions, ground_truth, absent=None, convention: str = "project") -> FrameErrors:
+    """Per-frame errors. Under convention "pytracking" an invalid frame's normalised error is -1 (a
+    success at every threshold) unless the frame is marked absent, as pytracking's LaSOT rule has it."""
+    if convention not in CONVENTIONS:
+        raise InputError(f"unknown convention {convention!r}; choose from {', '.join(CONVENTIONS)}")
     gt = _as_boxes(ground_truth, "ground truth")
     pred = prepare_predictions(predictions, gt)
     valid = valid_frames(gt, absent)
@@ -117,6 +126,9 @@ def frame_errors(predictions, ground_truth, absent=None) -> FrameErrors:
     iou[~valid] = -1.0
     err[~valid] = np.inf
     norm_err[~valid] = np.inf
+    if convention == "pytracking":
+        shown = np.ones(len(gt), bool) if absent is None else ~np.asarray(absent, dtype=bool)
+        norm_err[~valid & shown] = -1.0
     return FrameErrors(iou, err, norm_err, valid)
 
 
@@ -161,18 +173,31 @@ class SequenceMetrics:
                 "norm_precision": self.norm_precision, "avg_overlap": self.avg_overlap}
 
 
-def evaluate_sequence(predictions, ground_truth, absent=None, name: str = "") -> SequenceMetrics:
-    """Score one sequence's predictions ((N, 4) [x, y, w, h], frame 0 included) against its ground truth."""
+def evaluate_sequence(predictions, ground_truth, absent=None, name: str = "", exclude=None,
+                      convention: str = "project") -> SequenceMetrics:
+    """Score one sequence's predictions ((N, 4) [x, y, w, h], frame 0 included) against its ground truth.
+
+    `exclude`: (N,) bool, frames left out of every curve and of the frame count (GOT-10k's protocol).
+    """
     gt = _as_boxes(ground_truth, "ground truth")
     if len(gt) == 0:
         raise InputError(f"sequence {name or '?'} has no ground truth to score against")
-    e = frame_errors(predictions, gt, absent)
-    n = len(gt)
-    success = (e.iou[:, None] > SUCCESS_THRESHOLDS[None, :]).sum(axis=0) / n
-    precision = (e.centre_error[:, None] <= PRECISION_THRESHOLDS[None, :]).sum(axis=0) / n
-    norm_precision = (e.norm_centre_error[:, None] <= NORM_PRECISION_THRESHOLDS[None, :]).sum(axis=0) / n
-    num_valid = int(e.valid.sum())
-    ao = float(e.iou[e.valid].mean() * 100.0) if num_valid else 0.0
+    e = frame_errors(predictions, gt, absent, convention)
+    keep = np.ones(len(gt), bool)
+    if exclude is not None:
+        exclude = np.asarray(exclude, dtype=bool)
+        if exclude.shape != (len(gt),):
+            raise InputError(f"exclude flags have shape {exclude.shape}; expected ({len(gt)},)")
+        keep = ~exclude
+    n = int(keep.sum())
+    if n == 0:
+        raise InputError(f"sequence {name or '?'}: every frame is excluded; nothing to score")
+    iou, err, norm_err, valid = e.iou[keep], e.centre_error[keep], e.norm_centre_error[keep], e.valid[keep]
+    success = (iou[:, None] > SUCCESS_THRESHOLDS[None, :]).sum(axis=0) / n
+    precision = (err[:, None] <= PRECISION_THRESHOLDS[None, :]).sum(axis=0) / n
+    norm_precision = (norm_err[:, None] <= NORM_PRECISION_THRESHOLDS[None, :]).sum(axis=0) / n
+    num_valid = int(valid.sum())
+    ao = float(iou[valid].mean() * 100.0) if num_valid else 0.0
     return SequenceMetrics(name, n, num_valid, success, precision, norm_precision, ao)
 
 

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from ..engine import Engine
 from ..errors import InputError
-from ..formats.pytracking import SequenceResult, results_dir, write_sequence_result
+from ..formats.pytracking import (
+    SequenceResult, as_written, read_published_result, results_dir, write_sequence_result,
+)
 from ..sources import FrameSource, open_source
 from .metrics import SequenceMetrics, average_metrics, evaluate_sequence
 
@@ -107,10 +109,14 @@ class SequenceEvaluation:
         return self.run.sequence
 
 
-def annotated_span(source: FrameSource, max_frames: int | None = None) -> int:
-    """How many frames from frame 0 a one-pass evaluation covers: up to the last annotated frame
-    (OTB's Football1 has 81 images but ground truth for 74, and the benchmark's sequence is those 74),
-    and at most `max_frames`. Raises InputError where the source has no usable first annotation."""
+def evaluation_range(source: FrameSource, max_frames: int | None = None) -> tuple[int, int]:
+    """(start, stop): the frames a one-pass evaluation covers, initialised on frame `start`.
+
+    Where the dataset states the range (OTB cfg.json startFrame/endFrame: David is evaluated on its
+    frames 300..770, as pytracking does) that range; otherwise from the first to the last annotated
+    frame (OTB's Football1 has 81 images but ground truth for 74, and the benchmark's sequence is those
+    74). At most `max_frames` frames. Raises InputError where the start frame has no usable box.
+    """
     gt = source.ground_truth
     if gt is None:
         raise InputError(f"{source.path}: no ground truth found; evaluation needs an annotated sequence")
@@ -118,49 +124,112 @@ def annotated_span(source: FrameSource, max_frames: int | None = None) -> int:
     annotated = np.flatnonzero(~np.isnan(boxes).all(axis=1))
     if len(annotated) == 0:
         raise InputError(f"{gt.path}: the ground truth has no boxes")
-    span = min(len(source), int(annotated[-1]) + 1)
+    stated = getattr(source, "evaluation_range", None)
+    if stated is not None:
+        start, stop = stated
+    else:
+        start, stop = int(annotated[0]), min(len(source), int(annotated[-1]) + 1)
     if max_frames is not None:
-        span = min(span, max(int(max_frames), 1))
-    first = boxes[0]
-    absent = gt.absent is not None and bool(np.asarray(gt.absent)[0])
+        stop = min(stop, start + max(int(max_frames), 1))
+    first = boxes[start]
+    absent = gt.absent is not None and bool(np.asarray(gt.absent)[start])
     if np.isnan(first).any() or first[2] <= 0 or first[3] <= 0 or absent:
-        raise InputError(f"{gt.path}: the first frame has no usable box ({first.tolist()}); "
-                         "one-pass evaluation starts from it")
-    return span
+        raise InputError(f"{gt.path}: frame {start + 1}, where evaluation starts, has no usable box "
+                         f"({first.tolist()}); one-pass evaluation initialises on it")
+    return start, stop
+
+
+def annotated_span(source: FrameSource, max_frames: int | None = None) -> int:
+    """How many frames a one-pass evaluation covers (see `evaluation_range`)."""
+    start, stop = evaluation_range(source, max_frames)
+    return stop - start
+
+
+def _scoring_inputs(source: FrameSource, start: int, stop: int):
+    """Ground truth, absent flags and excluded frames of the evaluated range, per the dataset's protocol:
+    GOT-10k leaves its first frame and the frames where the target is absent out of the score (as its
+    toolkit does); LaSOT's absent frames stay in and fail (as pytracking and the LaSOT toolkit)."""
+    gt = source.ground_truth
+    boxes = np.asarray(gt.boxes, dtype=np.float64)[start:stop]
+    absent = None if gt.absent is None else np.asarray(gt.absent, dtype=bool)[start:stop]
+    exclude = None
+    if gt.format == "got10k":
+        exclude = np.zeros(len(boxes), bool) if absent is None else absent.copy()
+        exclude[0] = True
+        if exclude.all():
+            exclude = None  # a one-frame range: nothing but the initialisation to score
+    return boxes, absent, exclude
 
 
 def evaluate_source(name: str, factory: EngineFactory, source: FrameSource,
-                    max_frames: int | None = None) -> SequenceEvaluation:
-    """One pass of one engine over one opened sequence, scored against its ground truth."""
-    span = annotated_span(source, max_frames)
-    gt = source.ground_truth
-    boxes = np.asarray(gt.boxes, dtype=np.float64)[:span]
-    absent = None if gt.absent is None else np.asarray(gt.absent, dtype=bool)[:span]
-    run = track_source(factory(), source, boxes[0], 0, span, engine_name=name)
-    metrics = evaluate_sequence(run.boxes, boxes, absent, name=source.name)
+                    max_frames: int | None = None, convention: str = "project",
+                    on_frame: Callable[[int, np.ndarray], None] | None = None) -> SequenceEvaluation:
+    """One pass of one engine over one opened sequence, scored against its ground truth.
+
+    The boxes scored are the boxes a result file holds (`as_written`), so the table equals what any
+    toolkit computes from the files."""
+    start, stop = evaluation_range(source, max_frames)
+    boxes, absent, exclude = _scoring_inputs(source, start, stop)
+    run = track_source(factory(), source, boxes[0], start, stop - start, engine_name=name, on_frame=on_frame)
+    run = replace(run, boxes=as_written(run.boxes))
+    metrics = evaluate_sequence(run.boxes, boxes, absent, name=source.name, exclude=exclude, convention=convention)
     return SequenceEvaluation(run, metrics)
+
+
+def evaluate_result(name: str, folder: str | Path, source: FrameSource, max_frames: int | None = None,
+                    convention: str = "project") -> SequenceEvaluation:
+    """Score a published result (pytracking layout: `folder/<sequence>.txt`) like an engine's run."""
+    start, stop = evaluation_range(source, max_frames)
+    boxes, absent, exclude = _scoring_inputs(source, start, stop)
+    result = read_published_result(folder, source.name, stop - start)
+    n = stop - start
+    run = TrackRun(name, source.name, start, result.boxes,
+                   result.times if result.times is not None else np.full(n, np.nan),
+                   result.presence if result.presence is not None else np.ones(n), ("normal",) * n)
+    metrics = evaluate_sequence(run.boxes, boxes, absent, name=source.name, exclude=exclude, convention=convention)
+    return SequenceEvaluation(run, metrics)
+
+
+def count_frames(sequences: Iterable[str | Path], max_frames: int | None = None) -> int:
+    """Frames one engine runs over `sequences`, the initial ones included (a progress bar's total)."""
+    total = 0
+    for path in sequences:
+        with open_source(path) as source:
+            start, stop = evaluation_range(source, max_frames)
+            total += stop - start
+    return total
 
 
 def evaluate_engines(engines: Mapping[str, EngineFactory], sequences: Iterable[str | Path],
                      results_root: str | Path | None = None, max_frames: int | None = None,
                      param: str = "default", run_id: int | None = None,
-                     progress: Callable[[SequenceEvaluation], None] | None = None) -> list[SequenceEvaluation]:
+                     progress: Callable[[SequenceEvaluation], None] | None = None,
+                     results_from: Mapping[str, str | Path] | None = None, convention: str = "project",
+                     on_frame: Callable[[int, np.ndarray], None] | None = None) -> list[SequenceEvaluation]:
     """Run every engine on every sequence; write pytracking result files under `results_root` if given.
 
-    Returns the evaluations ordered by engine, then sequence. Sequences are opened once each.
+    `results_from` maps a name to a folder of published results (`<folder>/<sequence>.txt`), scored
+    beside the engines. Returns the evaluations ordered by engine (then published results), then
+    sequence. Sequences are opened once each. `on_frame` is called after every tracked frame.
     """
+    results_from = dict(results_from or {})
+    clash = set(results_from) & set(engines)
+    if clash:
+        raise InputError(f"{', '.join(sorted(clash))}: named both as an engine and as --results-from")
     evaluations: dict[tuple[str, int], SequenceEvaluation] = {}
     for s_index, path in enumerate(sequences):
         with open_source(path) as source:
             for name, factory in engines.items():
-                ev = evaluate_source(name, factory, source, max_frames)
+                ev = evaluate_source(name, factory, source, max_frames, convention, on_frame)
                 if results_root is not None:
                     write_sequence_result(results_dir(results_root, name, param, run_id), ev.sequence,
                                           ev.run.as_result())
                 evaluations[(name, s_index)] = ev
                 if progress is not None:
                     progress(ev)
-    order = {name: i for i, name in enumerate(engines)}
+            for name, folder in results_from.items():
+                evaluations[(name, s_index)] = evaluate_result(name, folder, source, max_frames, convention)
+    order = {name: i for i, name in enumerate([*engines, *results_from])}
     return [evaluations[k] for k in sorted(evaluations, key=lambda k: (order[k[0]], k[1]))]
 
 
@@ -179,9 +248,19 @@ _METRIC_KEYS = {"auc": "auc", "op50": "op50", "op75": "op75", "precision": "prec
                 "norm_precision": "norm_precision"}
 
 
+CONVENTION_NOTES = {
+    "project": "NPrec convention: project (frames without a valid ground-truth box fail)",
+    "pytracking": "NPrec convention: pytracking (frames without a valid ground-truth box count as "
+                  "successes, except absent ones)",
+}
+
+
 def format_table(evaluations: Sequence[SequenceEvaluation],
-                 columns: Sequence[str] = ("auc", "precision", "norm_precision", "fps")) -> str:
+                 columns: Sequence[str] = ("auc", "precision", "norm_precision", "fps"),
+                 convention: str | None = None) -> str:
     """A plain-text table: one row per engine and sequence, then a mean row per engine.
+
+    With `convention`, a first line says how normalised precision counted invalid frames.
 
     Accuracy means are over sequences (each sequence weighs the same, as pytracking); FPS and
     median times are means of the per-sequence values; `lost` is a sum.
@@ -195,6 +274,10 @@ def format_table(evaluations: Sequence[SequenceEvaluation],
     header = f"{'engine':<{eng_w}}  {'sequence':<{seq_w}}  {'frames':>6}" + "".join(
         f"  {COLUMNS[c][0]:>{w}}" for c, w in zip(columns, widths))
     lines = [header, "-" * len(header)]
+    if convention is not None:
+        if convention not in CONVENTION_NOTES:
+            raise InputError(f"unknown convention {convention!r}; choose from {', '.join(CONVENTION_NOTES)}")
+        lines.insert(0, "# " + CONVENTION_NOTES[convention])
     engines: dict[str, list[SequenceEvaluation]] = {}
     for e in evaluations:
         engines.setdefault(e.engine, []).append(e)
@@ -215,7 +298,9 @@ def format_table(evaluations: Sequence[SequenceEvaluation],
                 elif c == "not_found":
                     values.append(sum(e.run.not_found for e in evs))
                 else:
-                    values.append(float(np.nanmean([COLUMNS[c][1](e) for e in evs])))
+                    per_sequence = np.asarray([COLUMNS[c][1](e) for e in evs], dtype=np.float64)
+                    finite = per_sequence[~np.isnan(per_sequence)]
+                    values.append(float(finite.mean()) if len(finite) else float("nan"))
             lines.append(row(engine, "mean", sum(e.run.num_frames for e in evs), values))
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"

@@ -187,7 +187,7 @@ FORMATS: dict[str, AnnotationFormat] = {f.name: f for f in (
     AnnotationFormat("vot", "VOT region text (rectangles; nan = absent; 0 = no annotation)", _gt_reader("vot"),
                      _gt_writer("vot"), "file (.txt) or folder", "boxes, absent, empty frames"),
     AnnotationFormat("pytracking", "pytracking result file <seq>.txt (+ presence scores)", _read_pytracking,
-                     _write_pytracking, "file", "boxes (integers), presence", ".txt"),
+                     _write_pytracking, "file", "boxes (1/1000 px), presence", ".txt"),
     AnnotationFormat("research", "per-frame annotation and engine debug record, JSON lines", _read_research,
                      _write_research, "file", "everything", ".jsonl"),
     AnnotationFormat("project", "KeepTrack Studio project (.ktproj)", _read_project, _write_project, "file",

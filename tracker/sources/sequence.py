@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..formats import got10k, lasot, otb
+from ..formats.boxtext import read_text
 from .base import GroundTruth
 from .folder import ImageFolderSource, image_files
 
@@ -38,6 +39,10 @@ class SequenceSource(ImageFolderSource):
         super().__init__(frame_folder, **kwargs)
         self.path = Path(folder)
         self.ground_truth = _fit_to_frames(ground_truth, len(self.files), first_annotated)
+        # (start, stop) frame indices a benchmark evaluates, where the dataset says (OTB cfg.json);
+        # None: from the first to the last annotated frame.
+        self.evaluation_range: tuple[int, int] | None = None
+        self.attributes: tuple[str, ...] = ()  # OTB attrs.txt / cfg.json attribute codes (SV, OCC, ...)
 
 
 def detect_format(folder: str | Path) -> str | None:
@@ -67,8 +72,14 @@ def open_sequence(folder: str | Path, format: str | None = None, **kwargs) -> Se
     if format == "otb":
         gt = otb.read_ground_truth(folder)
         files = image_files(frames)
-        first = _otb_start_index(folder, files) if files else 0
-        return SequenceSource(folder, frames, gt, first_annotated=first, files=files, **kwargs)
+        first, stop, attributes = _otb_config(folder, files) if files else (0, None, ())
+        if stop is not None and len(gt.boxes) > stop - first:
+            raise InputError(f"{gt.path}: {len(gt.boxes)} annotation lines, but {folder / 'cfg.json'} gives "
+                             f"{stop - first} frames ({files[first].name} .. {files[stop - 1].name})")
+        source = SequenceSource(folder, frames, gt, first_annotated=first, files=files, **kwargs)
+        source.evaluation_range = (first, stop) if stop is not None else None
+        source.attributes = attributes
+        return source
     if format == "lasot":
         return SequenceSource(folder, frames, lasot.read_ground_truth(folder), **kwargs)
     if format == "got10k":
@@ -81,24 +92,53 @@ def open_sequence(folder: str | Path, format: str | None = None, **kwargs) -> Se
     raise InputError(f"unknown sequence format {format!r}; known: {', '.join(FORMATS)}")
 
 
-def _otb_start_index(folder: Path, files: list[Path]) -> int:
-    """Frame index of the first annotation line: 0, except where an OTB `cfg.json` says otherwise.
+CFG_MAX_BYTES = 16 * 1024 * 1024  # OTB's cfg.json holds the whole ground truth; 16 MiB is ~100x the largest
 
-    Some OTB sequences (David, Tiger1, ...) are annotated from a later frame on; the benchmark's
-    cfg.json gives `startFrame` as a file number, matched here against the frame file names.
+
+def _frame_number(file: Path) -> int | None:
+    found = re.findall(r"\d+", file.stem)
+    return int(found[-1]) if found else None
+
+
+def _otb_config(folder: Path, files: list[Path]) -> tuple[int, int | None, tuple[str, ...]]:
+    """What an OTB `cfg.json` says: the frame index of `startFrame`, one past `endFrame` (None where
+    it gives none) and the attributes. Without cfg.json: (0, None, attributes of attrs.txt or none).
+
+    Some OTB sequences (David from 300, BlurCar1 from 247, ...) are annotated from a later frame on and
+    cfg.json gives `startFrame`/`endFrame` as file numbers, matched here against the frame file names,
+    which is how pytracking's OTB list builds the same sequences.
     """
+    attributes: tuple[str, ...] = ()
+    attrs = folder / "attrs.txt"
+    if attrs.is_file() and attrs.stat().st_size < 64 * 1024:
+        attributes = tuple(a.strip() for a in re.split(r"[,\s]+", read_text(attrs)) if a.strip())
     cfg = folder / "cfg.json"
     if not cfg.is_file():
-        return 0
+        return 0, None, attributes
+    if cfg.stat().st_size > CFG_MAX_BYTES:
+        raise InputError(f"{cfg}: {cfg.stat().st_size} bytes; larger than any OTB cfg.json ({CFG_MAX_BYTES} at most)")
     try:
-        start = int(json.loads(cfg.read_text(encoding="utf-8-sig"))["startFrame"])
-    except (OSError, ValueError, KeyError, TypeError):
-        raise InputError(f"{cfg}: cannot read startFrame (not JSON, or no integer startFrame)") from None
-    for index, file in enumerate(files):
-        found = re.findall(r"\d+", file.stem)
-        if found and int(found[-1]) == start:
-            return index
-    raise InputError(f"{cfg}: startFrame {start} matches no frame file in {files[0].parent}")
+        data = json.loads(read_text(cfg))
+        start = int(data["startFrame"])
+        end = None if data.get("endFrame") is None else int(data["endFrame"])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise InputError(f"{cfg}: cannot read startFrame (not JSON, or no integer startFrame/endFrame)") from None
+    if isinstance(data.get("attributes"), list):
+        attributes = tuple(str(a) for a in data["attributes"])
+    numbers = [_frame_number(f) for f in files]
+
+    def index_of(number: int, key: str) -> int:
+        if number in numbers:
+            return numbers.index(number)
+        raise InputError(f"{cfg}: {key} {number} matches no frame file in {files[0].parent} "
+                         f"(files {files[0].name} .. {files[-1].name})")
+
+    first = index_of(start, "startFrame")
+    if end is None:
+        return first, None, attributes
+    if end < start:
+        raise InputError(f"{cfg}: endFrame {end} is before startFrame {start}")
+    return first, index_of(end, "endFrame") + 1, attributes
 
 
 def _fit_to_frames(gt: GroundTruth, frames: int, first: int) -> GroundTruth:
