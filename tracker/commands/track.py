@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -17,6 +18,7 @@ from ..evaluation.runner import track_source
 from ..formats.pytracking import format_boxes, write_boxes
 from ..registry import DEFAULT_ENGINE, create_engine, engine_info
 from ..sources import open_source
+from ..threads import governor_for_run
 
 
 def parse_box(text: str) -> tuple[float, float, float, float]:
@@ -44,6 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="keeptrack engines: opt-in bfloat16 features (~2x faster on CPU, not the reference numbers)")
     parser.add_argument("--compile", action="store_true",
                         help="keeptrack engines: opt-in torch.compile of the feature stage (needs a C++ compiler)")
+    parser.add_argument("--threads", help="torch threads: a number, or 'auto' (default; follows the load; "
+                                          "also $KEEPTRACK_THREADS)")
 
 
 def keeptrack_options(args: argparse.Namespace) -> dict:
@@ -57,9 +61,19 @@ def keeptrack_options(args: argparse.Namespace) -> dict:
     return options
 
 
+def check_out_file(path: str | None) -> None:
+    """Fail before any tracking where the result file's folder is missing."""
+    if path:
+        folder = Path(path).parent
+        if not folder.is_dir():
+            raise InputError(f"--out {path}: the folder {folder} does not exist; create it first")
+
+
 def run(args: argparse.Namespace) -> int:
     if args.frames is not None and args.frames < 1:
         raise InputError(f"--frames must be at least 1; got {args.frames}")
+    check_out_file(args.out)
+    governor = governor_for_run(args.threads)
     with open_source(args.source) as source:
         if args.box is not None:
             box = parse_box(args.box)
@@ -70,12 +84,17 @@ def run(args: argparse.Namespace) -> int:
                 raise InputError(f"{source.path} has no ground-truth box for frame 0; give one with --box x,y,w,h")
             box = tuple(float(v) for v in first)
         engine = create_engine(args.engine, device=args.device, **keeptrack_options(args))
-        run_ = track_source(engine, source, box, 0, args.frames, engine_name=args.engine)
+        run_ = track_source(engine, source, box, 0, args.frames, engine_name=args.engine, governor=governor)
+    if run_.num_frames == 0:  # nothing tracked: the first frame or the box was refused
+        raise InputError(run_.failure or f"{source.path}: nothing was tracked")
     if args.out:
         write_boxes(args.out, run_.boxes)
     else:
         sys.stdout.write(format_boxes(run_.boxes))
     print(f"{args.engine}: {run_.num_frames} frames of {source.name}, {run_.fps:.1f} frames/s, "
-          f"{run_.not_found} reported lost" + (f"; boxes written to {args.out}" if args.out else ""),
-          file=sys.stderr)
+          f"{run_.not_found} reported lost" + (f"; boxes written to {args.out}" if args.out else "")
+          + f" ({governor.choice.reason})", file=sys.stderr)
+    if run_.failure is not None:
+        print(f"error: stopped after {run_.num_frames} frames: {run_.failure}", file=sys.stderr)
+        return 1
     return 0
