@@ -9,6 +9,17 @@ from tracker.batch import evaluate_batch
 from tracker.cli import main as cli_main
 from tracker.evaluation.runner import format_table
 
+
+@pytest.fixture(autouse=True)
+def _restore_torch_threads():
+    """The runs here set torch's thread count (tracker.threads); later tests get it back."""
+    import torch
+
+    previous = torch.get_num_threads()
+    yield
+    torch.set_num_threads(previous)
+
+
 ENGINES = ["kcf", "keeptrack-lite"]
 
 

@@ -13,6 +13,16 @@ from tracker.runloop import RunPlan, run_engine
 from tracker.threads import ThreadGovernor, parse_threads, requested_threads, threads_for_load
 
 
+@pytest.fixture(autouse=True)
+def _restore_torch_threads():
+    """The runs here set torch's thread count (tracker.threads); later tests get it back."""
+    import torch
+
+    previous = torch.get_num_threads()
+    yield
+    torch.set_num_threads(previous)
+
+
 class ListEngine:
     """Gives the box of a list per frame; None entries mean 'not found'."""
 
