@@ -3,7 +3,11 @@
 
 Tracks one video, image folder or benchmark sequence forward from frame 0 and writes one box per
 frame (the first included) in pytracking's result format: `x<TAB>y<TAB>w<TAB>h`, integers truncated
-towards zero, one line per frame. Without --out the boxes go to standard output.
+towards zero, one line per frame. Without --out the boxes go to standard output. A frame that cannot be
+read ends the run: the boxes before it are written, the error names the frame, and the exit status is 1.
+
+`main.py track --batch LIST --out DIR [--ray | --ray-address ADDR]` tracks every source of LIST (one per
+line, optionally followed by its box x,y,w,h) into DIR/<name>.txt (tracker.batch); complete files are skipped.
 """
 from __future__ import annotations
 
