@@ -1,12 +1,15 @@
 """`main.py eval SEQ_DIR... [--engines csrt,kcf] [--results-from NAME=DIR ...] [--results DIR]
-[--plots DIR] [--convention project|pytracking] [--max-frames N]`
+[--plots DIR] [--convention project|pytracking] [--max-frames N] [--threads N|auto]
+[--ray | --ray-address ADDR] [--no-resume]`
 
 One-pass evaluation: each engine starts from each sequence's first evaluated ground-truth box
 (OTB cfg.json's startFrame where it says one) and tracks to the end; the table gives AUC, precision at
 20 px, normalised precision at 0.2 and frames per second per sequence and the mean per engine.
 Published raw results in pytracking's layout (`DIR/<sequence>.txt`) are ranked in the same table with
 --results-from. The boxes scored are exactly the boxes written with --results
-(DIR/<engine>/<param>[_<run id>]/<sequence>.txt, plus _time.txt and _object_presence_scores.txt).
+(DIR/<engine>/<param>[_<run id>]/<sequence>.txt, plus _time.txt and _object_presence_scores.txt);
+a rerun skips the sequences whose files are complete. With --ray each sequence and engine is one Ray
+task (tracker.batch); a sequence that fails is a FAILED row and the others go on.
 --plots DIR draws success, precision and normalised-precision plots, per-attribute success plots and
 a per-sequence table.
 """
@@ -14,15 +17,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from functools import partial
 from pathlib import Path
 
+from ..batch import evaluate_batch
 from ..errors import InputError
 from ..evaluation.metrics import CONVENTIONS
-from ..evaluation.runner import count_frames, evaluate_engines, format_table
-from ..progress import progress_bar
-from ..registry import create_engine, engine_info
+from ..evaluation.runner import evaluate_result, failed_evaluation, format_table
+from ..registry import engine_info
 from ..sources import open_source
+from ..threads import requested_threads
 
 DEFAULT_ENGINES = "csrt,kcf,mil,nanotrack"
 
@@ -43,6 +46,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--convention", choices=CONVENTIONS, default="project",
                         help="normalised precision on frames without a valid box: 'project' counts them as "
                              "failures (default), 'pytracking' as successes (pytracking's rule)")
+    parser.add_argument("--threads", help="torch threads per run: a number, or 'auto' (default; follows the load; "
+                                          "Ray workers default to 1)")
+    parser.add_argument("--ray", action="store_true", help="run one task per sequence and engine on a local Ray "
+                                                           "cluster, one worker per core (pip install -e .[cluster])")
+    parser.add_argument("--ray-address", help="join a running Ray cluster at ADDR instead")
+    parser.add_argument("--workers", type=int, help="local Ray workers (default: one per core)")
+    parser.add_argument("--no-resume", action="store_true",
+                        help="re-run sequences whose result files under --results are already complete")
 
 
 def parse_results_from(specs: list[str]) -> dict[str, Path]:
@@ -70,6 +81,22 @@ def _attributes(sequences: list[str]) -> dict[str, tuple[str, ...]]:
     return found
 
 
+def _published(published: dict[str, Path], sequences: list[str], max_frames: int | None, convention: str) -> list:
+    """Published results scored like engine runs: by name, then sequence (a sequence that cannot be opened
+    is a FAILED row, as for the engines)."""
+    found = []
+    for name, folder in published.items():
+        for path in sequences:
+            try:
+                source = open_source(path)
+            except InputError as exc:
+                found.append(failed_evaluation(name, Path(path).name, str(exc)))
+                continue
+            with source:
+                found.append(evaluate_result(name, folder, source, max_frames, convention))
+    return found
+
+
 def run(args: argparse.Namespace) -> int:
     published = parse_results_from(args.results_from)
     spec = args.engines if args.engines is not None else ("" if published else DEFAULT_ENGINES)
@@ -80,36 +107,22 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--max-frames must be at least 2 (the first frame only initialises); got {args.max_frames}")
     for name in names:
         engine_info(name)  # unknown names fail before any tracking
-    factories = {name: partial(create_engine, name, device=args.device) for name in names}
-
-    bar = progress_bar(None, "eval")
-    if not bar.disable and factories:  # the total costs a pass over the sequence folders: only for a terminal
-        bar.total = count_frames(args.sequences, args.max_frames) * len(factories)
-        bar.refresh()
-
-    def progress(ev) -> None:
-        line = f"  {ev.engine} on {ev.sequence}: AUC {ev.metrics.auc:.1f}, {ev.run.fps:.1f} frames/s"
-        if bar.disable:
-            print(line, file=sys.stderr, flush=True)
-        else:
-            bar.write(line, file=sys.stderr)  # above the bar, which stays at the bottom
-
-    def on_frame(index, box) -> None:
-        bar.update(1)
-
-    try:
-        evaluations = evaluate_engines(factories, args.sequences, results_root=args.results,
-                                       max_frames=args.max_frames, param=args.param, run_id=args.run_id,
-                                       progress=progress, results_from=published, convention=args.convention,
-                                       on_frame=on_frame)
-    finally:
-        bar.close()
+    clash = set(published) & set(names)
+    if clash:
+        raise InputError(f"{', '.join(sorted(clash))}: named both as an engine and as --results-from")
+    evaluations = evaluate_batch(names, args.sequences, results_root=args.results, max_frames=args.max_frames,
+                                 param=args.param, run_id=args.run_id, device=args.device,
+                                 threads=requested_threads(args.threads), use_ray=args.ray,
+                                 address=args.ray_address, workers=args.workers, resume=not args.no_resume,
+                                 convention=args.convention)
+    evaluations += _published(published, args.sequences, args.max_frames, args.convention)
     sys.stdout.write(format_table(evaluations, convention=args.convention))
     if args.results:
         print(f"result files written under {args.results}", file=sys.stderr)
     if args.plots:
         from ..evaluation.plots import write_plots
 
-        written = write_plots(args.plots, evaluations, _attributes(args.sequences), convention=args.convention)
+        scored = [ev for ev in evaluations if ev.failure is None]
+        written = write_plots(args.plots, scored, _attributes(args.sequences), convention=args.convention)
         print(f"{len(written)} plot and table files written to {args.plots}", file=sys.stderr)
     return 0

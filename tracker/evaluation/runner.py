@@ -6,7 +6,6 @@ registry, or one built by hand, can be evaluated; each sequence gets a fresh eng
 """
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,6 +17,7 @@ from ..errors import InputError
 from ..formats.pytracking import (
     SequenceResult, as_written, read_published_result, results_dir, write_sequence_result,
 )
+from ..runloop import RunPlan, run_engine
 from ..sources import FrameSource, open_source
 from .metrics import SequenceMetrics, average_metrics, evaluate_sequence
 
@@ -35,6 +35,13 @@ class TrackRun:
     times: np.ndarray  # (N,) seconds spent in initialize/track per frame (frame reading excluded)
     presence: np.ndarray  # (N,)
     flags: tuple[str, ...]  # Flag values per frame
+    planned: int | None = None  # frames the run was to cover (None: as many as it has)
+    failure: str | None = None  # why it ended early (names the frame), None where it did not fail
+    cancelled: bool = False
+
+    @property
+    def complete(self) -> bool:
+        return self.failure is None and not self.cancelled and (self.planned is None or self.planned == len(self.boxes))
 
     @property
     def num_frames(self) -> int:
@@ -61,44 +68,45 @@ class TrackRun:
 
 def track_source(engine: Engine, source: FrameSource, init_box: Sequence[float], start: int = 0,
                  num_frames: int | None = None, engine_name: str | None = None,
-                 on_frame: Callable[[int, np.ndarray], None] | None = None) -> TrackRun:
-    """Initialise `engine` on frame `start` with `init_box`, then track forward.
+                 on_frame: Callable[[int, np.ndarray], None] | None = None,
+                 should_stop: Callable[[], bool] | None = None, governor=None) -> TrackRun:
+    """Initialise `engine` on frame `start` with `init_box`, then track forward (tracker.runloop).
 
     Tracks `num_frames` frames in all (the initial one included), or up to the end of the source.
     A frame where the engine gives no box keeps the previous box (flagged as the engine said), so
     every frame has a box. `on_frame(index, box)` is called after each frame, e.g. for progress.
+    A frame that cannot be read (or an input the engine refuses) ends the run: the TrackRun holds the
+    frames before it and `failure` names the frame.
     """
     total = len(source)
     if not 0 <= start < total:
         raise InputError(f"{source.path}: start frame {start} is outside the sequence (0..{total - 1})")
     end = total if num_frames is None else min(total, start + max(int(num_frames), 1))
-    n = end - start
-    boxes = np.zeros((n, 4))
-    times = np.zeros(n)
-    presence = np.zeros(n)
-    flags: list[str] = []
-    box = tuple(float(v) for v in init_box)  # kept where an engine gives no box
-    for k in range(n):
-        index = start + k
-        frame = source.frame(index)
-        t0 = time.perf_counter()
-        result = engine.initialize(frame, init_box, index) if k == 0 else engine.track(frame, index)
-        times[k] = time.perf_counter() - t0
-        if result.box is not None:
-            box = result.box
-        boxes[k] = box
-        presence[k] = result.presence
-        flags.append(getattr(result.flag, "value", str(result.flag)))
+    steps: list = []
+
+    def on_step(step) -> None:
+        steps.append(step)
         if on_frame is not None:
-            on_frame(index, boxes[k])
-    return TrackRun(engine_name or getattr(engine, "name", "engine"), source.name, start, boxes, times,
-                    presence, tuple(flags))
+            on_frame(step.index, np.asarray(step.box, dtype=np.float64))
+
+    box = tuple(float(v) for v in init_box)
+    outcome = run_engine(engine, source, RunPlan.forward(start, box, end), on_step, should_stop, governor)
+    return TrackRun(engine_name or getattr(engine, "name", "engine"), source.name, start,
+                    np.array([s.box for s in steps], dtype=np.float64).reshape(-1, 4),
+                    np.array([s.seconds for s in steps], dtype=np.float64),
+                    np.array([s.result.presence for s in steps], dtype=np.float64),
+                    tuple(getattr(s.result.flag, "value", str(s.result.flag)) for s in steps),
+                    planned=end - start, failure=outcome.failure, cancelled=outcome.cancelled)
 
 
 @dataclass(frozen=True)
 class SequenceEvaluation:
     run: TrackRun
-    metrics: SequenceMetrics
+    metrics: SequenceMetrics | None  # None where the run failed (run.failure says why)
+
+    @property
+    def failure(self) -> str | None:
+        return self.run.failure
 
     @property
     def engine(self) -> str:
@@ -163,17 +171,44 @@ def _scoring_inputs(source: FrameSource, start: int, stop: int):
 
 def evaluate_source(name: str, factory: EngineFactory, source: FrameSource,
                     max_frames: int | None = None, convention: str = "project",
-                    on_frame: Callable[[int, np.ndarray], None] | None = None) -> SequenceEvaluation:
+                    on_frame: Callable[[int, np.ndarray], None] | None = None,
+                    governor=None) -> SequenceEvaluation:
     """One pass of one engine over one opened sequence, scored against its ground truth.
 
     The boxes scored are the boxes a result file holds (`as_written`), so the table equals what any
-    toolkit computes from the files."""
-    start, stop = evaluation_range(source, max_frames)
+    toolkit computes from the files. A sequence that cannot be evaluated (no usable first box, a frame
+    that cannot be read) gives an evaluation without metrics whose `failure` says why; it never raises
+    for bad input.
+    """
+    try:
+        start, stop = evaluation_range(source, max_frames)
+    except InputError as exc:
+        return failed_evaluation(name, source.name, str(exc))
     boxes, absent, exclude = _scoring_inputs(source, start, stop)
-    run = track_source(factory(), source, boxes[0], start, stop - start, engine_name=name, on_frame=on_frame)
+    run = track_source(factory(), source, boxes[0], start, stop - start, engine_name=name, on_frame=on_frame,
+                       governor=governor)
+    if not run.complete:
+        return SequenceEvaluation(run, None)
     run = replace(run, boxes=as_written(run.boxes))
     metrics = evaluate_sequence(run.boxes, boxes, absent, name=source.name, exclude=exclude, convention=convention)
     return SequenceEvaluation(run, metrics)
+
+
+def failed_evaluation(engine: str, sequence: str, failure: str) -> SequenceEvaluation:
+    empty = np.zeros((0, 4))
+    return SequenceEvaluation(TrackRun(engine, sequence, 0, empty, np.zeros(0), np.zeros(0), (),
+                                       planned=None, failure=failure), None)
+
+
+def evaluate_path(name: str, factory: EngineFactory, path: str | Path, max_frames: int | None = None,
+                  governor=None, convention: str = "project") -> SequenceEvaluation:
+    """`evaluate_source` on a sequence folder opened here (one task of a batch; never raises for bad input)."""
+    try:
+        source = open_source(path)
+    except InputError as exc:
+        return failed_evaluation(name, Path(path).name, str(exc))
+    with source:
+        return evaluate_source(name, factory, source, max_frames, convention, governor=governor)
 
 
 def evaluate_result(name: str, folder: str | Path, source: FrameSource, max_frames: int | None = None,
@@ -190,27 +225,19 @@ def evaluate_result(name: str, folder: str | Path, source: FrameSource, max_fram
     return SequenceEvaluation(run, metrics)
 
 
-def count_frames(sequences: Iterable[str | Path], max_frames: int | None = None) -> int:
-    """Frames one engine runs over `sequences`, the initial ones included (a progress bar's total)."""
-    total = 0
-    for path in sequences:
-        with open_source(path) as source:
-            start, stop = evaluation_range(source, max_frames)
-            total += stop - start
-    return total
-
-
 def evaluate_engines(engines: Mapping[str, EngineFactory], sequences: Iterable[str | Path],
                      results_root: str | Path | None = None, max_frames: int | None = None,
                      param: str = "default", run_id: int | None = None,
                      progress: Callable[[SequenceEvaluation], None] | None = None,
                      results_from: Mapping[str, str | Path] | None = None, convention: str = "project",
-                     on_frame: Callable[[int, np.ndarray], None] | None = None) -> list[SequenceEvaluation]:
+                     on_frame: Callable[[int, np.ndarray], None] | None = None,
+                     governor=None) -> list[SequenceEvaluation]:
     """Run every engine on every sequence; write pytracking result files under `results_root` if given.
 
     `results_from` maps a name to a folder of published results (`<folder>/<sequence>.txt`), scored
     beside the engines. Returns the evaluations ordered by engine (then published results), then
-    sequence. Sequences are opened once each. `on_frame` is called after every tracked frame.
+    sequence. Sequences are opened once each. `on_frame` is called after every tracked frame. A sequence
+    that fails is kept in the list (with `failure`) and writes no result files; the others go on.
     """
     results_from = dict(results_from or {})
     clash = set(results_from) & set(engines)
@@ -218,10 +245,18 @@ def evaluate_engines(engines: Mapping[str, EngineFactory], sequences: Iterable[s
         raise InputError(f"{', '.join(sorted(clash))}: named both as an engine and as --results-from")
     evaluations: dict[tuple[str, int], SequenceEvaluation] = {}
     for s_index, path in enumerate(sequences):
-        with open_source(path) as source:
+        try:
+            source = open_source(path)
+        except InputError as exc:
+            for name in [*engines, *results_from]:
+                evaluations[(name, s_index)] = ev = failed_evaluation(name, Path(path).name, str(exc))
+                if progress is not None:
+                    progress(ev)
+            continue
+        with source:
             for name, factory in engines.items():
-                ev = evaluate_source(name, factory, source, max_frames, convention, on_frame)
-                if results_root is not None:
+                ev = evaluate_source(name, factory, source, max_frames, convention, on_frame, governor)
+                if results_root is not None and ev.failure is None:
                     write_sequence_result(results_dir(results_root, name, param, run_id), ev.sequence,
                                           ev.run.as_result())
                 evaluations[(name, s_index)] = ev
@@ -286,10 +321,15 @@ def format_table(evaluations: Sequence[SequenceEvaluation],
         cells = "".join(f"  {COLUMNS[c][2].format(v):>{w}}" for c, w, v in zip(columns, widths, values))
         return f"{engine:<{eng_w}}  {label:<{seq_w}}  {frames:>6}" + cells
 
-    for engine, evs in engines.items():
-        for e in evs:
+    for engine, all_evs in engines.items():
+        evs = []
+        for e in all_evs:
+            if e.failure is not None:
+                lines.append(f"{engine:<{eng_w}}  {e.sequence:<{seq_w}}  {e.run.num_frames:>6}  FAILED: {e.failure}")
+                continue
+            evs.append(e)
             lines.append(row(engine, e.sequence, e.run.num_frames, [COLUMNS[c][1](e) for c in columns]))
-        if len(evs) > 1:
+        if len(evs) > 1 or (evs and len(all_evs) > 1):
             mean = average_metrics([e.metrics for e in evs])
             values = []
             for c in columns:

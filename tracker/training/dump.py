@@ -35,6 +35,7 @@ import numpy as np
 from ..atomic import atomic_write_bytes
 from ..errors import InputError
 from ..result import Box, FrameResult
+from ..runloop import RunPlan, Step, run_engine
 
 FRAME_CATEGORIES = ("G", "H", "J", "K")
 PAIR_CATEGORIES = ("HH", "HK", "HG")
@@ -287,20 +288,21 @@ def dump_sequence(engine, hook: SearchFeatures, frames, name: str, init_box: Box
     n = len(frames) if params.max_frames is None else min(len(frames), params.max_frames)
     first = frames[0]
     image_size = (int(first.shape[0]), int(first.shape[1]))
-    engine.initialize(first, init_box, 0)
     rows: list[dict] = []
     counts: Counter = Counter()
     dtype = np.dtype(params.feature_dtype)
-    for i in range(1, n):
-        frame = frames[i]
-        result = engine.track(frame, i)
+
+    def on_step(step: Step) -> None:
+        if step.initial:
+            return
+        i, frame, result = step.index, step.frame, step.result
         counts["frames"] += 1
         if result.search_area is None or result.score_map is None:
             counts["no_score_map"] += 1
-            continue
+            return
         if len(result.candidates) < 2:
             counts["fewer_than_2_candidates"] += 1
-            continue
+            return
         grid = hook.frame_features(frame, result)
         if grid.grid_shape != tuple(result.score_map.values.shape):
             raise InputError(f"{name} frame {i}: feature grid {grid.grid_shape} does not match the score map "
@@ -312,13 +314,13 @@ def dump_sequence(engine, hook: SearchFeatures, frames, name: str, init_box: Box
         anno = annotation_cell(gt, grid) if visible else None
         if ground_truth is not None and not annotated:
             counts["unannotated"] += 1
-            continue  # an annotated sequence's unannotated frame: nothing to check against
+            return  # an annotated sequence's unannotated frame: nothing to check against
         # anno None = unannotated sequence (frames with >= 2 candidates are kept, uncategorised)
         anno_arg = None if ground_truth is None else (anno if visible else (np.nan, np.nan))
         in_d, category = mine_frame(cells, scores, anno_arg, visible, params.mining)
         if not in_d:
             counts["target_not_visible"] += 1
-            continue
+            return
         counts["D"] += 1
         if category is not None:
             counts[category] += 1
@@ -339,6 +341,10 @@ def dump_sequence(engine, hook: SearchFeatures, frames, name: str, init_box: Box
                          aug_step=np.asarray(aug.step if aug else (np.nan, np.nan), np.float64)))
         if progress is not None:
             progress(i, n)
+
+    end = run_engine(engine, frames, RunPlan.forward(0, tuple(float(v) for v in init_box), n), on_step)
+    if end.failure is not None:
+        raise InputError(f"{name}: {end.failure}")
     dump = _assemble(name, image_size, ground_truth is not None, rows, dtype)
     for key, idx in dump.pairs().items():
         counts[key] = len(idx)
