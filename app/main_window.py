@@ -19,7 +19,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QStandardItemModel
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QInputDialog, QLabel, QListWidget, QMainWindow,
-                               QMenu, QProgressBar, QPushButton, QSpinBox, QStackedWidget, QStyle, QToolBar, QVBoxLayout,
+                               QMenu, QProgressBar, QPushButton, QStackedWidget, QStyle, QToolBar, QVBoxLayout,
                                QWidget)
 
 from tracker.boxes import validate_init_box
@@ -36,7 +36,7 @@ from .engines import WEIGHT_FILES, choose_engine, cuda_available, engine_params,
 from .frame_view import FrameView
 from .shortcuts import BY_ACTION
 from .store import ResultStore
-from .timeline import Timeline
+from .timeline import NumberBox, Timeline
 from .workers import FrameDecoder, TrackingController, TrackRequest, describe_error, engine_key
 
 SAMPLE_PATH = RESOURCES / "sample"
@@ -313,7 +313,7 @@ class MainWindow(QMainWindow):
         self.device_combo.addItem("cpu")
         tb.addWidget(self.device_combo)
         self._toolbar_action(tb, "track_step")
-        self.n_spin = QSpinBox()
+        self.n_spin = NumberBox()
         self.n_spin.setRange(1, 100000)
         self.n_spin.setValue(int(self.settings.value("run_n", 50)))
         self.n_spin.setPrefix("N = ")

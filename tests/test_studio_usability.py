@@ -1,0 +1,140 @@
+"""Usability defects found by using the studio, each driven end to end through the real MainWindow
+(keys and mouse through qtbot): focus traps in the number boxes, exports that overwrite, unsaved work
+on quit/open, status widgets, debug views on long footage."""
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+from app.annotation import attach_annotations
+from app.main_window import SAMPLE_PATH, MainWindow
+from tracker.annotation import Provenance
+from tracker.engine import Engine, check_frame
+from tracker.registry import EngineInfo, register
+from tracker.result import FrameResult
+
+
+class StepEngine(Engine):
+    """Deterministic: the box moves 1 px right per frame."""
+
+    name = "test-step"
+
+    def initialize(self, frame, box, frame_index=0):
+        check_frame(frame)
+        self.start, self.box = frame_index, tuple(float(v) for v in box)
+        return FrameResult(frame_index, self.box, 1.0)
+
+    def track(self, frame, frame_index=None):
+        check_frame(frame)
+        i = self._next_index(frame_index)
+        x, y, w, h = self.box
+        return FrameResult(i, (x + abs(i - self.start), y, w, h), 0.8)
+
+
+register(EngineInfo("test-step", f"{__name__}:StepEngine", "deterministic usability test engine"))
+
+
+class Answers:
+    """Answers every question of app.dialogs (no modal box in tests) and records it."""
+
+    def __init__(self):
+        self.questions: list[tuple[str, tuple[str, ...]]] = []
+        self.queue: list[str] = []
+        self.saves: list[tuple[str, str]] = []  # (title, start folder) of every file chooser
+        self.paths: list[str] = []
+
+    def ask(self, parent, text, choices=("yes", "no")):
+        self.questions.append((text, tuple(choices)))
+        answer = self.queue.pop(0) if self.queue else ("discard" if "discard" in choices else "cancel")
+        assert answer in choices, (answer, choices)
+        return answer
+
+    def path(self, parent, title, start, *_):
+        self.saves.append((title, start))
+        return self.paths.pop(0) if self.paths else ""
+
+
+@pytest.fixture
+def answers(monkeypatch):
+    from app import dialogs
+
+    a = Answers()
+    monkeypatch.setattr(dialogs, "ask", a.ask)
+    monkeypatch.setattr(dialogs, "get_save_path", a.path)
+    monkeypatch.setattr(dialogs, "get_folder", a.path)
+    return a
+
+
+@pytest.fixture
+def studio(qtbot, tmp_path, answers):
+    w = MainWindow(settings=QSettings(str(tmp_path / "studio.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    ctrl = attach_annotations(w, autosave_folder=tmp_path / "autosave", ask=lambda text: True)
+    w.set_engine("test-step")
+    w.show()
+    w.activateWindow()
+    qtbot.waitExposed(w)
+    yield w, ctrl
+    answers.queue[:] = []
+    w.close()
+
+
+def open_sample(qtbot, w, path=SAMPLE_PATH):
+    with qtbot.waitSignal(w.frameShown, timeout=10000):
+        assert w.open_path(path)
+
+
+def wait_run(qtbot, w, start):
+    with qtbot.waitSignal(w.trackingFinished, timeout=20000) as blocker:
+        start()
+    assert blocker.args[1] == "done"
+
+
+def focus(qtbot, widget):
+    QTest.mouseClick(widget.lineEdit(), Qt.MouseButton.LeftButton)  # as a person does: click into the text
+    qtbot.waitUntil(widget.hasFocus, timeout=2000)
+
+
+# ---------------------------------------------------------------------------------------------------- 4: focus
+def test_shortcuts_work_while_a_number_box_has_focus(qtbot, studio):
+    w, ctrl = studio
+    open_sample(qtbot, w)
+    w.n_spin.setValue(5)
+    focus(qtbot, w.n_spin)
+    with qtbot.waitSignal(w.trackingFinished, timeout=20000):
+        QTest.keyClick(w.n_spin, Qt.Key.Key_R)  # R = track N, though the N box has focus
+    assert w.store.get(5) is not None and w.store.get(6) is None
+    assert w.n_spin.text() == "N = 5"  # the R was not typed into the box
+
+    doc = ctrl.session.document
+    focus(qtbot, w.timeline.spin)
+    QTest.keyClick(w.timeline.spin, Qt.Key.Key_A)  # mark absent, from inside the frame box
+    qtbot.waitUntil(lambda: doc[5].absent, timeout=2000)
+    QTest.keyClick(w.timeline.spin, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo
+    qtbot.waitUntil(lambda: not doc[5].absent, timeout=2000)
+    QTest.keyClick(w.timeline.spin, Qt.Key.Key_Z,
+                   Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)  # redo
+    qtbot.waitUntil(lambda: doc[5].absent, timeout=2000)
+
+
+def test_frame_box_enter_commits_esc_abandons_and_focus_comes_back(qtbot, studio):
+    w, _ = studio
+    open_sample(qtbot, w)
+    spin = w.timeline.spin
+    focus(qtbot, spin)
+    spin.lineEdit().selectAll()
+    QTest.keyClicks(spin, "42")
+    QTest.keyClick(spin, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: w.current_index == 42 and w.frame_label.text().startswith("frame 42 "), timeout=5000)
+    assert not spin.hasFocus()
+    QTest.keyClick(QApplication.focusWidget() or w, Qt.Key.Key_3)  # digits are overlay toggles again
+    assert not w.overlay_enabled["score_map"]
+
+    focus(qtbot, spin)
+    spin.lineEdit().selectAll()
+    QTest.keyClicks(spin, "9")
+    QTest.keyClick(spin, Qt.Key.Key_Escape)  # abandon the half-typed 9
+    qtbot.wait(100)
+    assert not spin.hasFocus() and w.current_index == 42 and spin.value() == 42 and spin.text() == "42"
