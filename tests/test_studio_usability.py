@@ -3,6 +3,8 @@
 on quit/open, status widgets, debug views on long footage."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtTest import QTest
@@ -138,3 +140,87 @@ def test_frame_box_enter_commits_esc_abandons_and_focus_comes_back(qtbot, studio
     QTest.keyClick(spin, Qt.Key.Key_Escape)  # abandon the half-typed 9
     qtbot.wait(100)
     assert not spin.hasFocus() and w.current_index == 42 and spin.value() == 42 and spin.text() == "42"
+
+
+# ---------------------------------------------------------------------------------------------------- 5: exports
+def export_action(w, fmt):
+    menu = next(a.menu() for a in w.menu("File").actions() if a.menu() and a.text() == "Export annotations")
+    return next(a for a in menu.actions() if a.text().startswith(f"{fmt}:"))
+
+
+def test_export_asks_before_replacing_a_sequence_folders_ground_truth(qtbot, studio, answers, tmp_path):
+    w, ctrl = studio
+    open_sample(qtbot, w)
+    seq = tmp_path / "lasot" / "cat-1"
+    seq.mkdir(parents=True)
+    original = "1,2,3,4\n" * 120
+    (seq / "groundtruth.txt").write_text(original)
+    w.action("mark_absent").trigger()  # something to export
+
+    answers.paths, answers.queue = [str(seq)], ["cancel"]
+    export_action(w, "lasot").trigger()
+    assert len(answers.questions) == 1 and str(seq / "groundtruth.txt") in answers.questions[0][0]
+    assert (seq / "groundtruth.txt").read_text() == original  # cancelled: the ground truth is intact
+    assert not (seq / "full_occlusion.txt").exists()
+    assert answers.saves[0][1] == str(Path.home())  # the first export starts at home, not in the data folder
+
+    answers.paths, answers.queue = [str(seq)], ["overwrite"]
+    export_action(w, "lasot").trigger()
+    assert (seq / "groundtruth.txt").read_text() != original and (seq / "full_occlusion.txt").exists()
+    export_action(w, "lasot").trigger()  # (chooser cancelled)
+    assert answers.saves[2][1] == str(seq)  # the chooser opens where the last export went
+
+
+@pytest.mark.parametrize("fmt", ["otb", "lasot", "got10k", "mot", "coco-vid", "vot", "pytracking", "research"])
+def test_every_format_asks_before_replacing(qtbot, studio, answers, tmp_path, fmt):
+    from tracker.formats.registry import FORMATS
+
+    w, ctrl = studio
+    open_sample(qtbot, w)
+    w.action("mark_absent").trigger()
+    suffix = FORMATS[fmt].suffix or (".txt" if fmt in ("otb",) else "")
+    target = tmp_path / "out" / f"seq{suffix}"
+    assert ctrl.export(target, fmt) is not None and answers.questions == []  # nothing there yet: no question
+    written = sorted(p for p in (tmp_path / "out").rglob("*") if p.is_file())
+    before = {p: p.read_bytes() for p in written}
+    w.go_to(3)
+    w.action("mark_absent").trigger()  # the next export differs
+    answers.queue = ["cancel"]
+    assert ctrl.export(target, fmt) is None
+    assert len(answers.questions) == 1
+    assert all(str(p) in answers.questions[0][0] for p in written[:6])  # every file it would replace, named
+    assert {p: p.read_bytes() for p in written} == before
+
+
+def test_saved_files_keep_the_umask_and_symlinked_projects_stay_links(qtbot, studio, answers, tmp_path):
+    import os
+    import stat
+
+    w, ctrl = studio
+    open_sample(qtbot, w)
+    old = os.umask(0o022)
+    try:
+        (tmp_path / "real").mkdir()
+        project = ctrl.save(tmp_path / "real" / "p.ktproj")
+        assert stat.S_IMODE(project.stat().st_mode) == 0o644
+        written = ctrl.export(tmp_path / "exp" / "seq", "lasot")
+        assert stat.S_IMODE(written.stat().st_mode) == 0o644
+    finally:
+        os.umask(old)
+
+    link = tmp_path / "link.ktproj"
+    link.symlink_to(project)
+    w.close()
+    w2 = MainWindow(settings=QSettings(str(tmp_path / "s2.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w2)
+    ctrl2 = attach_annotations(w2, autosave_folder=tmp_path / "autosave", ask=lambda text: True)
+    w2.set_engine("test-step")
+    with qtbot.waitSignal(w2.frameShown, timeout=10000):
+        assert ctrl2.open_project(link)
+    w2.action("mark_absent").trigger()
+    assert ctrl2.save() is not None
+    assert link.is_symlink() and link.resolve() == project.resolve()
+    from tracker.annotation.project import load_project
+
+    assert load_project(project).document[0].absent
+    w2.close()
