@@ -95,6 +95,8 @@ class AnnotationController(QObject):
         self._timer = QTimer(self, interval=AUTOSAVE_POLL_MS)
         self._timer.timeout.connect(self._poll_autosave)
         self._timer.start()
+        self.confirm_unsaved = True  # False: scripted runs, which nobody is there to answer
+        window.close_guards.append(self._unsaved_guard)
         self._orig_close = window.closeEvent
         window.closeEvent = self._close_event  # keep unsaved work in the autosave when the window closes
 
@@ -233,7 +235,23 @@ class AnnotationController(QObject):
         self.session.close()
         self.session = None
 
+    def _unsaved_guard(self, doing: str) -> bool:
+        """Unsaved annotations before quitting or opening other footage: Save, Don't save (they stay in the
+        autosave, offered at the next start) or Cancel."""
+        if not self.confirm_unsaved or self.session is None or not self.session.modified:
+            return True
+        name = self.session.document.name
+        answer = dialogs.ask(self.w, f"The annotations of {name} have unsaved changes. Save them before you "
+                             f"{doing}?\n(Don't save keeps them in the autosave, offered at the next start.)",
+                             ("save", "discard", "cancel"))
+        if answer == "save":
+            return self.save() is not None
+        return answer == "discard"
+
     def _close_event(self, event) -> None:
+        if not self.w.close_allowed("quit"):
+            event.ignore()
+            return
         self._close_session()
         self._timer.stop()
         self._orig_close(event)

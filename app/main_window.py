@@ -89,6 +89,9 @@ class MainWindow(QMainWindow):
         self._progress: tuple[int, int, float] | None = None
         self._actions: dict[str, QAction] = {}
         self.menus: dict[str, QMenu] = {}
+        # Asked before the open footage is closed (opening other footage, quitting), with what is about to
+        # happen ("quit", "open NAME"); any returning False cancels it (e.g. unsaved annotations: Cancel).
+        self.close_guards: list[Callable[[str], bool]] = []
 
         self._build_views()
         self._build_actions()
@@ -442,6 +445,9 @@ class MainWindow(QMainWindow):
         except Exception as exc:  # noqa: BLE001 - a bad file is a message, never a crash
             self.show_message(f"Cannot open {path}: {describe_error(exc)}")
             return False
+        if self.source is not None and not self.close_allowed(f"open {path.name}"):
+            source.close()
+            return False
         self.close_source()
         self.source, self.source_path = source, path
         factory = lambda: self._open(path)  # noqa: E731 - each worker opens its own handle
@@ -781,7 +787,13 @@ class MainWindow(QMainWindow):
             except InputError as exc:
                 self.show_message(str(exc))
 
+    def close_allowed(self, doing: str) -> bool:
+        return all(guard(doing) for guard in list(self.close_guards))
+
     def closeEvent(self, event):
+        if not self.close_allowed("quit"):
+            event.ignore()
+            return
         if self._preload is not None:
             self._preload.join(60)  # never let the interpreter exit in the middle of importing torch
         self.close_source()

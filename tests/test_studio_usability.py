@@ -224,3 +224,56 @@ def test_saved_files_keep_the_umask_and_symlinked_projects_stay_links(qtbot, stu
 
     assert load_project(project).document[0].absent
     w2.close()
+
+
+# ---------------------------------------------------------------------------------------------------- 6: unsaved work
+def draw(w, box):
+    w.view.set_draw_mode(True)
+    w.view._box_dragged(box, True)  # a finished drag on the frame view
+
+
+def test_quit_and_open_with_unsaved_changes_ask_save_discard_cancel(qtbot, studio, answers, tmp_path):
+    import cv2
+    import numpy as np
+
+    w, ctrl = studio
+    other = tmp_path / "other"
+    other.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(other / f"{i:04d}.png"), np.full((60, 80, 3), 40 * i, np.uint8))
+    open_sample(qtbot, w)
+    draw(w, (30, 120, 40, 40))
+    assert ctrl.session.modified
+
+    answers.queue = ["cancel"]
+    QTest.keyClick(w, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)  # File > Quit
+    assert w.isVisible() and len(answers.questions) == 1
+    assert answers.questions[0][1] == ("save", "discard", "cancel") and "quit" in answers.questions[0][0]
+
+    answers.queue = ["cancel"]
+    assert not w.open_path(other)
+    assert w.source_path == SAMPLE_PATH and ctrl.session.document[0].box == (30, 120, 40, 40)
+
+    answers.queue, answers.paths = ["save"], [str(tmp_path / "sample.ktproj")]
+    with qtbot.waitSignal(w.frameShown, timeout=10000):
+        assert w.open_path(other)
+    assert (tmp_path / "sample.ktproj").exists() and w.source_path == other
+    from tracker.annotation.project import load_project
+
+    assert load_project(tmp_path / "sample.ktproj").document[0].box == (30, 120, 40, 40)
+
+    draw(w, (5, 5, 20, 20))
+    answers.queue = ["discard"]
+    w.close()
+    assert not w.isVisible() and len(answers.questions) == 4
+
+
+def test_save_as_is_ctrl_shift_s_and_the_sample_has_its_own_key(qtbot, studio, answers, tmp_path):
+    w, ctrl = studio
+    with qtbot.waitSignal(w.frameShown, timeout=10000):
+        QTest.keyClick(w, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert w.source_path == SAMPLE_PATH
+    answers.paths = [str(tmp_path / "as.ktproj")]
+    QTest.keyClick(w, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert answers.saves and answers.saves[-1][0] == "Save project"
+    assert (tmp_path / "as.ktproj").exists() and ctrl.session.project_path == tmp_path / "as.ktproj"
