@@ -507,6 +507,7 @@ class AnnotationController(QObject):
             self.w.show_message(f"Not saved: {exc}")
             return None
         self._update_actions()
+        self.w.clear_message()
         self.w.show_status(f"Saved {saved}")
         return saved
 
@@ -563,6 +564,7 @@ class AnnotationController(QObject):
             self.w.show_message(f"Export failed: {exc}")
             return None
         export_dialog.remember(self.w.settings, Path(path))
+        self.w.clear_message()
         self.w.show_status(f"Exported {format} to {written}")
         return written
 

@@ -335,7 +335,7 @@ class MainWindow(QMainWindow):
         self.progress.setValue(0)
         # Always shown (idle: empty): showing and hiding it would relayout the whole window.
         # Fixed widths: a label that changes width relayouts the whole window (tens of ms) on every update.
-        self.fps_label = QLabel("0.0 fps")  # a first text now: drawing new glyphs the first time is slow
+        self.fps_label = QLabel("")  # empty until a run measured something (never "0.0 fps")
         self.fps_label.setFixedWidth(80)
         self.frame_label = QLabel("")
         self.frame_label.setFixedWidth(130)
@@ -488,6 +488,7 @@ class MainWindow(QMainWindow):
             self.source.close()
         self.source = None
         self.store.clear()
+        self.reset_status_widgets()
         self.current_frame = None
         self.view.clear_frame()
         self.debug_dock.update_series(self.store)
@@ -614,6 +615,7 @@ class MainWindow(QMainWindow):
     def _box_edited(self, box: Box) -> None:
         self.init_box = tuple(box)
         self.init_box_dirty = True
+        self.clear_message()
         self.show_status("Box [" + ", ".join(f"{v:g}" for v in box) + f"] on frame {self.current_index}: "
                          "press T to track one frame, R for N frames, Ctrl+R to the end")
 
@@ -697,10 +699,17 @@ class MainWindow(QMainWindow):
     def tracking(self) -> bool:
         return self.tracker is not None and self.tracker.busy
 
-    def _on_started(self, request_id: int) -> None:
+    def reset_status_widgets(self) -> None:
+        """Progress and speed belong to one run on one footage: empty them before the next."""
+        self._progress = None
+        self.progress.setRange(0, 1)
         self.progress.setValue(0)
-        self.action("track_stop").setEnabled(True)
         self.fps_label.setText("")
+
+    def _on_started(self, request_id: int) -> None:
+        self.reset_status_widgets()
+        self.clear_message()
+        self.action("track_stop").setEnabled(True)
         self.show_status(f"Tracking with {self.engine_name()} on {self.device()}... (Esc stops)")
         self._render_timer.start()
         self._series_timer.start()
@@ -724,7 +733,7 @@ class MainWindow(QMainWindow):
             if total:
                 self.progress.setRange(0, total)
                 self.progress.setValue(done)
-                self.fps_label.setText(f"{fps:.1f} fps")
+                self.fps_label.setText(f"{fps:.1f} fps" if done else "")
         if self._live is None:
             return
         result, frame = self._live
@@ -764,6 +773,10 @@ class MainWindow(QMainWindow):
 
     def show_status(self, text: str) -> None:
         self.statusBar().showMessage(text)
+
+    def clear_message(self) -> None:
+        """The red bar goes once the next action succeeds (a run starts, footage opens, a save or export)."""
+        self.message_bar.hide()
 
     def save_screenshot(self, path: str | Path) -> None:
         """The whole window as PNG: read back from the screen where there is one (what the user sees,

@@ -277,3 +277,29 @@ def test_save_as_is_ctrl_shift_s_and_the_sample_has_its_own_key(qtbot, studio, a
     QTest.keyClick(w, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     assert answers.saves and answers.saves[-1][0] == "Save project"
     assert (tmp_path / "as.ktproj").exists() and ctrl.session.project_path == tmp_path / "as.ktproj"
+
+
+# ---------------------------------------------------------------------------------------------------- 10: status
+def test_status_widgets_reset_per_run_and_footage_and_errors_clear(qtbot, studio, tmp_path):
+    import cv2
+    import numpy as np
+
+    w, ctrl = studio
+    assert w.fps_label.text() == ""  # nothing ran yet: no "0.0 fps"
+    other = tmp_path / "other"
+    other.mkdir()
+    for i in range(30):
+        cv2.imwrite(str(other / f"{i:04d}.png"), np.full((60, 80, 3), 4 * i, np.uint8))
+    with qtbot.waitSignal(w.frameShown, timeout=10000):
+        assert w.open_path(other)
+    assert w.run_frames(5) is None and not w.message_bar.isHidden()  # no box yet: the red bar says so
+    draw(w, (10, 10, 20, 20))
+    assert w.message_bar.isHidden()  # the next successful action clears it
+    w.n_spin.setValue(20)
+    wait_run(qtbot, w, lambda: w.run_frames(20))
+    assert w.progress.maximum() == 20 and w.progress.value() == 20 and w.fps_label.text().endswith(" fps")
+
+    open_sample(qtbot, w)  # other footage: nothing of the last run's figures
+    assert w.fps_label.text() == "" and w.progress.value() == 0 and w.progress.maximum() <= 1
+    wait_run(qtbot, w, lambda: w.run_frames(3))
+    assert w.progress.maximum() == 3 and w.progress.value() == 3
