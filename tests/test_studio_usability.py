@@ -37,6 +37,26 @@ class StepEngine(Engine):
 
 register(EngineInfo("test-step", f"{__name__}:StepEngine", "deterministic usability test engine"))
 
+STAGES = ("decode", "backbone", "classifier", "peaks", "association", "iou refine", "update", "memory")
+
+
+class LookalikeEngine(StepEngine):
+    """The target (id 1) and a look-alike (id 2) with nearly the same score; eight timed stages."""
+
+    name = "test-lookalike"
+
+    def track(self, frame, frame_index=None):
+        from tracker.result import Candidate
+
+        r = super().track(frame, frame_index)
+        x, y, w, h = r.box
+        cands = (Candidate(x + w / 2, y + h / 2, 0.80, 1), Candidate(x + w / 2 + 30, y + h / 2, 0.79, 2))
+        return FrameResult(r.frame_index, r.box, 0.8, candidates=cands, selected_id=1,
+                           timings={s: 0.001 * (k + 1) for k, s in enumerate(STAGES)})
+
+
+register(EngineInfo("test-lookalike", f"{__name__}:LookalikeEngine", "target and look-alike with ids"))
+
 
 class Answers:
     """Answers every question of app.dialogs (no modal box in tests) and records it."""
@@ -303,3 +323,38 @@ def test_status_widgets_reset_per_run_and_footage_and_errors_clear(qtbot, studio
     assert w.fps_label.text() == "" and w.progress.value() == 0 and w.progress.maximum() <= 1
     wait_run(qtbot, w, lambda: w.run_frames(3))
     assert w.progress.maximum() == 3 and w.progress.value() == 3
+
+
+# ---------------------------------------------------------------------------------------------------- 7: debug views
+def test_debug_plots_follow_a_window_break_at_retracks_and_keep_labels_apart(qtbot, studio):
+    from app.debug_dock import LABEL_GAP, PLOT_WINDOW
+
+    w, ctrl = studio
+    w.set_engine("test-lookalike")
+    open_sample(qtbot, w)
+    dock = w.debug_dock
+    draw(w, (30, 120, 40, 40))
+    wait_run(qtbot, w, lambda: w.run_frames(59))  # frames 0..59
+    with qtbot.waitSignal(w.frameShown, timeout=5000):
+        w.go_to(80)
+    draw(w, (60, 100, 40, 40))
+    wait_run(qtbot, w, lambda: w.run_frames(None))  # a second run, 80..119: a re-track after a gap
+    with qtbot.waitSignal(w.frameShown, timeout=5000):
+        w.go_to(110)
+
+    lo, hi = dock.visible_frames()
+    assert lo <= 110 <= hi and hi - lo <= PLOT_WINDOW + 2  # a window around the frame, not all 120 frames
+    curve = dock.score_curves[1]
+    frames = list(curve.frames)
+    gap = frames.index(59)
+    assert frames[gap + 1] >= 80
+    connect = curve.opts["connect"]
+    assert not connect[gap] and connect[gap - 1] and connect[gap + 1]  # no line from frame 59 to frame 80
+    y1, y2 = dock.score_curves[1].label.pos().y(), dock.score_curves[2].label.pos().y()
+    y_lo, y_hi = dock.scores_plot.getViewBox().viewRange()[1]
+    assert abs(y1 - y2) >= LABEL_GAP * (y_hi - y_lo) * 0.99  # scores 0.80 and 0.79: labels apart anyway
+
+    qtbot.waitUntil(lambda: dock.timings.rowCount() == len(STAGES) + 1, timeout=5000)  # + total
+    table = dock.timings
+    last = table.rowCount() - 1
+    assert table.rowViewportPosition(last) + table.rowHeight(last) <= table.viewport().height()  # every row shows
