@@ -19,8 +19,7 @@ from pathlib import Path
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtGui import QColor, QPen
-from PySide6.QtWidgets import (QFileDialog, QGraphicsRectItem, QInputDialog, QMessageBox,
-                               QWidget)
+from PySide6.QtWidgets import QFileDialog, QGraphicsRectItem, QInputDialog, QWidget
 
 from tracker.annotation.document import Provenance
 from tracker.annotation.history import RunInProgress
@@ -29,6 +28,7 @@ from tracker.annotation.session import AnnotationSession, find_recoveries
 from tracker.errors import InputError
 from tracker.formats.registry import FORMATS
 
+from . import dialogs, export_dialog
 from .annotation_shortcuts import ANNOTATION_SHORTCUTS, BY_ACTION
 from .timeline import ColorStrip
 
@@ -87,6 +87,8 @@ class AnnotationController(QObject):
         self._timer = QTimer(self, interval=AUTOSAVE_POLL_MS)
         self._timer.timeout.connect(self._poll_autosave)
         self._timer.start()
+        self.confirm_unsaved = True  # False: scripted runs, which nobody is there to answer
+        window.close_guards.append(self._unsaved_guard)
 
     @property
     def session(self) -> AnnotationSession | None:
@@ -200,6 +202,19 @@ class AnnotationController(QObject):
             self.w.show_message(str(exc))
         self._update_actions()
         self._refresh_strip()
+
+    def _unsaved_guard(self, doing: str) -> bool:
+        """Unsaved annotations before quitting or opening other footage: Save, Don't save (they stay in the
+        autosave, offered at the next start) or Cancel."""
+        if not self.confirm_unsaved or self.session is None or not self.session.modified:
+            return True
+        name = self.session.document.name
+        answer = dialogs.ask(self.w, f"The annotations of {name} have unsaved changes. Save them before you "
+                             f"{doing}?\n(Don't save keeps them in the autosave, offered at the next start.)",
+                             ("save", "discard", "cancel"))
+        if answer == "save":
+            return self.save() is not None
+        return answer == "discard"
 
     def _about_to_close(self) -> None:
         self._timer.stop()
@@ -390,6 +405,7 @@ class AnnotationController(QObject):
             self.w.show_message(f"Not saved: {exc}")
             return None
         self._update_actions()
+        self.w.clear_message()
         self.w.show_status(f"Saved {saved}")
         return saved
 
@@ -433,14 +449,20 @@ class AnnotationController(QObject):
         return False
 
     def export(self, path: str | Path, format: str) -> Path | None:
+        """Export; asks first where the export would replace files (app/export_dialog.py)."""
         if self.session is None:
             self.w.show_message("Open a video or sequence first")
+            return None
+        if not export_dialog.confirm_replace(self.w, self.session.document, path, format):
+            self.w.show_status(f"Not exported: {path} left as it was")
             return None
         try:
             written = self.session.export(path, format)
         except InputError as exc:
             self.w.show_message(f"Export failed: {exc}")
             return None
+        export_dialog.remember(self.w.settings, Path(path))
+        self.w.clear_message()
         self.w.show_status(f"Exported {format} to {written}")
         return written
 
@@ -458,9 +480,13 @@ class AnnotationController(QObject):
             self.w.show_message("Open a video or sequence first")
             return None
         default = str(Path(self._start_dir()) / f"{self.session.document.name}{PROJECT_SUFFIX}")
-        path, _ = QFileDialog.getSaveFileName(self.w, "Save project", default,
-                                              f"KeepTrack Studio project (*{PROJECT_SUFFIX})")
-        return self.save(path) if path else None
+        path = dialogs.get_save_path(self.w, "Save project", default, f"KeepTrack Studio project (*{PROJECT_SUFFIX})")
+        if not path:
+            return None
+        if Path(path).exists() and Path(path) != self.session.project_path and \
+                not export_dialog.ask_replace(self.w, [Path(path)]):
+            return None
+        return self.save(path)
 
     def open_project_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self.w, "Open project", self._start_dir(),
@@ -490,10 +516,12 @@ class AnnotationController(QObject):
 
     def export_dialog(self, format: str) -> None:
         fmt = FORMATS[format]
+        start = export_dialog.start_folder(self.w.settings)
         if fmt.target == "folder":
-            path = QFileDialog.getExistingDirectory(self.w, f"Export {format} into folder", self._start_dir())
+            path = dialogs.get_folder(self.w, f"Export {format} into folder", start)
         else:
-            path, _ = QFileDialog.getSaveFileName(self.w, f"Export {format}", self._start_dir())
+            name = self.session.document.name if self.session is not None else "annotations"
+            path = dialogs.get_save_path(self.w, f"Export {format}", str(Path(start) / f"{name}{fmt.suffix}"))
         if path:
             self.export(path, format)
 
@@ -514,8 +542,7 @@ class AnnotationController(QObject):
         return dialog
 
     def _ask_dialog(self, text: str) -> bool:
-        answer = QMessageBox.question(self.w, "KeepTrack Studio", text)
-        return answer == QMessageBox.StandardButton.Yes
+        return dialogs.ask(self.w, text, ("yes", "no")) == "yes"
 
 
 def attach_annotations(window, autosave_folder: Path | None = None,

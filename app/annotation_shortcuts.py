@@ -6,7 +6,7 @@ from .shortcuts import SHORTCUTS, Shortcut
 ANNOTATION_SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("open_project", "Ctrl+Alt+O", "Open project...", "File"),
     Shortcut("save_project", "Ctrl+S", "Save project", "File"),
-    Shortcut("save_project_as", "Ctrl+Alt+S", "Save project as...", "File"),
+    Shortcut("save_project_as", "Ctrl+Shift+S", "Save project as...", "File"),
     Shortcut("import_annotations", "Ctrl+I", "Import annotations...", "File"),
     Shortcut("import_ground_truth", "", "Import the sequence's ground truth", "File"),
     Shortcut("autosave", "", "Autosave", "File"),

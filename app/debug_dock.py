@@ -14,6 +14,27 @@ from .overlays import id_color
 from .store import EngineResults
 
 DUSTBIN = "NM"  # "no match", as in pytracking's matrix display
+PLOT_WINDOW = 100  # frames the score and presence plots show around the current frame (drag/zoom for more)
+LABEL_GAP = 0.07  # least vertical distance between two curve labels, as a fraction of the score axis
+
+
+def gaps_broken(frames: np.ndarray) -> np.ndarray:
+    """pyqtgraph `connect` array: join a point to the next only where the next is the following frame, so
+    separate runs (a re-track, another stretch of frames) are never joined by a line."""
+    frames = np.asarray(frames, dtype=float)
+    return np.append(np.diff(frames) == 1, False) if len(frames) else np.zeros(0, dtype=bool)
+
+
+def spread_labels(ys: list[float], gap: float) -> list[float]:
+    """Label heights moved apart (upwards, in order) so no two are closer than `gap`; order kept."""
+    order = sorted(range(len(ys)), key=lambda k: ys[k])
+    out = list(ys)
+    last = None
+    for k in order:
+        if last is not None and out[k] < last + gap:
+            out[k] = last + gap
+        last = out[k]
+    return out
 
 
 def assignment_table(result: FrameResult | None) -> tuple[list[str], list[str], np.ndarray] | None:
@@ -92,6 +113,7 @@ class DebugDock(QDockWidget):
         self.score_curves: dict[int, pg.PlotDataItem] = {}
         self._spare: list[pg.PlotDataItem] = []
         self._spare = [self._curve() for _ in range(8)]
+        self.num_frames = 0
         self.set_length(100)  # sane axes before any sequence is open
         self._revision = -1
 
@@ -107,17 +129,34 @@ class DebugDock(QDockWidget):
         return box
 
     def set_length(self, num_frames: int) -> None:
-        """Fix the frame axes to the whole sequence: axes that re-range on every update are slow to redraw."""
+        """Frame axes: a window of PLOT_WINDOW frames (the whole sequence where shorter), moved only when the
+        current frame leaves it (axes that re-range on every update are slow to redraw). The two plots pan
+        and zoom together."""
+        self.num_frames = num_frames
+        self.presence_plot.setXLink(self.scores_plot)
+        self.scores_plot.setXRange(0, max(min(num_frames, PLOT_WINDOW) - 1, 1), padding=0.01)
         for plot in (self.scores_plot, self.presence_plot):
-            plot.setXRange(0, max(num_frames - 1, 1), padding=0.01)
             plot.getViewBox().setMouseEnabled(x=True, y=False)
         self.scores_plot.enableAutoRange(axis="y", enable=False)
         self.scores_plot.setYRange(0, 1.05)
         self.scores_hint.setPos((num_frames - 1) / 2, 0.5)
 
+    def visible_frames(self) -> tuple[float, float]:
+        return tuple(self.scores_plot.getViewBox().viewRange()[0])
+
+    def _follow(self, index: int) -> None:
+        lo, hi = self.visible_frames()
+        if lo <= index <= hi:
+            return
+        width = max(hi - lo, 10.0)
+        start = min(max(index - width / 2, 0.0), max(self.num_frames - 1 - width, 0.0))
+        self.scores_plot.setXRange(start, start + width, padding=0)
+        self._place_labels()
+
     def show_frame(self, index: int, result: FrameResult | None) -> None:
         self.scores_line.setValue(index)
         self.presence_line.setValue(index)
+        self._follow(index)
         if result is None:
             self.status.setText(f"Frame {index}: no result")
         else:
@@ -171,7 +210,11 @@ class DebugDock(QDockWidget):
         timings = dict(result.timings) if result is not None else {}
         if len(timings) > 1:
             timings.setdefault("total", sum(timings.values()))
-        self.timings.setRowCount(len(timings))
+        if self.timings.rowCount() != len(timings):
+            self.timings.setRowCount(len(timings))
+            # every row visible: the table is as tall as its rows (the splitter cannot squeeze it below that)
+            rows = self.timings.verticalHeader().defaultSectionSize() * max(len(timings), 1)
+            self.timings.setMinimumHeight(rows + self.timings.horizontalHeader().height() + 4)
         for r, (stage, seconds) in enumerate(timings.items()):
             self.timings.setItem(r, 0, QTableWidgetItem(stage))
             self.timings.setItem(r, 1, QTableWidgetItem(f"{1000 * seconds:.1f}"))
@@ -191,7 +234,7 @@ class DebugDock(QDockWidget):
             return
         self._revision = store.revision
         frames, presence = store.presence()
-        self.presence_curve.setData(frames, presence)
+        self.presence_curve.setData(frames, presence, connect=gaps_broken(frames))
         histories = store.score_histories()
         top = max((float(s.max()) for _, s in histories.values() if len(s)), default=1.0)
         if top > 1.05:  # scores beyond 1 (some engines): widen once, rather than autoranging every update
@@ -212,5 +255,25 @@ class DebugDock(QDockWidget):
                 curve.label.setText(str(object_id))  # no legend: each curve is labelled at its newest point
                 curve.label.setColor(color)
                 self.score_curves[object_id] = curve
-            curve.setData(f, s)
-            curve.label.setPos(f[-1], s[-1])
+            curve.setData(f, s, connect=gaps_broken(f))
+            curve.frames, curve.scores = f, s
+        self._place_labels()
+
+    def _place_labels(self) -> None:
+        """Each id's label at its newest point inside the visible frames, moved apart so none covers another;
+        ids with no point in view have no label."""
+        lo, hi = self.visible_frames()
+        shown = []
+        for object_id, curve in self.score_curves.items():
+            f = getattr(curve, "frames", np.zeros(0))
+            inside = np.nonzero((f >= lo) & (f <= hi))[0]
+            if len(inside) == 0:
+                curve.label.setVisible(False)
+                continue
+            k = inside[-1]
+            shown.append((curve, float(f[k]), float(curve.scores[k])))
+        y_lo, y_hi = self.scores_plot.getViewBox().viewRange()[1]
+        ys = spread_labels([y for _, _, y in shown], LABEL_GAP * (y_hi - y_lo))
+        for (curve, x, _), y in zip(shown, ys):
+            curve.label.setPos(x, y)
+            curve.label.setVisible(True)

@@ -1,12 +1,54 @@
-"""Dialogs: keyboard shortcuts, engine weight files."""
+"""Dialogs: keyboard shortcuts, engine weight files, and the few questions the studio asks.
+
+Every question and file chooser goes through the module-level functions `ask`, `get_save_path` and
+`get_folder`, so tests answer them (monkeypatch) without a modal box.
+"""
 from __future__ import annotations
 
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QLineEdit,
-                               QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout)
+                               QMessageBox, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout)
 
 from .background_check import run_in_worker
 from .engines import ENGINE_WEIGHTS, WEIGHT_FILES, validate_weight_file
 from .shortcuts import SHORTCUTS
+
+# choice key -> (button text, role); the first choice given is the default button, "cancel" is Esc
+CHOICES = {
+    "yes": ("Yes", QMessageBox.ButtonRole.YesRole),
+    "no": ("No", QMessageBox.ButtonRole.NoRole),
+    "save": ("Save", QMessageBox.ButtonRole.AcceptRole),
+    "discard": ("Don't save", QMessageBox.ButtonRole.DestructiveRole),
+    "overwrite": ("Overwrite", QMessageBox.ButtonRole.DestructiveRole),
+    "cancel": ("Cancel", QMessageBox.ButtonRole.RejectRole),
+}
+
+
+def ask(parent, text: str, choices: tuple[str, ...] = ("yes", "no")) -> str:
+    """Ask `text`; returns the key of the button chosen (one of `choices`, keys of CHOICES).
+    Closing the box counts as "cancel" where that is a choice, else the last choice."""
+    box = QMessageBox(QMessageBox.Icon.Question, "KeepTrack Studio", text, QMessageBox.StandardButton.NoButton, parent)
+    buttons = {}
+    for key in choices:
+        label, role = CHOICES[key]
+        buttons[box.addButton(label, role)] = key
+    first = next(iter(buttons))
+    box.setDefaultButton(first)
+    box.exec()
+    fallback = "cancel" if "cancel" in choices else choices[-1]
+    return buttons.get(box.clickedButton(), fallback)
+
+
+def get_save_path(parent, title: str, start: str, filter: str = "") -> str:
+    """A file name to write ('' when cancelled). It does not ask about replacing a file: the caller does,
+    through `ask`, for every file the write will replace (side files too)."""
+    path, _ = QFileDialog.getSaveFileName(parent, title, start, filter,
+                                          options=QFileDialog.Option.DontConfirmOverwrite)
+    return path
+
+
+def get_folder(parent, title: str, start: str) -> str:
+    """A folder ('' when cancelled)."""
+    return QFileDialog.getExistingDirectory(parent, title, start)
 
 
 class ShortcutsDialog(QDialog):

@@ -145,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     from .annotation import attach_annotations  # annotations: Annotate menu, projects, autosave + recovery
 
     annotations = attach_annotations(window, autosave=not scripted)  # scripted runs leave no autosave behind
+    annotations.confirm_unsaved = not scripted
     window.show()
     try:
         if args.engine:

@@ -22,7 +22,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QStandardItemModel
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QInputDialog, QLabel, QListWidget, QMainWindow,
-                               QMenu, QProgressBar, QPushButton, QSpinBox, QStackedWidget, QStyle, QToolBar, QVBoxLayout,
+                               QMenu, QProgressBar, QPushButton, QStackedWidget, QStyle, QToolBar, QVBoxLayout,
                                QWidget)
 
 from tracker.errors import InputError
@@ -38,7 +38,7 @@ from .engines import WEIGHT_FILES, choose_engine, cuda_available, engine_params,
 from .frame_view import FrameView
 from .shortcuts import BY_ACTION
 from .model import StudioModel
-from .timeline import Timeline
+from .timeline import NumberBox, Timeline
 from .workers import FrameCounter, FrameDecoder, TrackingController, TrackRequest, describe_error, engine_key
 
 SAMPLE_PATH = RESOURCES / "sample"
@@ -88,6 +88,9 @@ class MainWindow(QMainWindow):
         self._progress: tuple[int, int, float] | None = None
         self._actions: dict[str, QAction] = {}
         self.menus: dict[str, QMenu] = {}
+        # Asked before the open footage is closed (opening other footage, quitting), with what is about to
+        # happen ("quit", "open NAME"); any returning False cancels it (e.g. unsaved annotations: Cancel).
+        self.close_guards: list[Callable[[str], bool]] = []
 
         self._build_views()
         self.model.events.annotation_changed.connect(self._annotation_changed)
@@ -335,7 +338,7 @@ class MainWindow(QMainWindow):
         self.device_combo.addItem("cpu")
         tb.addWidget(self.device_combo)
         self._toolbar_action(tb, "track_step")
-        self.n_spin = QSpinBox()
+        self.n_spin = NumberBox()
         self.n_spin.setRange(1, 100000)
         self.n_spin.setValue(int(self.settings.value("run_n", 50)))
         self.n_spin.setPrefix("N = ")
@@ -354,7 +357,7 @@ class MainWindow(QMainWindow):
         self.progress.setValue(0)
         # Always shown (idle: empty): showing and hiding it would relayout the whole window.
         # Fixed widths: a label that changes width relayouts the whole window (tens of ms) on every update.
-        self.fps_label = QLabel("0.0 fps")  # a first text now: drawing new glyphs the first time is slow
+        self.fps_label = QLabel("")  # empty until a run measured something (never "0.0 fps")
         self.fps_label.setFixedWidth(80)
         self.frame_label = QLabel("")
         self.frame_label.setFixedWidth(130)
@@ -467,6 +470,9 @@ class MainWindow(QMainWindow):
         except Exception as exc:  # noqa: BLE001 - a bad file is a message, never a crash
             self.show_message(f"Cannot open {path}: {describe_error(exc)}")
             return False
+        if self.source is not None and not self.close_allowed(f"open {path.name}"):
+            source.close()
+            return False
         self.close_source()
         counter = FrameCounter(source, self)
         self._counting = (counter, source, path)
@@ -531,6 +537,7 @@ class MainWindow(QMainWindow):
                 worker.deleteLater()
         self.decoder = self.tracker = None
         self.model.close()  # the annotation session closes (autosave), then the one source handle
+        self.reset_status_widgets()
         self.current_frame = None
         self.view.clear_frame()
         self.debug_dock.update_series(self.store)
@@ -660,6 +667,7 @@ class MainWindow(QMainWindow):
         except InputError as exc:
             self.show_message(str(exc))
             return False
+        self.clear_message()
         self.show_status("Box [" + ", ".join(f"{v:g}" for v in self.model.box_at(self.current_index))
                          + f"] on frame {self.current_index}: press T to track one frame, R for N frames, "
                          "Ctrl+R to the end")
@@ -748,10 +756,17 @@ class MainWindow(QMainWindow):
     def tracking(self) -> bool:
         return self.tracker is not None and self.tracker.busy
 
-    def _on_started(self, request_id: int) -> None:
+    def reset_status_widgets(self) -> None:
+        """Progress and speed belong to one run on one footage: empty them before the next."""
+        self._progress = None
+        self.progress.setRange(0, 1)
         self.progress.setValue(0)
-        self.action("track_stop").setEnabled(True)
         self.fps_label.setText("")
+
+    def _on_started(self, request_id: int) -> None:
+        self.reset_status_widgets()
+        self.clear_message()
+        self.action("track_stop").setEnabled(True)
         self.show_status(f"Tracking with {self.engine_name()} on {self.device()}... (Esc stops)")
         self._render_timer.start()
         self._series_timer.start()
@@ -775,7 +790,7 @@ class MainWindow(QMainWindow):
             if total:
                 self.progress.setRange(0, total)
                 self.progress.setValue(done)
-                self.fps_label.setText(f"{fps:.1f} fps")
+                self.fps_label.setText(f"{fps:.1f} fps" if done else "")
         if self._live is None:
             return
         result, frame = self._live
@@ -818,6 +833,10 @@ class MainWindow(QMainWindow):
     def show_status(self, text: str) -> None:
         self.statusBar().showMessage(text)
 
+    def clear_message(self) -> None:
+        """The red bar goes once the next action succeeds (a run starts, footage opens, a save or export)."""
+        self.message_bar.hide()
+
     def save_screenshot(self, path: str | Path) -> None:
         """The whole window as PNG: read back from the screen where there is one (what the user sees,
         e.g. under Xvfb), rendered by Qt on the offscreen platform."""
@@ -840,7 +859,13 @@ class MainWindow(QMainWindow):
             except InputError as exc:
                 self.show_message(str(exc))
 
+    def close_allowed(self, doing: str) -> bool:
+        return all(guard(doing) for guard in list(self.close_guards))
+
     def closeEvent(self, event):
+        if not self.close_allowed("quit"):
+            event.ignore()
+            return
         self.aboutToClose.emit()
         if self._preload is not None:
             self._preload.join(60)  # never let the interpreter exit in the middle of importing torch

@@ -15,7 +15,7 @@ class Shortcut:
 SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("open_file", "Ctrl+O", "Open video or image file...", "File"),
     Shortcut("open_folder", "Ctrl+Shift+O", "Open image or sequence folder...", "File"),
-    Shortcut("open_sample", "Ctrl+Shift+S", "Open sample", "File"),
+    Shortcut("open_sample", "Ctrl+Shift+E", "Open sample (example)", "File"),
     Shortcut("save_screenshot", "Ctrl+Shift+P", "Save screenshot...", "File"),
     Shortcut("quit", "Ctrl+Q", "Quit", "File"),
     Shortcut("play", "Space", "Play / pause", "Playback"),

@@ -1,9 +1,10 @@
 """The timeline: frame slider (debounced while dragged), frame number box, and a strip of every frame's flag."""
 from __future__ import annotations
 
-from PySide6.QtCore import QRect, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QPainter
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSlider, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QSizePolicy, QSlider, QSpinBox, QStyle, QStyleOptionSpinBox,
+                               QVBoxLayout, QWidget)
 
 from tracker.result import Flag
 
@@ -53,6 +54,62 @@ class FlagStrip(ColorStrip):
         self.set_colors([FLAG_COLORS[f] if f is not None else NO_RESULT_COLOR for f in self.flags], NO_RESULT_COLOR)
 
 
+class NumberBox(QSpinBox):
+    """A spin box that is no keyboard trap: it keeps only the keys that edit a number (digits, Backspace,
+    Delete, Up/Down), so every other application shortcut (R, A, Space, Ctrl+Z, ...) works while it has
+    focus. Enter commits and gives focus back, Esc restores the value it had and gives focus back (a
+    half-typed number is not committed). Clicking its arrows steps it without taking focus.
+    The value changes only on Enter (or focus loss), never on every digit typed."""
+
+    EDIT_KEYS = frozenset((*(getattr(Qt.Key, f"Key_{d}") for d in range(10)), Qt.Key.Key_Backspace,
+                           Qt.Key.Key_Delete, Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_PageUp,
+                           Qt.Key.Key_PageDown, Qt.Key.Key_Return, Qt.Key.Key_Enter))
+    COMMAND_MODIFIERS = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier | \
+        Qt.KeyboardModifier.MetaModifier
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setKeyboardTracking(False)
+        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+
+    def event(self, e):
+        if e.type() == QEvent.Type.ShortcutOverride:
+            if e.key() in self.EDIT_KEYS and not (e.modifiers() & self.COMMAND_MODIFIERS):
+                e.accept()  # typing a number
+            elif e.key() == Qt.Key.Key_Escape and self.edited:
+                e.accept()  # Esc abandons the half-typed number (keyPressEvent); a second Esc is the shortcut
+            else:
+                if e.key() == Qt.Key.Key_Escape:
+                    self.clearFocus()  # nothing typed: Esc is the application's (stop) and leaves the box
+                e.ignore()  # an application shortcut: let it through
+            return True
+        return super().event(e)
+
+    @property
+    def edited(self) -> bool:
+        """Text typed that is not the value yet."""
+        return self.lineEdit().text() != self.prefix() + self.textFromValue(self.value()) + self.suffix()
+
+    def keyPressEvent(self, e):
+        if e.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            super().keyPressEvent(e)  # commits the typed value
+            self.clearFocus()
+        elif e.key() == Qt.Key.Key_Escape:
+            self.lineEdit().setText(self.prefix() + self.textFromValue(self.value()) + self.suffix())
+            self.clearFocus()
+        else:
+            super().keyPressEvent(e)
+
+    def mousePressEvent(self, e):
+        had_focus = self.hasFocus()
+        super().mousePressEvent(e)
+        opt = QStyleOptionSpinBox()
+        self.initStyleOption(opt)
+        part = self.style().hitTestComplexControl(QStyle.ComplexControl.CC_SpinBox, opt, e.position().toPoint(), self)
+        if not had_focus and part in (QStyle.SubControl.SC_SpinBoxUp, QStyle.SubControl.SC_SpinBoxDown):
+            self.clearFocus()
+
+
 class Timeline(QWidget):
     frameRequested = Signal(int)
 
@@ -63,8 +120,7 @@ class Timeline(QWidget):
         self.strip = FlagStrip()
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # arrow keys belong to the window's shortcuts
-        self.spin = QSpinBox()
-        self.spin.setKeyboardTracking(False)
+        self.spin = NumberBox()
         self.spin.setFixedWidth(80)
         self.total = QLabel("/ 0")
         self._debounce = QTimer(self, singleShot=True, interval=self.DEBOUNCE_MS)

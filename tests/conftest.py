@@ -38,3 +38,24 @@ def fidelity(shared) -> Path:
     if not path.is_dir():
         pytest.skip("needs ../shared/fidelity")
     return path
+
+
+@pytest.fixture(autouse=True)
+def _no_modal_questions():
+    """No test may block on a real question box: app.dialogs.ask answers Don't save / Cancel by default
+    (tests that check a question replace it with their own)."""
+    try:
+        from app import dialogs
+    except ImportError:  # no Qt in this environment
+        yield
+        return
+
+    def ask(parent, text, choices=("yes", "no")):
+        for default in ("discard", "cancel", "no"):
+            if default in choices:
+                return default
+        return choices[-1]
+
+    with pytest.MonkeyPatch.context() as mp:  # its own: a test's monkeypatch.undo() must not undo this
+        mp.setattr(dialogs, "ask", ask)
+        yield

@@ -8,13 +8,38 @@ from pathlib import Path
 from .errors import InputError
 
 
+def _umask() -> int:
+    try:  # Linux: read it, without the set-and-restore race of os.umask
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _mode_for(path: Path) -> int:
+    """The mode a plain open() would give: the replaced file's own, or 0o666 less the user's umask
+    (mkstemp makes its files 0600, which would make every saved file private)."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        return 0o666 & ~_umask()
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write `data` to `path` via a temporary file in the same folder, fsync, then rename over it.
 
-    On failure (full disk, read-only folder, ...) the previous file is left as it was and an
-    InputError says what went wrong.
+    The file gets the mode a plain write would give (the replaced file's, else 0o666 less the umask).
+    A symbolic link is followed: its target is replaced, the link stays. On failure (full disk,
+    read-only folder, ...) the previous file is left as it was and an InputError says what went wrong.
     """
     path = Path(path)
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
+    mode = _mode_for(path)
     folder = path.parent if str(path.parent) else Path(".")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
@@ -22,6 +47,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         raise InputError(f"cannot write {path}: {exc.strerror or exc}") from exc
     try:
         with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), mode)
             f.write(data)
             f.flush()
             os.fsync(f.fileno())

@@ -262,3 +262,30 @@ def write_annotations(doc, path: str | Path, format: str, **options) -> Path:
     except OSError as exc:
         raise InputError(f"cannot create folder {folder}: {exc.strerror or exc}") from exc
     return fmt.write(doc, path, **options)
+
+
+def files_replaced_by(doc, path: str | Path, format: str, **options) -> list[Path]:
+    """The files that already exist and that `write_annotations(doc, path, format)` would replace
+    (side files included: a LaSOT export into a sequence folder replaces its groundtruth.txt).
+
+    Found by writing the export into an empty temporary folder laid out like `path`, so every format
+    answers with exactly the files its writer makes. Where the export cannot be written at all, [] (the
+    export itself then says why).
+    """
+    import shutil
+    import tempfile
+
+    path = Path(path)
+    scratch = Path(tempfile.mkdtemp(prefix="keeptrack-export-check-"))
+    try:
+        mirror = scratch / (path.name or "export")
+        if path.is_dir():
+            mirror.mkdir()
+        try:
+            write_annotations(doc, mirror, format, **options)
+        except InputError:
+            return []
+        written = [p.relative_to(scratch) for p in scratch.rglob("*") if p.is_file()]
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return sorted(path.parent / rel for rel in written if (path.parent / rel).exists())
