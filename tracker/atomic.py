@@ -78,9 +78,9 @@ def atomic_write_files(files: dict[str | Path, str | bytes], encoding: str = "ut
     Every new file is first written and fsynced beside its target; only when all of them are on disk are
     they renamed into place (the old files kept aside until then). A failure at any step (full disk,
     read-only folder) restores the old files, removes the new ones and raises InputError: the folder is
-    left as it was.
+    left as it was. Modes and symbolic links are kept as `atomic_write_bytes` keeps them.
     """
-    targets = [Path(p) for p in files]
+    targets = [Path(os.path.realpath(p)) if Path(p).is_symlink() else Path(p) for p in files]
     temps: list[tuple[Path, str]] = []
     try:
         for path, data in zip(targets, files.values()):
@@ -88,6 +88,7 @@ def atomic_write_files(files: dict[str | Path, str | bytes], encoding: str = "ut
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
             temps.append((path, tmp))
             with os.fdopen(fd, "wb") as f:
+                os.fchmod(f.fileno(), _mode_for(path))
                 f.write(data.encode(encoding) if isinstance(data, str) else data)
                 f.flush()
                 os.fsync(f.fileno())
