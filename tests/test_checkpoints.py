@@ -226,8 +226,10 @@ def test_check_weights_command(simple_file, keep_track_file, super_dimp_file, tm
     out = capsys.readouterr().out
     assert "SuperDiMP-Simple base network" in out and "KeepTrack association network" in out
     assert out.count("fits:") == 2
+    assert cli_main(["check-weights", str(simple_file), str(super_dimp_file)]) == 0  # both fit some engine
+    capsys.readouterr()
     (tmp_path / "junk.pth.tar").write_bytes(b"junk")
-    assert cli_main(["check-weights", str(super_dimp_file), str(tmp_path / "junk.pth.tar")]) == 1
+    assert cli_main(["check-weights", str(super_dimp_file), str(tmp_path / "junk.pth.tar")]) == 2  # bad input
     out = capsys.readouterr().out
     assert "SuperDiMP base network" in out and "superdimp engine" in out
     assert "junk.pth.tar" in out and "not a PyTorch checkpoint" in out

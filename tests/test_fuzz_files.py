@@ -152,7 +152,7 @@ def test_check_weights_survives_every_hostile_checkpoint(tmp_path):
     cases = fuzz_corpus.checkpoint_cases(tmp_path / "ckpt")
     files = [c[2] for c in cases]
     proc = _run(["main.py", "check-weights", *files], timeout=180)
-    assert proc.returncode == 1, (proc.returncode, proc.stderr[-2000:])  # 1: some file does not fit; no signal
+    assert proc.returncode == 2, (proc.returncode, proc.stderr[-2000:])  # 2: some file refused; no signal
     assert "Traceback" not in proc.stderr
     for f in files:
         assert Path(f).name in proc.stdout

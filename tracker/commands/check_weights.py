@@ -18,24 +18,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE", help="checkpoint files (*.pth.tar)")
 
 
-def describe(path: str) -> tuple[bool, str]:
-    """(fits, text) for one file."""
+FITS, DOES_NOT_FIT, REFUSED = 0, 1, 2  # per file; the exit status is the worst of them
+
+
+def describe(path: str) -> tuple[int, str]:
+    """(verdict, text) for one file: FITS, DOES_NOT_FIT (a readable checkpoint of another network or shape),
+    or REFUSED (not readable as a checkpoint at all: bad input)."""
     try:
         report = inspect_checkpoint(path)
     except CheckpointError as exc:
-        return False, f"{exc}"
+        return REFUSED, f"{exc}"
     if report.kind is None:
-        return False, f"{path}: not a network KeepTrack uses: {report.how_identified}"
+        return DOES_NOT_FIT, f"{path}: not a network KeepTrack uses: {report.how_identified}"
     head = f"{path}: {report.label}, identified from {report.how_identified}"
     if report.fits:
-        return True, f"{head}\n  fits: {USED_BY[report.kind]}"
-    return False, f"{head}\n  does NOT fit:\n" + "\n".join(f"    - {problem}" for problem in report.problems)
+        return FITS, f"{head}\n  fits: {USED_BY[report.kind]}"
+    return DOES_NOT_FIT, f"{head}\n  does NOT fit:\n" + "\n".join(f"    - {problem}" for problem in report.problems)
 
 
 def run(args: argparse.Namespace) -> int:
-    all_fit = True
+    """0: every file fits; 1: some readable checkpoint does not fit; 2: some file was refused (bad input)."""
+    worst = FITS
     for path in args.files:
-        fits, text = describe(path)
-        all_fit &= fits
+        verdict, text = describe(path)
+        worst = max(worst, verdict)
         print(text)
-    return 0 if all_fit else 1
+    return worst
