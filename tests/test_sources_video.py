@@ -234,3 +234,19 @@ def test_metadata_far_too_long_still_gives_exact_frames(vtest, reference, caplog
     assert src.seeks_exact is False and "cannot check seeking" in caplog.text
     for i in (100, 12, 111, 0):
         assert _digest(src.frame(i)) == reference[i], f"frame {i}"
+
+
+def test_frames_over_the_pixel_limit_are_refused_before_decoding(tmp_path, monkeypatch):
+    import tracker.sources.video as video
+
+    path = tmp_path / "big.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
+    for k in range(3):
+        writer.write(np.full((48, 64, 3), 60 * k, np.uint8))
+    writer.release()
+    with open_source(path) as source:  # within the limit: opens and decodes
+        assert source.frame(0).shape == (48, 64, 3)
+    monkeypatch.setattr(video, "MAX_IMAGE_PIXELS", 64 * 48 - 1)
+    with pytest.raises(InputError, match=r"big\.avi.*64x48.*over the limit"):
+        with open_source(path) as source:
+            source.frame(0)

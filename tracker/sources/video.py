@@ -35,6 +35,7 @@ import cv2
 import numpy as np
 
 from ..errors import FrameReadError, InputError
+from ..limits import MAX_IMAGE_PIXELS
 from .base import DEFAULT_FPS, FrameSource, check_frame_index
 from .cache import FrameCache
 
@@ -111,6 +112,12 @@ class VideoSource(FrameSource):
         for api in (cv2.CAP_FFMPEG, cv2.CAP_ANY):
             cap = cv2.VideoCapture(str(self.path), api)
             if cap.isOpened():
+                # The container's stated size, checked before any frame is decoded into memory.
+                w, h = cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)
+                if w * h > MAX_IMAGE_PIXELS:
+                    cap.release()
+                    raise InputError(f"{self.path}: frames of {int(w)}x{int(h)} are over the limit of "
+                                     f"{MAX_IMAGE_PIXELS} pixels per frame")
                 return cap
             cap.release()
         raise InputError(f"{self.path}: not a video OpenCV can open (unknown container, or a corrupt file)")
