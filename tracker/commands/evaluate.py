@@ -1,9 +1,11 @@
-"""`main.py eval SEQ_DIR... --engines csrt,kcf [--results DIR] [--max-frames N]`
+"""`main.py eval SEQ_DIR... --engines csrt,kcf [--results DIR] [--max-frames N] [--protocol ope|sre|tre]`
 
 One-pass evaluation: each engine starts from each sequence's first ground-truth box and tracks to the
 end; the table gives AUC, precision at 20 px, normalised precision at 0.2 and frames per second per
 sequence and the mean per engine. With --results, pytracking result files are written to
 DIR/<engine>/<param>[_<run id>]/<sequence>.txt (plus _time.txt and _object_presence_scores.txt).
+--protocol sre|tre runs the robustness protocols of tracker/evaluation/protocols.py instead (12 perturbed
+first boxes, or 20 later start frames) and reports mean AUC, the worst run and the runs lost.
 """
 from __future__ import annotations
 
@@ -24,6 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--param", default="default", help="parameter-set name in the result path (default 'default')")
     parser.add_argument("--run-id", type=int, help="run number appended to the parameter folder as _NNN")
     parser.add_argument("--max-frames", type=int, help="evaluate only the first N frames of each sequence")
+    parser.add_argument("--protocol", default="ope", choices=("ope", "sre", "tre"),
+                        help="ope: one pass from the first box (default); sre: 12 perturbed first boxes; "
+                             "tre: 20 start frames spread over the sequence")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
     for name in names:
         engine_info(name)  # unknown names fail before any tracking
     factories = {name: partial(create_engine, name, device=args.device) for name in names}
+    if args.protocol != "ope":
+        return _run_protocol(args, factories)
 
     def progress(ev) -> None:
         print(f"  {ev.engine} on {ev.sequence}: AUC {ev.metrics.auc:.1f}, {ev.run.fps:.1f} frames/s",
@@ -46,4 +53,20 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.write(format_table(evaluations))
     if args.results:
         print(f"result files written under {args.results}", file=sys.stderr)
+    return 0
+
+
+def _run_protocol(args: argparse.Namespace, factories) -> int:
+    from ..evaluation.protocols import evaluate_protocol, format_protocol_table
+
+    if args.results:
+        raise InputError(f"--results writes one-pass result files; it cannot be combined with --protocol {args.protocol}")
+
+    def progress(ev) -> None:
+        print(f"  {ev.engine} on {ev.sequence}: {args.protocol.upper()} AUC {ev.auc:.1f} over {len(ev.runs)} runs, "
+              f"{ev.lost} lost", file=sys.stderr, flush=True)
+
+    evaluations = evaluate_protocol(factories, args.sequences, args.protocol, max_frames=args.max_frames,
+                                    progress=progress)
+    sys.stdout.write(format_protocol_table(evaluations))
     return 0
