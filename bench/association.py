@@ -26,7 +26,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tracker.keeptrack.parts import CandidateSet, PatchFeatures  # noqa: E402
+from tracker.keeptrack.parts import CandidateSet, FrameContext, PatchFeatures  # noqa: E402
 from tracker.paths import RESOURCES, shared_dir  # noqa: E402
 from tracker.training.dump import load_dumps  # noqa: E402
 from tracker.training.samples import DUSTBIN, SampleParams, real_pair, self_supervised  # noqa: E402
@@ -35,10 +35,11 @@ from tracker.training.samples import DUSTBIN, SampleParams, real_pair, self_supe
 def run_matcher(matcher, dumps: dict, sample) -> np.ndarray:
     """matches1 of `matcher` on a sample, through describe() + match() as the engine calls them."""
     sets = []
-    if hasattr(matcher, "target_size_hw"):  # the hand-made matcher measures motion in target sizes
-        name, f, _ = sample.sources[0]
-        x, y, w, h = dumps[name].box[f]
-        matcher.target_size_hw = lambda: torch.tensor([h, w])
+    # The hand-made matcher measures motion in target sizes, which the engine hands over in its frame context.
+    name, f, _ = sample.sources[0]
+    x, y, w, h = dumps[name].box[f]
+    matcher.reset()
+    matcher.set_context(FrameContext(1, tuple(sample.image_size), torch.tensor([float(h), float(w)]), lambda _: None))
     for k, (name, f, view) in enumerate(sample.sources):
         d = dumps[name]
         feats = (d.aug_features if view else d.features)[f].astype(np.float32)

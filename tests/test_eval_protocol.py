@@ -239,3 +239,20 @@ def test_progress_bar_shows_rate_on_a_terminal_and_is_quiet_otherwise():
                 bar.update(1)
     assert quiet.getvalue() == ""
     assert "frame/s" in loud.getvalue() and "50/50" in loud.getvalue()
+
+
+def test_sre_and_tre_start_where_the_sequence_is_evaluated(tmp_path):
+    from tracker.evaluation.protocols import evaluate_protocol_source
+
+    gt = gt_rows(9)
+    folder = make_otb(tmp_path, "Late", gt, files=12, cfg={"startFrame": 4, "endFrame": 12})
+    with open_source(folder) as source:
+        sre = evaluate_protocol_source("sub", SubPixelEngine, source, "sre")
+        tre = evaluate_protocol_source("sub", SubPixelEngine, source, "tre")
+    assert len(sre.runs) == 12
+    assert all(r.run.start == 3 and r.run.num_frames == 9 for r in sre.runs)
+    assert all(r.metrics.num_frames == 9 for r in sre.runs)
+    assert min(r.start.frame for r in tre.runs) == 3 and max(r.start.frame for r in tre.runs) < 12
+    for r in tre.runs:  # each TRE run starts from the ground truth of its own frame
+        assert r.start.box == tuple(gt[r.start.frame - 3])
+        assert r.run.num_frames == 12 - r.start.frame

@@ -11,7 +11,7 @@ import torch
 from tracker.errors import CheckpointError, InputError
 from tracker.keeptrack.lite import create_lite_engine
 from tracker.keeptrack.lite_matcher import LiteMatcher
-from tracker.keeptrack.parts import CandidateSet
+from tracker.keeptrack.parts import CandidateSet, FrameContext
 from tracker.registry import create_engine
 from tracker.result import Flag
 
@@ -57,6 +57,10 @@ def _iou(a, b) -> float:
 
 # ---------------------------------------------------------------------------------------------- association
 
+def _context(side):
+    return FrameContext(1, (240, 400), torch.tensor([side, side]), lambda feats: None)
+
+
 def _cands(coords, frame_num, desc=None):
     coords = torch.tensor(coords, dtype=torch.float32)
     n = len(coords)
@@ -68,7 +72,7 @@ def test_matcher_keeps_ids_of_crossing_lookalikes_using_motion():
     """Two identical candidates (same descriptor, same score) pass each other; near the crossing each one is
     closer to the other's previous position, so only the motion prediction keeps the pairs right."""
     matcher = LiteMatcher()
-    matcher.target_size_hw = lambda: torch.tensor([40.0, 40.0])
+    matcher.set_context(_context(40.0))
     # (row, col) image positions; A moves right and B left by 40 px (one target size) per frame, 24 px apart
     # vertically: at frames 3 -> 4 the nearest previous candidate is the wrong one.
     a = [(100.0, 60.0 + 40 * t) for t in range(8)]
@@ -92,7 +96,7 @@ def test_matcher_keeps_ids_of_crossing_lookalikes_using_motion():
 
 def test_matcher_sends_far_candidates_to_the_dustbin():
     matcher = LiteMatcher()
-    matcher.target_size_hw = lambda: torch.tensor([20.0, 20.0])
+    matcher.set_context(_context(20.0))
     prev = _cands([(50.0, 50.0)], 1)
     cur = _cands([(52.0, 51.0), (150.0, 200.0)], 2)
     result = matcher.match(prev, cur, (240, 320))
@@ -246,3 +250,66 @@ def test_backbone_weights_come_from_site_packages_and_bad_files_are_refused(tmp_
 def test_unknown_parameter_is_refused():
     with pytest.raises(InputError, match="no_such_parameter"):
         create_lite_engine(no_such_parameter=1)
+
+
+def test_parameter_of_the_dimp_parts_is_refused():
+    """A parameter the lite profile never reads is an error, not silently ignored."""
+    for name, value in (("bf16", True), ("box_refinement_iter", 3)):
+        with pytest.raises(InputError, match=name):
+            create_lite_engine(**{name: value})
+
+
+def test_matcher_state_does_not_leak_from_one_track_into_the_next():
+    """Velocities of a track's candidates are keyed by the frame counter, which restarts on initialize:
+    after reset (which initialize calls) a new track's first association predicts no motion."""
+    matcher = LiteMatcher()
+    matcher.set_context(_context(20.0))
+    # Track 1: a candidate moving right by 30 px per frame.
+    for t in range(1, 4):
+        matcher.match(_cands([(100.0, 30.0 * t)], t), _cands([(100.0, 30.0 * (t + 1))], t + 1), (240, 400))
+    leaked = matcher.similarity(_cands([(100.0, 200.0)], 4), _cands([(100.0, 200.0)], 5))
+    matcher.reset()
+    fresh = LiteMatcher()
+    fresh.set_context(_context(20.0))
+    # Track 2 (frame counter restarted): the same still candidate scores as it would for a fresh matcher.
+    a, b = _cands([(100.0, 200.0)], 4), _cands([(100.0, 200.0)], 5)
+    assert torch.allclose(matcher.similarity(a, b), fresh.similarity(a, b))
+    assert float(leaked[0, 0]) < float(fresh.similarity(a, b)[0, 0]) - 1.0  # without reset the old motion counts
+
+
+def test_matcher_velocity_advances_through_the_single_candidate_shortcut():
+    """The engine skips `match` when one strong candidate is in both frames; `matched` keeps the velocity."""
+    matcher = LiteMatcher()
+    matcher.set_context(_context(20.0))
+    matcher.match(_cands([(100.0, 30.0)], 1), _cands([(100.0, 60.0)], 2), (240, 400))
+    matcher.matched(_cands([(100.0, 60.0)], 2), _cands([(100.0, 90.0)], 3), torch.zeros(1, dtype=torch.long))
+    # Frame 3 -> 4: the prediction (90 + v) lies ahead, where the moving candidate is.
+    score = matcher.similarity(_cands([(100.0, 90.0)], 3), _cands([(100.0, 120.0), (100.0, 90.0)], 4))
+    assert float(score[0, 0]) > float(score[0, 1])
+
+
+def test_reinitialised_engine_tracks_like_a_fresh_one():
+    """initialize() starts a new track: the same frames give the same boxes as on a new engine."""
+    obj = _object(36, 36)
+    bg = _background(200, 300)
+
+    def frame(t):
+        f = bg.copy()
+        _paste(f, obj, 40 + 12 * t, 80.0)
+        return f
+
+    def run(engine, n=8):
+        engine.initialize(frame(0), (40, 80, 36, 36))
+        return [engine.track(frame(t)).box for t in range(1, n)]
+
+    used = create_lite_engine()
+    other = _background(200, 300, seed=5)
+    other_obj = _object(30, 50)
+    f0 = other.copy()
+    _paste(f0, other_obj, 200.0, 100.0)
+    used.initialize(f0, (200, 100, 50, 30))
+    for t in range(1, 6):
+        f = other.copy()
+        _paste(f, other_obj, 200.0 - 15 * t, 100.0 + 5 * t)
+        used.track(f)
+    assert run(used) == run(create_lite_engine())

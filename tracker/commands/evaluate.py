@@ -1,6 +1,6 @@
 """`main.py eval SEQ_DIR... [--engines csrt,kcf] [--results-from NAME=DIR ...] [--results DIR]
 [--plots DIR] [--convention project|pytracking] [--max-frames N] [--threads N|auto]
-[--ray | --ray-address ADDR] [--no-resume]`
+[--ray | --ray-address ADDR] [--no-resume] [--protocol ope|sre|tre]`
 
 One-pass evaluation: each engine starts from each sequence's first evaluated ground-truth box
 (OTB cfg.json's startFrame where it says one) and tracks to the end; the table gives AUC, precision at
@@ -12,18 +12,21 @@ a rerun skips the sequences whose files are complete. With --ray each sequence a
 task (tracker.batch); a sequence that fails is a FAILED row and the others go on.
 --plots DIR draws success, precision and normalised-precision plots, per-attribute success plots and
 a per-sequence table.
+--protocol sre|tre runs the robustness protocols of tracker/evaluation/protocols.py instead (12 perturbed
+first boxes, or 20 later start frames) and reports mean AUC, the worst run and the runs lost.
 """
 from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 from pathlib import Path
 
 from ..batch import evaluate_batch
 from ..errors import InputError
 from ..evaluation.metrics import CONVENTIONS
 from ..evaluation.runner import evaluate_result, failed_evaluation, format_table
-from ..registry import engine_info
+from ..registry import create_engine, engine_info
 from ..sources import open_source
 from ..threads import requested_threads
 
@@ -54,6 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, help="local Ray workers (default: one per core)")
     parser.add_argument("--no-resume", action="store_true",
                         help="re-run sequences whose result files under --results are already complete")
+    parser.add_argument("--protocol", default="ope", choices=("ope", "sre", "tre"),
+                        help="ope: one pass from the first box (default); sre: 12 perturbed first boxes; "
+                             "tre: 20 start frames spread over the sequence")
 
 
 def parse_results_from(specs: list[str]) -> dict[str, Path]:
@@ -107,6 +113,11 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--max-frames must be at least 2 (the first frame only initialises); got {args.max_frames}")
     for name in names:
         engine_info(name)  # unknown names fail before any tracking
+    if args.protocol != "ope":
+        if published or args.ray or args.ray_address or args.plots:
+            raise InputError(f"--protocol {args.protocol} runs engines here, one by one; --results-from, --ray and "
+                             "--plots apply to the one-pass protocol")
+        return _run_protocol(args, {name: partial(create_engine, name, device=args.device) for name in names})
     clash = set(published) & set(names)
     if clash:
         raise InputError(f"{', '.join(sorted(clash))}: named both as an engine and as --results-from")
@@ -125,4 +136,20 @@ def run(args: argparse.Namespace) -> int:
         scored = [ev for ev in evaluations if ev.failure is None]
         written = write_plots(args.plots, scored, _attributes(args.sequences), convention=args.convention)
         print(f"{len(written)} plot and table files written to {args.plots}", file=sys.stderr)
+    return 0
+
+
+def _run_protocol(args: argparse.Namespace, factories) -> int:
+    from ..evaluation.protocols import evaluate_protocol, format_protocol_table
+
+    if args.results:
+        raise InputError(f"--results writes one-pass result files; it cannot be combined with --protocol {args.protocol}")
+
+    def progress(ev) -> None:
+        print(f"  {ev.engine} on {ev.sequence}: {args.protocol.upper()} AUC {ev.auc:.1f} over {len(ev.runs)} runs, "
+              f"{ev.lost} lost", file=sys.stderr, flush=True)
+
+    evaluations = evaluate_protocol(factories, args.sequences, args.protocol, max_frames=args.max_frames,
+                                    progress=progress)
+    sys.stdout.write(format_protocol_table(evaluations))
     return 0

@@ -35,7 +35,8 @@ from .crop import Crop, cell_translation, image_to_tensor, patch_box, sample_pat
 from .localisation import localise_advanced
 from .memory import SampleMemory, gn_iterations
 from .params import TrackerParams, profile_params
-from .parts import BaseNetwork, BoxRefiner, CandidateMatcher, CandidateSet, MatchResult, RandomSource, TorchRandom
+from .parts import (BaseNetwork, BoxRefiner, CandidateMatcher, CandidateSet, FrameContext, MatchResult, RandomSource,
+                    TorchRandom)
 
 Tensor = torch.Tensor
 
@@ -127,6 +128,11 @@ class KeepTrackEngine(Engine):
         self.collection: CandidateCollection | None = None
         self.target_scales: list[Tensor] = []
         self.target_not_found_counter = 0
+        # A new track starts from nothing: no randomness, velocities or templates carried over from the last one.
+        self.rng.restart()
+        for part in (self.refiner, self.matcher):
+            if part is not None:
+                part.reset()
 
         # Enlarged patch around the rounded position, plain replicate padding (§8.6), then the 13 transforms.
         init_pos = self.pos.round()
@@ -175,6 +181,7 @@ class KeepTrackEngine(Engine):
         timer.stop("classifier")
 
         if self.refiner is not None:
+            self.refiner.set_context(self._context())
             self.refiner.initialize(features.select(0), boxes_dev[0])
             timer.stop("iounet")
         self.debug = {"init_sample_pos": init_pos, "init_boxes": boxes, "init_labels": labels,
@@ -212,6 +219,10 @@ class KeepTrackEngine(Engine):
         max_score = float(scores_cpu.max().item())
         timer.stop("classifier")
 
+        context = self._context()
+        for part in (self.refiner, self.matcher):
+            if part is not None:
+                part.set_context(context)
         loc = self._localise(scores_cpu, features, crop, sample_pos, sample_scale, timer)
         flag = loc.flag
         translation = cell_translation(loc.cell, torch.tensor([float(scores.shape[0]), float(scores.shape[1])]),
@@ -286,6 +297,7 @@ class KeepTrackEngine(Engine):
             if (len(previous) == 1 and len(current) == 1 and float(previous.scores[0]) > p.skip_match_score_th
                     and float(current.scores[0]) > p.skip_match_score_th):
                 matches, probs = [0], [1.0]
+                self.matcher.matched(previous, current, torch.zeros(1, dtype=torch.long))
             else:
                 dev = features.classification.device
                 on_dev = lambda c: CandidateSet(c.cells_rc.to(dev), c.scores.to(dev), c.coords_yx.to(dev),
@@ -304,6 +316,11 @@ class KeepTrackEngine(Engine):
             self.collection = CandidateCollection(score_list, self.frame_num < p.certain_collection_frames, p)
         self.previous_candidates = current
         return _Localised(cell, flag, current, assignment, prev_for_result)
+
+    def _context(self) -> FrameContext:
+        filt, base = self.filter, self.base
+        return FrameContext(self.frame_num, self.image_hw, self.target_sz.clone(),
+                            lambda feats: base.classify(filt, feats))
 
     def _refine(self, features, sample_pos, sample_scale, update_scale: bool) -> bool:
         p = self.params

@@ -64,6 +64,15 @@ LITE_TRACKER_PARAMS = TrackerParams(
 )
 
 
+# TrackerParams fields that only the DiMP parts read (ResNet-50 backbone options, IoU-Net refinement): passing
+# one to the lite profile would change nothing, so it is refused rather than silently ignored.
+DIMP_ONLY_PARAMS = frozenset({
+    "fold_batchnorm", "channels_last", "iou_feature_window", "bf16", "compile", "iounet_k",
+    "num_init_random_boxes", "box_jitter_pos", "box_jitter_sz", "maximal_aspect_ratio", "box_refinement_iter",
+    "box_refinement_step_length", "box_refinement_step_decay",
+})
+
+
 class LiteBase(BaseNetwork):
     """EfficientNet-Lite0 features + DiMP-style classifier with fixed hyper-parameters."""
 
@@ -107,6 +116,10 @@ def create_lite_engine(device: str = "cpu", *, net: LiteNetParams | None = None,
     """The `keeptrack-lite` engine. Keyword arguments override TrackerParams fields of the lite profile
     (InputError for unknown names); `net`, `scale`, `matcher` replace the parts' own parameter sets."""
     device = resolve_device(device)
+    unused = sorted(DIMP_ONLY_PARAMS & set(overrides))
+    if unused:
+        raise InputError(f"keeptrack-lite does not use {', '.join(unused)} (options of the DiMP parts: ResNet-50 "
+                         "backbone and IoU-Net); its scale search is set with scale=LiteScaleParams(...)")
     params = LITE_TRACKER_PARAMS.replace(**overrides)
     net = net or LiteNetParams()
     if params.image_sample_size % 32:
@@ -114,8 +127,5 @@ def create_lite_engine(device: str = "cpu", *, net: LiteNetParams | None = None,
     base = LiteBase(net, device)
     refiner = LiteScaleRefiner(scale or LiteScaleParams(), base.stride)
     lite_matcher = LiteMatcher(matcher or LiteMatcherParams(), base.filter_size)
-    engine = KeepTrackEngine(device, params, base=base, refiner=refiner, matcher=lite_matcher, name="keeptrack-lite")
-    # The hand-made similarity measures motion relative to the target's size, which only the engine knows.
-    lite_matcher.target_size_hw = lambda: engine.target_sz
-    refiner.score_fn = lambda feats: base.classify(engine.filter, feats)
-    return engine
+    # The parts read the target size and the current filter's score map from the engine's per-frame context.
+    return KeepTrackEngine(device, params, base=base, refiner=refiner, matcher=lite_matcher, name="keeptrack-lite")

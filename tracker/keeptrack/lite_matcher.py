@@ -15,7 +15,6 @@ this through the same CandidateMatcher interface.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -43,10 +42,19 @@ class LiteMatcher(CandidateMatcher):
     def __init__(self, params: LiteMatcherParams = LiteMatcherParams(), filter_size: int = 4):
         self.params = params
         self.filter_size = int(filter_size)
-        # Target size (h, w) in image pixels; the engine factory binds it to the engine's state.
-        self.target_size_hw: Callable[[], Tensor] | None = None
-        self._velocities: Tensor | None = None     # (N, 2) velocities of the last matched frame's candidates
+        # Velocities of the candidates of the last associated frame and that frame's number; the frame counter
+        # restarts with every track, so `reset` (called on initialize) must clear them.
+        self._velocities: Tensor | None = None     # (N, 2)
         self._velocity_frame: int | None = None
+
+    def reset(self) -> None:
+        self._velocities, self._velocity_frame = None, None
+
+    def _previous_velocities(self, previous: CandidateSet) -> Tensor | None:
+        if (self._velocity_frame == previous.frame_num and self._velocities is not None
+                and len(self._velocities) == len(previous)):
+            return self._velocities
+        return None
 
     def describe(self, features: PatchFeatures, cells_rc: Tensor) -> Tensor:
         """Mean classification feature under the filter's footprint at each cell, L2-normalised -> (C, N)."""
@@ -61,11 +69,11 @@ class LiteMatcher(CandidateMatcher):
         """(M, N) hand-made pair scores."""
         p = self.params
         prev_pos = previous.coords_yx.float()
-        if self._velocities is not None and self._velocity_frame == previous.frame_num \
-                and len(self._velocities) == len(previous):
-            prev_pos = prev_pos + self._velocities.to(prev_pos)
-        if self.target_size_hw is not None:
-            size = torch.as_tensor(self.target_size_hw(), dtype=torch.float32)
+        velocities = self._previous_velocities(previous)
+        if velocities is not None:
+            prev_pos = prev_pos + velocities.to(prev_pos)
+        if self.context is not None:
+            size = self.context.target_size_hw.float()
             unit = math.sqrt(max(float(size[0] * size[1]), 1.0))
         else:
             unit = 1.0
@@ -83,14 +91,17 @@ class LiteMatcher(CandidateMatcher):
         log_assignment = log_optimal_transport(score[None], p.bin_score, p.sinkhorn_iterations)
         found = mutual_matches(log_assignment, p.match_threshold)
         matches1 = found.matches1[0]
-        # Velocities of the current candidates, for the next frame's prediction.
+        self.matched(previous, current, matches1)
+        return MatchResult(log_assignment[0], matches1, found.match_scores1[0])
+
+    def matched(self, previous: CandidateSet, current: CandidateSet, matches1: Tensor) -> None:
+        """Velocities of the current candidates, for the next frame's prediction."""
+        p = self.params
         velocity = torch.zeros(len(current), 2)
-        prev_vel = self._velocities if (self._velocity_frame == previous.frame_num and self._velocities is not None
-                                        and len(self._velocities) == len(previous)) else None
+        prev_vel = self._previous_velocities(previous)
         for j, i in enumerate(matches1.tolist()):
             if i >= 0:
                 step = (current.coords_yx[j].float() - previous.coords_yx[i].float()).cpu()
-                old = prev_vel[i] if prev_vel is not None else step
+                old = prev_vel[i].cpu() if prev_vel is not None else step
                 velocity[j] = p.velocity_smoothing * old + (1 - p.velocity_smoothing) * step
         self._velocities, self._velocity_frame = velocity, current.frame_num
-        return MatchResult(log_assignment[0], matches1, found.match_scores1[0])

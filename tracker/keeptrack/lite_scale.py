@@ -48,9 +48,6 @@ class LiteScaleRefiner(BoxRefiner):
         self.template: Tensor | None = None
         self.initial_template: Tensor | None = None
         self.last_similarities: Tensor | None = None  # (n_h, n_w) of the last call, for tests and debugging
-        # Score map of a patch's features under the current filter; bound by the engine factory. Without it
-        # the position stays on the score-map cell the engine chose.
-        self.score_fn = None
         self.base_stride = int(base_stride)
         n = params.num_scales
         self.log_factors = (torch.arange(n, dtype=torch.float32) - (n - 1) / 2) * params.scale_step
@@ -66,6 +63,9 @@ class LiteScaleRefiner(BoxRefiner):
         pooled = prroi_pool2d(fmap, rois, p.grid, p.grid, 1.0 / p.layer_stride)
         pooled = pooled - pooled.mean(dim=(2, 3), keepdim=True)
         return F.normalize(pooled.flatten(1), dim=1)
+
+    def reset(self) -> None:
+        self.template = self.initial_template = self.last_similarities = None
 
     def initialize(self, features: PatchFeatures, box: Tensor) -> None:
         fmap = features.maps[self.params.layer][:1]
@@ -85,7 +85,8 @@ class LiteScaleRefiner(BoxRefiner):
             lh = lw = lf.view(-1, 1)
         fh, fw = lh.exp().flatten(), lw.exp().flatten()
         centre = box[:2] + box[2:] / 2
-        if p.subcell and self.score_fn is not None:
+        # Without a context (no score map) the position stays on the score-map cell the engine chose.
+        if p.subcell and self.context is not None:
             centre = self._subcell_centre(features, centre)
         sizes = torch.stack([box[2] * fw, box[3] * fh], dim=1)
         boxes = torch.cat([centre - sizes / 2, sizes], dim=1)
@@ -115,7 +116,7 @@ class LiteScaleRefiner(BoxRefiner):
         The engine places the target on the centre of a score cell (one stride, about a third of the target's
         side); KeepTrack's IoU-Net then refines the position, which the lite tracker does here instead.
         """
-        scores = self.score_fn(features.classification[:1])[0, 0]
+        scores = self.context.classify(features.classification[:1])[0, 0]
         rows, cols = scores.shape
         size = features.classification.shape[-1] * self.base_stride
         centre_cell = (rows - 1) / 2

@@ -38,6 +38,7 @@ Conventions (all parts):
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -109,6 +110,22 @@ class MatchResult:
     match_scores1: Tensor
 
 
+@dataclass(frozen=True)
+class FrameContext:
+    """What the engine knows about the current frame that a part may need, handed over explicitly before the
+    part is used on that frame (`BoxRefiner.set_context`, `CandidateMatcher.set_context`).
+
+    `frame_num`: the engine's frame counter (1 = the initial frame); `image_hw`: full image (H, W);
+    `target_size_hw`: (2,) float32 CPU, the target's current size (h, w) in image pixels;
+    `classify`: raw score maps (B, 1, Ho, Wo) of classification features under the current filter.
+    """
+
+    frame_num: int
+    image_hw: tuple[int, int]
+    target_size_hw: Tensor
+    classify: Callable[[Tensor], Tensor]
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Randomness (replaceable so that the fidelity test can replay the original's recorded draws)
 # --------------------------------------------------------------------------------------------------------------
@@ -124,12 +141,19 @@ class RandomSource(ABC):
     def dropout_keep(self, num: int, channels: int, p: float) -> Tensor:
         """(num, channels) 0/1 mask: 1 = channel kept (each dropped with probability p)."""
 
+    def restart(self) -> None:
+        """Called on every initialize: a seeded source starts its sequence again (a recorded one goes on)."""
+
 
 class TorchRandom(RandomSource):
     """A seeded torch.Generator: the same seed gives the same track."""
 
     def __init__(self, seed: int):
-        self.generator = torch.Generator().manual_seed(int(seed))
+        self.seed = int(seed)
+        self.generator = torch.Generator().manual_seed(self.seed)
+
+    def restart(self):
+        self.generator.manual_seed(self.seed)
 
     def uniform(self, shape):
         return torch.rand(tuple(shape), generator=self.generator)
@@ -181,12 +205,24 @@ class BaseNetwork(ABC):
         """Raw score maps (B, 1, Ho, Wo) of the filter on features (B, C, Hf, Wf)."""
 
 
-class BoxRefiner(ABC):
+class _Contextual:
+    """A part that may read the engine's per-frame context (set before each use, None before the first)."""
+
+    context: FrameContext | None = None
+
+    def set_context(self, context: FrameContext) -> None:
+        self.context = context
+
+    def reset(self) -> None:
+        """Forget everything about the previous track (the engine calls this on every initialize)."""
+
+
+class BoxRefiner(_Contextual, ABC):
     """Estimates the target box (position and size) inside the search patch; optional part.
 
-    The engine calls `initialize` once on the identity initial sample, and `refine` on every frame where the
-    target was found (flag not 'not_found'). The engine turns the returned box into the new position, size and
-    search scale (keeptrack-reference.md §1.8.6).
+    The engine calls `reset` and `initialize` once per track on the identity initial sample, and `refine` on
+    every frame where the target was found (flag not 'not_found'), after `set_context` for that frame. The
+    engine turns the returned box into the new position, size and search scale (keeptrack-reference.md §1.8.6).
     """
 
     @abstractmethod
@@ -199,11 +235,14 @@ class BoxRefiner(ABC):
         current estimate unchanged. `features` are the current search patch's (batch 1)."""
 
 
-class CandidateMatcher(ABC):
+class CandidateMatcher(_Contextual, ABC):
     """Associates the candidates of consecutive frames (KeepTrack's association network or a hand-made one).
 
     Only consecutive frames are matched; the engine does the bookkeeping of object ids (§1.6), the
     "one strong candidate in both frames" shortcut and the fallback when the previous frame had no candidates.
+    The engine calls `reset` on every initialize and `set_context` before each frame's `describe`/`match`;
+    on the shortcut it calls `matched` instead of `match`, so a matcher with per-candidate state (velocities)
+    sees every association the engine made.
     """
 
     @abstractmethod
@@ -213,3 +252,7 @@ class CandidateMatcher(ABC):
     @abstractmethod
     def match(self, previous: CandidateSet, current: CandidateSet, image_hw: tuple[int, int]) -> MatchResult:
         """Assignment between previous (M) and current (N >= 1, M >= 1) candidates; image_hw = full image size."""
+
+    def matched(self, previous: CandidateSet, current: CandidateSet, matches1: Tensor) -> None:
+        """The engine associated `current` with `previous` without calling `match` (matches1: (N,) as in
+        MatchResult). Default: nothing to remember."""
