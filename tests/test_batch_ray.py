@@ -54,7 +54,7 @@ def test_ray_gives_the_serial_table_and_files_and_reruns_skip(otb, tmp_path):
     logs.clear()
     again = evaluate_batch(ENGINES, seqs, tmp_path / "serial", max_frames=6, threads=1, log=logs.append)
     assert any("skipped 8" in line for line in logs)
-    # Skipped runs are scored from their files (integer boxes, as pytracking's analysis reads them).
+    # Skipped runs are scored from their files, as published results are (the files hold the scored boxes).
     assert [(e.engine, e.sequence) for e in again] == [(e.engine, e.sequence) for e in serial]
     assert all(e.metrics is not None and e.run.num_frames == 6 for e in again)
 

@@ -146,28 +146,13 @@ def complete_result(folder: Path, sequence: str, span: int) -> bool:
                for suffix in ("", "_time", "_object_presence_scores"))
 
 
-def evaluation_from_files(engine: str, folder: Path, source, max_frames: int | None, convention: str = "project"):
-    """A skipped sequence's evaluation, scored from its result files (as pytracking's analysis does; the files
-    hold the very boxes a fresh run scores)."""
-    from .evaluation.metrics import evaluate_sequence
-    from .evaluation.runner import SequenceEvaluation, TrackRun, _scoring_inputs, evaluation_range
-    from .formats.pytracking import read_sequence_result
-
-    start, stop = evaluation_range(source, max_frames)
-    boxes, absent, exclude = _scoring_inputs(source, start, stop)
-    res = read_sequence_result(folder, source.name)
-    run = TrackRun(engine, source.name, start, res.boxes, res.times, res.presence, ("normal",) * len(res.boxes))
-    return SequenceEvaluation(run, evaluate_sequence(res.boxes, boxes, absent, name=source.name, exclude=exclude,
-                                                     convention=convention))
-
-
 def evaluate_batch(engines: Iterable[str], sequences: Iterable[str | Path], results_root: str | Path | None = None,
                    max_frames: int | None = None, param: str = "default", run_id: int | None = None,
                    device: str = "cpu", threads: int | None = None, use_ray: bool = False,
                    address: str | None = None, workers: int | None = None, resume: bool = True,
                    convention: str = "project", log=lambda text: print(text, file=sys.stderr)) -> list:
     """`eval` over many sequences: one task per sequence and engine; same order and table as the serial run."""
-    from .evaluation.runner import annotated_span
+    from .evaluation.runner import annotated_span, evaluate_result
     from .formats.pytracking import results_dir, write_sequence_result
     from .sources import open_source
 
@@ -183,7 +168,7 @@ def evaluate_batch(engines: Iterable[str], sequences: Iterable[str | Path], resu
                 try:
                     with open_source(path) as source:
                         if complete_result(folder, source.name, annotated_span(source, max_frames)):
-                            out[(e_i, s_i)] = evaluation_from_files(name, folder, source, max_frames, convention)
+                            out[(e_i, s_i)] = evaluate_result(name, folder, source, max_frames, convention)
                             skipped += 1
                             continue
                 except InputError:

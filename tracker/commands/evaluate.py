@@ -25,7 +25,7 @@ from pathlib import Path
 from ..batch import evaluate_batch
 from ..errors import InputError
 from ..evaluation.metrics import CONVENTIONS
-from ..evaluation.runner import evaluate_result, failed_evaluation, format_table
+from ..evaluation.runner import evaluate_engines, format_table
 from ..registry import create_engine, engine_info
 from ..sources import open_source
 from ..threads import requested_threads
@@ -87,22 +87,6 @@ def _attributes(sequences: list[str]) -> dict[str, tuple[str, ...]]:
     return found
 
 
-def _published(published: dict[str, Path], sequences: list[str], max_frames: int | None, convention: str) -> list:
-    """Published results scored like engine runs: by name, then sequence (a sequence that cannot be opened
-    is a FAILED row, as for the engines)."""
-    found = []
-    for name, folder in published.items():
-        for path in sequences:
-            try:
-                source = open_source(path)
-            except InputError as exc:
-                found.append(failed_evaluation(name, Path(path).name, str(exc)))
-                continue
-            with source:
-                found.append(evaluate_result(name, folder, source, max_frames, convention))
-    return found
-
-
 def run(args: argparse.Namespace) -> int:
     published = parse_results_from(args.results_from)
     spec = args.engines if args.engines is not None else ("" if published else DEFAULT_ENGINES)
@@ -126,7 +110,9 @@ def run(args: argparse.Namespace) -> int:
                                  threads=requested_threads(args.threads), use_ray=args.ray,
                                  address=args.ray_address, workers=args.workers, resume=not args.no_resume,
                                  convention=args.convention)
-    evaluations += _published(published, args.sequences, args.max_frames, args.convention)
+    # Published results need no tracking: scored here, after the engines, by name then sequence.
+    evaluations += evaluate_engines({}, args.sequences, max_frames=args.max_frames, results_from=published,
+                                    convention=args.convention)
     sys.stdout.write(format_table(evaluations, convention=args.convention))
     if args.results:
         print(f"result files written under {args.results}", file=sys.stderr)
