@@ -16,10 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import pyqtgraph as pg
 from PySide6.QtCore import QObject, QTimer
-from PySide6.QtGui import QColor, QPen
-from PySide6.QtWidgets import QFileDialog, QGraphicsRectItem, QInputDialog, QWidget
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QWidget
 
 from tracker.annotation.document import Provenance
 from tracker.annotation.history import RunInProgress
@@ -29,10 +27,12 @@ from tracker.errors import InputError
 from tracker.formats.registry import FORMATS
 
 from . import dialogs, export_dialog
+from . import overlays as ov
 from .annotation_shortcuts import ANNOTATION_SHORTCUTS, BY_ACTION
 from .timeline import ColorStrip
 
 AUTOSAVE_POLL_MS = 250
+LABEL_TEXT = (235, 235, 235)
 PROVENANCE_STYLE = {  # colour, dashed
     Provenance.MANUAL: ((255, 0, 255), False),
     Provenance.TRACKED: ((0, 255, 255), True),
@@ -117,14 +117,7 @@ class AnnotationController(QObject):
         self.strip.set_document(self.session.document if self.session is not None else None)
 
     def _build_overlay(self) -> None:
-        self.box_item = QGraphicsRectItem(0, 0, 1, 1)
-        self.box_item.setZValue(15)
-        self.box_item.hide()
-        self.label_item = pg.TextItem("", anchor=(0, 1), fill=pg.mkBrush(0, 0, 0, 160))
-        self.label_item.setZValue(16)
-        self.label_item.hide()
-        self.w.add_view_item(self.box_item)
-        self.w.add_view_item(self.label_item)
+        self.overlay: list = []  # the annotation box and its label (app.overlays descriptions) on screen
 
     def _action(self, menu: str, key: str, slot: Callable):
         s = BY_ACTION[key]
@@ -339,33 +332,23 @@ class AnnotationController(QObject):
         return k
 
     def _show_annotation(self, index: int) -> None:
+        """The frame's annotation box (colour and dashes by provenance) and its label, drawn by the frame
+        view with the engine's overlays, so the label is placed off the target and off the other labels."""
         a = None if self.session is None or index >= len(self.session.document) else self.session.document[index]
-        if a is None:
-            self.box_item.hide()
-            self.label_item.hide()
-            return
-        if a.box is None:
-            self.box_item.hide()
-            self.label_item.setText(f"absent ({a.provenance.value})")
-            self.label_item.setPos(4, 20)
-            self.label_item.show()
-            return
-        color, dashed = PROVENANCE_STYLE[a.provenance]
-        pen = QPen(QColor(*color))
-        pen.setWidthF(2.0)
-        pen.setCosmetic(True)
-        if dashed:
-            pen.setDashPattern([4, 4])
-        x, y, w, h = a.box
-        self.box_item.setRect(x, y, w, h)
-        self.box_item.setPen(pen)
-        self.box_item.show()
-        text = "keyframe" if a.is_keyframe else a.provenance.value
-        if a.presence is not None:
-            text += f" {a.presence:.2f}"
-        self.label_item.setText(text)
-        self.label_item.setPos(x, y)
-        self.label_item.show()
+        items: list = []
+        if a is not None and a.box is None:
+            items.append(ov.Text(4, 4, f"absent ({a.provenance.value})", LABEL_TEXT))
+        elif a is not None:
+            color, dashed = PROVENANCE_STYLE[a.provenance]
+            x, y, w, h = a.box
+            text = "keyframe" if a.is_keyframe else a.provenance.value
+            if a.presence is not None:
+                text += f" {a.presence:.2f}"
+            items.append(ov.Rect(x, y, w, h, color, 2.0, dashed, keep_clear=True))
+            items.append(ov.Text(x, y, text, LABEL_TEXT, fill_alpha=190, near=(x, y, w, h), side="above",
+                                 priority=1))
+        self.overlay = items
+        self.w.view.set_layer("annotation", items)
 
     def _update_actions(self) -> None:
         h = self.session.history if self.session is not None else None

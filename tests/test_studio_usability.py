@@ -358,3 +358,73 @@ def test_debug_plots_follow_a_window_break_at_retracks_and_keep_labels_apart(qtb
     table = dock.timings
     last = table.rowCount() - 1
     assert table.rowViewportPosition(last) + table.rowHeight(last) <= table.viewport().height()  # every row shows
+
+
+class CrowdEngine(StepEngine):
+    """The target (id 1) at the box centre, look-alikes inside the box (id 2), at its edge (id 3) and
+    beside it (id 4): every label's first place would cover the target's box or another label."""
+
+    name = "test-crowd"
+
+    def track(self, frame, frame_index=None):
+        from tracker.result import Candidate
+
+        r = super().track(frame, frame_index)
+        x, y, w, h = r.box
+        cx, cy = x + w / 2, y + h / 2
+        cands = (Candidate(cx, cy, 0.90, 1), Candidate(cx + 8, cy + 4, 0.61, 2),
+                 Candidate(x + w, cy - 6, 0.42, 3), Candidate(x + w + 14, cy, 0.30, 4))
+        return FrameResult(r.frame_index, r.box, 0.9, candidates=cands, selected_id=1)
+
+
+register(EngineInfo("test-crowd", f"{__name__}:CrowdEngine", "target with look-alikes around it"))
+
+
+def _labels_clear(w, index):
+    """Every label on screen (engine's candidates and the annotation label), from the drawn items: none
+    covers the target's box (tracked or annotated) or another label."""
+    from app.overlays import rects_intersect
+
+    labels = w.view.label_rects()
+    (tracked,) = w.view.overlay_descriptions["box"]
+    targets = [(tracked.x, tracked.y, tracked.w, tracked.h), w.model.box_at(index)]
+    texts = [t for t, _ in labels]
+    assert any(t.startswith("1:") for t in texts) and any(t.startswith("tracked") for t in texts), texts
+    for k, (text, rect) in enumerate(labels):
+        for target in targets:
+            assert not rects_intersect(rect, target), (text, rect, target)
+        for other_text, other in labels[k + 1:]:
+            assert not rects_intersect(rect, other), (text, rect, other_text, other)
+    return labels
+
+
+def test_labels_keep_off_the_target_and_each_other_and_the_selected_id_reads(qtbot, studio):
+    from app import overlays as ov
+
+    w, _ = studio
+    w.set_engine("test-crowd")
+    open_sample(qtbot, w)
+    draw(w, (60, 90, 40, 36))
+    wait_run(qtbot, w, lambda: QTest.keyClick(w, Qt.Key.Key_T))  # a real key: track one frame
+    qtbot.waitUntil(lambda: w.current_index == 1 and bool(w.view.overlay_descriptions.get("candidates")),
+                    timeout=5000)
+    labels = _labels_clear(w, 1)
+    assert len(labels) == 5  # four candidates and the annotation label
+
+    # the selected target's id: opaque on its id colour, framed, with text of readable contrast
+    (selected,) = [(d, item) for d, item in w.view._drawn() if isinstance(d, ov.Text) and d.text.startswith("1:")]
+    d, item = selected
+    fill = item.fill.color()
+    assert fill.alpha() == 255 and (fill.red(), fill.green(), fill.blue()) == ov.id_color(1)
+    text = item.color
+    assert ov.contrast_ratio((text.red(), text.green(), text.blue()), ov.id_color(1)) >= 4.5
+    assert item.border.style() != Qt.PenStyle.NoPen
+
+    # zoomed in on the target and out again (text keeps its screen size): placed anew each time
+    import pyqtgraph as pg
+
+    vb = w.view.viewbox
+    for factor in (0.4, 4.0):
+        vb.scaleBy((factor, factor), center=pg.Point(80, 108))
+        QApplication.processEvents()
+        _labels_clear(w, 1)
