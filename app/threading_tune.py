@@ -1,4 +1,8 @@
-"""Keep the GUI thread responsive while a Python-heavy engine runs in a worker thread."""
+"""Keep the GUI thread responsive while a Python-heavy engine runs in a worker thread.
+
+This is about the GIL only. How many intra-op threads an engine's torch uses is decided by the one thread
+policy, tracker.threads (the tracking worker runs engines on torch under a ThreadGovernor, as every run does).
+"""
 from __future__ import annotations
 
 import sys

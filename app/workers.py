@@ -22,7 +22,9 @@ from tracker.boxes import validate_init_box
 from tracker.errors import InputError
 from tracker.registry import create_engine
 from tracker.result import Box, FrameResult
+from tracker.runloop import RunPlan, Step, engine_uses_torch, run_engine
 from tracker.sources.base import FrameSource
+from tracker.threads import governor_for_run
 
 def describe_error(exc: BaseException) -> str:
     """A one-line message for the person at the window: InputErrors speak for themselves, other errors get their type."""
@@ -171,6 +173,20 @@ class FrameDecoder(QObject):
 # ----------------------------------------------------------------------------------------------- tracking
 
 
+class _CheckedFrames:
+    """The source as the run loop reads it: the initialisation frame's box is checked against that frame
+    (a box outside the image is refused before the engine sees it, naming the frame)."""
+
+    def __init__(self, source: FrameSource, init_box: Box | None, start: int):
+        self._source, self._init_box, self._start = source, init_box, start
+
+    def __getitem__(self, index: int):
+        frame = self._source.frame(index)
+        if self._init_box is not None and index == self._start:
+            validate_init_box(self._init_box, frame.shape)
+        return frame
+
+
 @dataclass(frozen=True)
 class TrackRequest:
     """One tracking run.
@@ -223,6 +239,7 @@ class TrackingWorker(QObject):
         self._num_frames = int(num_frames)
         self._engine = None
         self._engine_key: tuple | None = None
+        self._governor = None  # the held engine's ThreadGovernor (engines on torch)
         self._last_index: int | None = None  # last frame the held engine tracked
         self._direction = 1
         self._cancel_upto = 0  # runs with request_id <= this are cancelled
@@ -238,6 +255,8 @@ class TrackingWorker(QObject):
 
     @Slot(object)
     def run(self, req: TrackRequest) -> None:
+        """One run, driven by tracker.runloop.run_engine like every other run (CLI, evaluation, Ray, training
+        dump): what a cancel, a frame without a box or an unreadable frame does is decided there."""
         _lower_thread_priority()
         status = "done"
         self.started.emit(req.request_id)
@@ -246,46 +265,25 @@ class TrackingWorker(QObject):
         self._last_flush = time.perf_counter()
         self._req, self._done, self._total, self._fps = req, 0, 0, 0.0
         try:
-            if req.direction not in (1, -1):
-                raise InputError(f"direction must be +1 or -1, got {req.direction}")
-            n = self._num_frames
-            for what, idx in (("start", req.start_index), ("end", req.end_index)):
-                if not 0 <= idx < n:
-                    raise InputError(f"{what} frame {idx} is outside the sequence (frames 0..{n - 1})")
-            key = engine_key(req.engine, req.device, req.params)
-            if req.init_box is not None:
-                if self._engine is None or self._engine_key != key:
-                    self._engine, self._engine_key, self._last_index = None, None, None
-                    self._engine = create_engine(req.engine, device=req.device, **req.params)
-                    self._engine_key = key
-                frame = self._source.frame(req.start_index)
-                box = validate_init_box(req.init_box, frame.shape)
-                self._last_index = None
-                result = self._engine.initialize(frame, box, frame_index=req.start_index)
-                self._add(result, frame, req.start_index)
-                self._last_index, self._direction = req.start_index, req.direction
-                first = req.start_index + req.direction
-            else:
-                if self._engine is None or self._engine_key != key or self._last_index is None:
-                    raise InputError("there is no track to continue: draw a box first")
-                if req.start_index != self._last_index + req.direction:
-                    raise InputError(
-                        f"cannot continue from frame {req.start_index}: the track is at frame {self._last_index}"
-                    )
-                first = req.start_index
-            todo = list(range(first, req.end_index + req.direction, req.direction))
-            self._total = len(todo)
+            plan = self._plan(req)
+            frames = _CheckedFrames(self._source, req.init_box, req.start_index)
+            self._total = len(plan.frames)
             t0 = time.perf_counter()
-            for done, i in enumerate(todo, start=1):
-                if self._cancelled(req.request_id):
-                    status = "cancelled"
-                    break
-                frame = self._source.frame(i)
-                result = self._engine.track(frame, frame_index=i)
-                elapsed = time.perf_counter() - t0
-                self._done, self._fps = done, done / elapsed if elapsed > 0 else 0.0
-                self._add(result, frame, i)
-                self._last_index, self._direction = i, req.direction
+
+            def on_step(step: Step) -> None:
+                if not step.initial:
+                    elapsed = time.perf_counter() - t0
+                    self._done += 1
+                    self._fps = self._done / elapsed if elapsed > 0 else 0.0
+                self._add(step.result, step.frame, step.index)
+                self._last_index, self._direction = step.index, req.direction
+
+            end = run_engine(self._engine, frames, plan, on_step, lambda: self._cancelled(req.request_id),
+                             self._governor)
+            if end.cancelled:
+                status = "cancelled"
+            elif end.failure is not None:
+                raise InputError(end.failure)
         except Exception as exc:  # noqa: BLE001 - engine errors become a message in the window, never a crash
             status = "failed"
             if not isinstance(exc, InputError):
@@ -294,6 +292,36 @@ class TrackingWorker(QObject):
             self.failed.emit(req.request_id, describe_error(exc))
         self._flush()
         self.finished.emit(req.request_id, status)
+
+    def _plan(self, req: TrackRequest) -> RunPlan:
+        """The run loop's plan for a request; creates (or keeps) the engine, refuses what cannot run."""
+        if req.direction not in (1, -1):
+            raise InputError(f"direction must be +1 or -1, got {req.direction}")
+        n = self._num_frames
+        for what, idx in (("start", req.start_index), ("end", req.end_index)):
+            if not 0 <= idx < n:
+                raise InputError(f"{what} frame {idx} is outside the sequence (frames 0..{n - 1})")
+        key = engine_key(req.engine, req.device, req.params)
+        if req.init_box is not None:
+            if self._engine is None or self._engine_key != key:
+                self._engine, self._engine_key, self._last_index, self._governor = None, None, None, None
+                self._engine = create_engine(req.engine, device=req.device, **req.params)
+                self._engine_key = key
+                # the thread policy of every run (tracker.threads, $KEEPTRACK_THREADS) for engines on torch
+                self._governor = governor_for_run() if engine_uses_torch(self._engine) else None
+            self._last_index = None
+            first = req.start_index + req.direction
+        else:
+            if self._engine is None or self._engine_key != key or self._last_index is None:
+                raise InputError("there is no track to continue: draw a box first")
+            if req.start_index != self._last_index + req.direction:
+                raise InputError(
+                    f"cannot continue from frame {req.start_index}: the track is at frame {self._last_index}"
+                )
+            first = req.start_index
+        todo = range(first, req.end_index + req.direction, req.direction)
+        start = req.start_index if req.init_box is not None else self._last_index
+        return RunPlan(start, req.init_box, todo)
 
     def _add(self, result: FrameResult, frame, index: int) -> None:
         if not isinstance(result, FrameResult):

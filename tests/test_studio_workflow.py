@@ -402,3 +402,74 @@ def test_the_weak_match_gate_is_explained_beside_the_assignment_matrix(qtbot, tm
     note = w.debug_dock.id_notes.text()
     assert w.debug_dock.id_notes.isVisible() and "id 3" in note and "weak-match gate" in note and "0.54" in note
     assert "weak-match gate" in w.debug_dock.matrix.horizontalHeaderItem(0).toolTip()
+
+
+# ------------------------------------------------------------------ one run loop: the studio runs as the CLI does
+
+def test_a_corrupt_frame_mid_run_ends_the_studio_run_as_it_ends_the_cli(qtbot, tmp_path, capsys):
+    from tracker.cli import main as cli_main
+
+    folder = tmp_path / "clip"
+    folder.mkdir()
+    for i in range(20):
+        cv2.imwrite(str(folder / f"{i:04d}.png"), np.full((96, 128, 3), 10 * i, np.uint8))
+    (folder / "0012.png").write_bytes(b"\x89PNG\r\n\x1a\n not a png at all")
+    out = tmp_path / "boxes.txt"
+    assert cli_main(["track", str(folder), "--engine", "test-step", "--box", "20,30,31,31", "--out", str(out),
+                     "--threads", "1"]) == 1
+    err = capsys.readouterr().err
+    assert len(out.read_text().splitlines()) == 12  # the boxes of frames 0..11 are written
+    failure = err.split("stopped after 12 frames: ")[1].strip()
+    assert "frame 12" in failure and "0012.png" in failure
+
+    w, ctrl, _ = make_window(qtbot, tmp_path, "corrupt")
+    open_and_wait(qtbot, w, folder)
+    key(qtbot, w, Qt.Key.Key_B)
+    drag(qtbot, w, 20, 30, 51, 61)
+    with qtbot.waitSignal(w.trackingFinished, timeout=20000) as blocker:
+        QTest.keyClick(w, Qt.Key.Key_R, CTRL)  # to the end
+    assert blocker.args[1] == "failed"
+    assert failure in w.last_message and w.message_bar.isVisible()  # the same words as the CLI's
+    doc = ctrl.session.document
+    assert doc[0].is_keyframe and [i for i in doc.annotated_frames()] == list(range(12))
+    assert all(doc[i].provenance is Provenance.TRACKED for i in range(1, 12))
+    key(qtbot, w, Qt.Key.Key_Z, CTRL)  # the frames before it are one undo step
+    assert doc.annotated_frames() == [0]
+
+
+class TorchStepEngine(StepEngine):
+    name = "test-torch-step"
+    uses_torch = True  # as an engine on torch: the studio applies the thread policy of every run
+    threads_seen: list[int] = []
+
+    def track(self, frame, frame_index=None):
+        import torch
+
+        TorchStepEngine.threads_seen.append(torch.get_num_threads())  # in the thread that runs the engine
+        return super().track(frame, frame_index)
+
+
+register(EngineInfo("test-torch-step", f"{__name__}:TorchStepEngine", "step engine under the thread policy"))
+
+
+def test_the_studio_tracks_under_the_thread_policy(qtbot, tmp_path, monkeypatch):
+    import torch
+
+    previous = torch.get_num_threads()
+    monkeypatch.setenv("KEEPTRACK_THREADS", "3")  # neither the default nor the count of the cores
+    TorchStepEngine.threads_seen.clear()
+    try:
+        w, ctrl, _ = make_window(qtbot, tmp_path, "threads")
+        w.set_engine("test-torch-step")
+        open_and_wait(qtbot, w, folder_without_ground_truth(tmp_path, 10))
+        key(qtbot, w, Qt.Key.Key_B)
+        drag(qtbot, w, 20, 30, 51, 61)
+        track(qtbot, w, Qt.Key.Key_T)
+        assert TorchStepEngine.threads_seen == [3]  # $KEEPTRACK_THREADS, applied by the worker's ThreadGovernor
+        governor = w.tracker.worker._governor
+        assert governor is not None and governor.fixed == 3
+        w.set_engine("test-step")  # an engine without torch: no governor
+        track(qtbot, w, Qt.Key.Key_T)
+        assert w.tracker.worker._governor is None
+    finally:
+        torch.set_num_threads(previous)

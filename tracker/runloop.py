@@ -1,7 +1,8 @@
 """The one loop that drives an engine over frames; every behaviour of a run is decided here.
 
-Used by the evaluation runner (`eval`, `track`, bench), the training dump and the Ray batch task; the
-studio's tracking worker and the annotation re-track call it with their own `on_step` / `should_stop`.
+Used by the evaluation runner (`eval`, `track`, bench), the training dump, the Ray batch task, the studio's
+tracking worker (app/workers.py) and the annotation re-track (`tracker.annotation.retrack.run_plan`), each
+with its own `on_step` / `should_stop`.
 
 - The engine is initialised on `plan.start` with `plan.init_box` (None: it continues the track it holds),
   then tracks `plan.frames` in the order given (forwards, backwards, any subset).
@@ -12,10 +13,11 @@ studio's tracking worker and the annotation re-track call it with their own `on_
   run cleanly: the steps so far stand, and the RunEnd names the frame and the reason. Other exceptions
   (bugs) propagate.
 - Thread count: a ThreadGovernor (tracker.threads) is ticked after each frame, so the intra-op threads
-  follow the machine's load.
+  follow the machine's load. The studio gives one to engines that use torch (`engine_uses_torch`).
 """
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -112,6 +114,16 @@ def run_engine(engine, frames, plan: RunPlan, on_step: Callable[[Step], None] | 
         return RunEnd(state.steps, planned, failed_frame=current, failure=message,
                       thread_changes=_changes(governor))
     return RunEnd(state.steps, planned, thread_changes=_changes(governor))
+
+
+def engine_uses_torch(engine) -> bool:
+    """Whether the engine works with torch (its intra-op thread count then matters): its `uses_torch`
+    where it says, else whether its own module imported torch."""
+    said = getattr(engine, "uses_torch", None)
+    if said is not None:
+        return bool(said)
+    module = sys.modules.get(type(engine).__module__)
+    return module is not None and "torch" in vars(module)
 
 
 def _changes(governor) -> int:

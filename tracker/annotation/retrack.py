@@ -2,9 +2,9 @@
 
 The plan says where the engine is initialised (frame, box), in which direction it runs and where it
 stops: by default just before the next manual keyframe, so a person's boxes are never overwritten.
-The studio's worker runs the engine over `plan.frames()`; each FrameResult goes to
-`TrackingRun.add`, which writes it at once (the view shows progress) and `finish` records the
-whole run as one undo step. Qt-free.
+The engine is driven by tracker.runloop.run_engine (the studio's worker, or `run_plan` here); each
+FrameResult goes to `TrackingRun.add`, which writes it at once (the view shows progress) and `finish`
+records the whole run as one undo step. Qt-free.
 """
 from __future__ import annotations
 
@@ -153,19 +153,24 @@ class TrackingRun:
         self.history._end_run(self, None)
 
 
-def run_plan(engine, frames, plan: TrackingPlan, run: TrackingRun, should_stop=lambda: False) -> Edit | None:
-    """Drive an engine over a plan in this thread (command line, tests; the studio uses its worker).
+def run_plan(engine, frames, plan: TrackingPlan, run: TrackingRun, should_stop=lambda: False,
+             governor=None) -> Edit | None:
+    """Drive an engine over a plan in this thread (command line, tests; the studio uses its worker), through
+    tracker.runloop.run_engine like every run: a stop keeps what was tracked until then; a frame that cannot
+    be read ends the run there, keeps the frames before it (one undo step) and raises InputError naming
+    the frame; any other engine error rolls the run back and re-raises.
 
-    `frames` is anything indexable by frame number (a FrameSource). Stops early when `should_stop()`
-    says so; what was tracked until then is kept. An engine error rolls the run back and re-raises.
+    `frames` is anything indexable by frame number (a FrameSource).
     """
+    from ..runloop import RunPlan, run_engine
+
     try:
-        run.add(engine.initialize(frames[plan.start], plan.init_box, plan.start))
-        for i in plan.frames():
-            if should_stop():
-                break
-            run.add(engine.track(frames[i], i))
+        end = run_engine(engine, frames, RunPlan(plan.start, plan.init_box, plan.frames()),
+                         lambda step: run.add(step.result), should_stop, governor)
     except BaseException:
         run.rollback()
         raise
-    return run.finish()
+    edit = run.finish()
+    if end.failure is not None:
+        raise InputError(f"tracking stopped: {end.failure}; the frames before it are kept (undo removes them)")
+    return edit
