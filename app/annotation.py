@@ -424,6 +424,7 @@ class AnnotationController(QObject):
             self.w.show_message(f"Not saved: {done.error}")
         else:
             session.finish_save(job)
+            export_dialog.remember(self.w.settings, job.target, export_dialog.PROJECT_FOLDER_KEY)
             if session is self.session:
                 self._update_actions()
                 self.w.clear_message()
@@ -514,7 +515,9 @@ class AnnotationController(QObject):
         if self.session is None:
             self.w.show_message("Open a video or sequence first")
             return None
-        default = str(Path(self._start_dir()) / f"{self.session.document.name}{PROJECT_SUFFIX}")
+        folder = (self.session.project_path.parent if self.session.project_path is not None
+                  else export_dialog.start_folder(self.w.settings, export_dialog.PROJECT_FOLDER_KEY))
+        default = str(Path(folder) / f"{self.session.document.name}{PROJECT_SUFFIX}")
         path = dialogs.get_save_path(self.w, "Save project", default, f"KeepTrack Studio project (*{PROJECT_SUFFIX})")
         if not path:
             return None

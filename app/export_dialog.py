@@ -4,7 +4,8 @@ An export never replaces a file silently: the file thread finds every file the w
 (`tracker.formats.registry.files_replaced_by`: side files too, e.g. a LaSOT export into a sequence folder
 replaces its groundtruth.txt), and `ask_replace` lists them and asks through `app.dialogs.ask`, on the GUI
 thread, before anything is written. The export chooser opens in the folder of the user's last export (QSettings
-"export/last_folder"), never inside the footage's data folder.
+"export/last_folder"), never inside the footage's data folder; Save project as opens in the folder of the last
+project saved ("project/last_folder"), else the home folder.
 """
 from __future__ import annotations
 
@@ -13,19 +14,21 @@ from pathlib import Path
 from . import dialogs
 
 LAST_FOLDER_KEY = "export/last_folder"
+PROJECT_FOLDER_KEY = "project/last_folder"  # Save project as: where the last project was saved
 MAX_LISTED = 6
 
 
-def start_folder(settings) -> str:
-    """The last export's folder where it still exists, else the home folder."""
-    last = str(settings.value(LAST_FOLDER_KEY, "") or "")
+def start_folder(settings, key: str = LAST_FOLDER_KEY) -> str:
+    """The last export's (or project's, `key`) folder where it still exists, else the home folder: never
+    inside the footage's data folder."""
+    last = str(settings.value(key, "") or "")
     return last if last and Path(last).is_dir() else str(Path.home())
 
 
-def remember(settings, chosen: Path) -> None:
-    """Remember the folder exported into: the folder chosen, or the folder of the file chosen."""
+def remember(settings, chosen: Path, key: str = LAST_FOLDER_KEY) -> None:
+    """Remember the folder exported (or saved, `key`) into: the folder chosen, or the folder of the file chosen."""
     chosen = Path(chosen)
-    settings.setValue(LAST_FOLDER_KEY, str((chosen if chosen.is_dir() else chosen.parent).resolve()))
+    settings.setValue(key, str((chosen if chosen.is_dir() else chosen.parent).resolve()))
 
 
 def ask_replace(parent, files: list[Path]) -> bool:

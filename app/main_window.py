@@ -101,6 +101,9 @@ class MainWindow(QMainWindow):
         self._render_timer.timeout.connect(self._render_live)
         self._series_timer = QTimer(self, interval=SERIES_INTERVAL_MS)
         self._series_timer.timeout.connect(self._refresh_series)
+        # after an edit outside a run (undo, redo, import): the plots and the flag strip follow the document
+        self._series_after_edit = QTimer(self, singleShot=True, interval=100)
+        self._series_after_edit.timeout.connect(self._refresh_series)
         self._play_timer = QTimer(self)
         self._play_timer.timeout.connect(self._play_tick)
         self._preload: threading.Thread | None = None
@@ -352,7 +355,7 @@ class MainWindow(QMainWindow):
         sb = self.statusBar()
         self.progress = QProgressBar()
         self.progress.setFixedWidth(220)
-        self.progress.setFormat("%v / %m")
+        self.progress.setFormat("")  # "%v / %m" once a run reports progress
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         # Always shown (idle: empty): showing and hiding it would relayout the whole window.
@@ -681,9 +684,12 @@ class MainWindow(QMainWindow):
         self.set_box(box)
 
     def _annotation_changed(self, frames) -> None:
-        if self.current_index in frames and self.current_frame is not None and not self.tracking:
+        if self.current_frame is None or self.tracking:
+            return
+        if self.current_index in frames:
             self.view.show_overlays(self._overlays(self.current_index))
             self._show_handles(self.current_index)
+        self._series_after_edit.start()
 
     def _box_dialog(self) -> None:
         box = self.model.box_at(self.current_index)
@@ -761,6 +767,7 @@ class MainWindow(QMainWindow):
         self._progress = None
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
+        self.progress.setFormat("")  # not "0 / 1": nothing ran
         self.fps_label.setText("")
 
     def _on_started(self, request_id: int) -> None:
@@ -788,6 +795,7 @@ class MainWindow(QMainWindow):
             done, total, fps = self._progress
             self._progress = None
             if total:
+                self.progress.setFormat("%v / %m")
                 self.progress.setRange(0, total)
                 self.progress.setValue(done)
                 self.fps_label.setText(f"{fps:.1f} fps" if done else "")

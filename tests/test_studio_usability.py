@@ -497,3 +497,55 @@ def test_labels_keep_off_the_target_and_each_other_and_the_selected_id_reads(qtb
         vb.scaleBy((factor, factor), center=pg.Point(80, 108))
         QApplication.processEvents()
         _labels_clear(w, 1)
+
+
+# ------------------------------------------------------------------ found in the real-window trial (Xvfb, mouse and keys)
+def test_the_progress_bar_is_empty_before_any_run_and_for_new_footage(qtbot, studio, tmp_path):
+    w, _ = studio
+    open_sample(qtbot, w)
+    assert w.progress.text() == ""  # it said "0 / 1" before anything ran
+    draw(w, (30, 120, 40, 40))
+    w.n_spin.setValue(5)
+    wait_run(qtbot, w, lambda: QTest.keyClick(w, Qt.Key.Key_R))
+    assert w.progress.text() == "5 / 5"
+    open_sample(qtbot, w)  # the same footage again: a fresh session
+    assert w.progress.text() == ""
+
+
+def test_undoing_a_run_removes_it_from_the_debug_plots_and_the_flag_strip(qtbot, studio):
+    w, _ = studio
+    w.set_engine("test-lookalike")
+    open_sample(qtbot, w)
+    draw(w, (30, 120, 40, 40))
+    w.n_spin.setValue(20)
+    wait_run(qtbot, w, lambda: QTest.keyClick(w, Qt.Key.Key_R))
+    dock = w.debug_dock
+    assert set(dock.score_curves) == {1, 2} and len(dock.presence_curve.getData()[0]) == 21
+    assert sum(f is not None for f in w.timeline.strip.flags) == 21
+    QTest.keyClick(w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo the run
+    # the plots and the strip showed the undone run's curves and flags: they contradicted the annotation
+    qtbot.waitUntil(lambda: not dock.score_curves and not w.timeline.strip.flags[5], timeout=3000)
+    frames, _ = dock.presence_curve.getData()
+    assert frames is None or len(frames) == 0
+    assert all(f is None for f in w.timeline.strip.flags)
+    QTest.keyClick(w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)  # redo
+    qtbot.waitUntil(lambda: set(dock.score_curves) == {1, 2}, timeout=3000)
+    assert sum(f is not None for f in w.timeline.strip.flags) == 21
+
+
+def test_save_as_starts_in_the_last_project_folder_never_inside_the_data_folder(qtbot, studio, answers, tmp_path):
+    w, ctrl = studio
+    open_sample(qtbot, w)
+    answers.paths = [""]  # (chooser cancelled)
+    QTest.keyClick(w, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    first = Path(answers.saves[-1][1])
+    assert first.parent == Path.home() and first.name == "sample.ktproj"  # it opened beside the footage
+    projects = tmp_path / "projects"
+    projects.mkdir()
+    answers.paths = [str(projects / "mine.ktproj")]
+    with qtbot.waitSignal(ctrl.saved, timeout=10000):
+        QTest.keyClick(w, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    open_sample(qtbot, w)  # other footage (a fresh session of the sample): Save as starts where projects went
+    answers.paths = [""]
+    QTest.keyClick(w, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert Path(answers.saves[-1][1]).parent == projects
