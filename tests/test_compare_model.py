@@ -3,9 +3,6 @@ records and engine results, per-frame IoU and success curves equal to `eval`'s, 
 next failure and the next identity switch."""
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 from test_eval_protocol import SubPixelEngine, gt_rows, make_otb, table_rows
@@ -200,10 +197,3 @@ def test_footage_without_ground_truth_is_compared_unscored(tmp_path):
     c.put(entry)
     assert not c.scored and "no ground truth" in c.note
     assert c.next_failure(0) is None
-
-
-def test_the_comparison_model_imports_no_qt():
-    code = ("import sys, app.compare\n"
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'shiboken6')]\n"
-            "assert not bad, bad\n")
-    subprocess.run([sys.executable, "-c", code], check=True)
