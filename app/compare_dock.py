@@ -265,10 +265,11 @@ class CompareOverlay:
 
     def show(self, rows, selected: str | None) -> None:
         shown = set()
-        for name, color, box, _iou, oid in rows:
+        for k, (name, color, box, _iou, oid) in enumerate(rows):
             if name not in self.items:
                 rect = QGraphicsRectItem()
                 rect.setZValue(self.Z)
+                # stacked above the box, one line per tracker, so that boxes in one place keep readable names
                 label = pg.TextItem("", anchor=(0, 1), fill=pg.mkBrush(0, 0, 0, 150))
                 label.setZValue(self.Z + 1)
                 self._add(rect)
@@ -286,6 +287,7 @@ class CompareOverlay:
             rect.setPen(pen)
             rect.setRect(x, y, w, h)
             label.setText(name if oid is None else f"{name} #{oid}", color=color)
+            label.setAnchor((0, 1 + k))
             label.setPos(x, y)
             rect.show()
             label.show()
@@ -394,6 +396,8 @@ class CompareController(QObject):
         if generation != self._generation or self.comparison.info is None:
             return
         entries, errors = outcome
+        if not self.comparison.entries and any(e is not None for e in entries):
+            self.dock.raise_()  # the first trackers of this sequence: show them (the dock shares a tab with Debug)
         for entry in entries:
             if entry is None:  # the current run has no results (any more)
                 self.comparison.remove(CURRENT_RUN)
