@@ -120,14 +120,16 @@ def run(args: argparse.Namespace) -> int:
     clash = set(published) & set(names)
     if clash:
         raise InputError(f"{', '.join(sorted(clash))}: named both as an engine and as --results-from")
+    # Published results need no tracking: read and scored first, so that a bad file fails before minutes of
+    # tracking are spent (and lost); ranked after the engines, by name then sequence.
+    published_evaluations = evaluate_engines({}, args.sequences, max_frames=args.max_frames, results_from=published,
+                                             convention=args.convention)
     evaluations = evaluate_batch(names, args.sequences, results_root=args.results, max_frames=args.max_frames,
                                  param=args.param, run_id=args.run_id, device=args.device,
                                  threads=requested_threads(args.threads), use_ray=args.ray,
                                  address=args.ray_address, workers=args.workers, resume=not args.no_resume,
                                  convention=args.convention)
-    # Published results need no tracking: scored here, after the engines, by name then sequence.
-    evaluations += evaluate_engines({}, args.sequences, max_frames=args.max_frames, results_from=published,
-                                    convention=args.convention)
+    evaluations += published_evaluations
     sys.stdout.write(format_table(evaluations, convention=args.convention))
     if args.results:
         print(f"result files written under {args.results}", file=sys.stderr)
