@@ -118,7 +118,9 @@ class IouStrips(QWidget):
             strip = self.strips.get(name)
             if strip is None:
                 strip = self.strips[name] = IouStrip(name)
-            self.layout_.insertWidget(k, strip)
+            if self.layout_.indexOf(strip) != k:
+                self.layout_.removeWidget(strip)
+                self.layout_.insertWidget(k, strip)
             strip.set_iou(entry.iou, c.threshold, c.colors[name], name == c.selected)
         note = c.note if c.entries else None
         self.note.setText(f"IoU strips: {note}" if note else "")
@@ -387,7 +389,10 @@ class CompareController(QObject):
                 outcome = job()
             except Exception as exc:  # noqa: BLE001 - a message in the window, never a dead thread
                 outcome = ([], [describe_error(exc)])
-            self._done.emit(generation, outcome)
+            try:
+                self._done.emit(generation, outcome)
+            except RuntimeError:  # the window closed meanwhile
+                pass
 
         threading.Thread(target=work, name="compare-load", daemon=True).start()
 

@@ -5,6 +5,7 @@ dock whose AUCs are the ones `main.py eval` prints for the same boxes."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QFileDialog
@@ -269,3 +270,37 @@ def test_otb_sequence_with_real_trackers(qtbot, otb, tmp_path, monkeypatch, caps
     printed = table_rows(capsys.readouterr().out)
     assert aucs_in_legend(compare) == {CURRENT_RUN: printed[("nanotrack", "Deer")][1],
                                        "csrt": printed[("csrt", "Deer")][1], "mil": printed[("mil", "Deer")][1]}
+
+
+@pytest.mark.slow
+def test_otb_identity_switches_of_a_keeptrack_run(qtbot, otb, tmp_path, monkeypatch):
+    """keeptrack-lite run in the studio on OTB Football1 (a crowd of look-alike players) beside csrt's
+    result file: Ctrl+] goes to each frame where the run's target object id changes, as its FrameResults
+    say, or says there is none."""
+    seq = otb / "Football1"
+    assert main(["eval", str(seq), "--engines", "csrt", "--results", str(tmp_path / "res")]) == 0
+    w, compare = make_window(qtbot, tmp_path)
+    open_and_wait(qtbot, w, seq)
+    w.set_engine("keeptrack-lite")
+    w.n_spin.setValue(65)
+    with qtbot.waitSignal(compare.loaded, timeout=600000):
+        with qtbot.waitSignal(w.trackingFinished, timeout=600000) as done:
+            press(qtbot, w, Qt.Key.Key_R)
+    assert done.args[1] == "done"
+    load_with_keys(qtbot, w, compare, monkeypatch, folder=tmp_path / "res")
+    c = compare.comparison
+    assert c.names == [CURRENT_RUN, "csrt"] and c.entries[CURRENT_RUN].tracker.ids is not None
+    ids = [w.store.get(i).selected_id for i in range(66)]  # what the engine said, frame by frame
+    known = [(i, v) for i, v in enumerate(ids) if v is not None]
+    switches = [i for (_, a), (i, b) in zip(known, known[1:]) if a != b]
+    assert c.id_switches(CURRENT_RUN).tolist() == switches
+    click_tracker(qtbot, compare, CURRENT_RUN)
+    press(qtbot, w, Qt.Key.Key_Home)
+    on_frame(qtbot, w, 0)
+    for frame in switches:
+        press(qtbot, w, Qt.Key.Key_BracketRight, CTRL)
+        on_frame(qtbot, w, frame)
+        assert f"on frame {frame}" in w.statusBar().currentMessage()
+        assert compare.overlay.items[CURRENT_RUN][1].textItem.toPlainText().endswith(f"#{ids[frame]}")
+    press(qtbot, w, Qt.Key.Key_BracketRight, CTRL)
+    assert "no object id switch after" in w.statusBar().currentMessage()
