@@ -210,7 +210,7 @@ class CompareDock(QDockWidget):
         self.table.setRowCount(len(c.entries))
         for r, (name, e) in enumerate(c.entries.items()):
             swatch = QTableWidgetItem("")
-            swatch.setBackground(QColor(*c.colors[name]))
+            swatch.setData(Qt.ItemDataRole.DecorationRole, QColor(*c.colors[name]))  # stays visible when selected
             self.table.setItem(r, 0, swatch)
             item = QTableWidgetItem(name)
             item.setToolTip(e.tracker.origin + (f"\n{e.why}" if e.why else ""))
@@ -260,6 +260,9 @@ class CompareOverlay:
     """Every compared tracker's box on the frame, in its colour, labelled with its name (and object id)."""
 
     Z = 12  # above the studio's overlays, below the annotation box and the box tool
+    # Where tracker k's name goes: (corner of its box as fractions of w, h), (text anchor). The studio's own
+    # label sits above the top-left corner, so the first names go below the box and to the right.
+    CORNERS = (((0, 1), (0, 0)), ((1, 0), (1, 1)), ((1, 1), (1, 0)), ((0, 0), (0, 2)))
 
     def __init__(self, add_item: Callable):
         self._add = add_item
@@ -289,8 +292,9 @@ class CompareOverlay:
             rect.setPen(pen)
             rect.setRect(x, y, w, h)
             label.setText(name if oid is None else f"{name} #{oid}", color=color)
-            label.setAnchor((0, 1 + k))
-            label.setPos(x, y)
+            (fx, fy), (ax, ay) = self.CORNERS[k % len(self.CORNERS)]
+            label.setAnchor((ax, ay + (1 if ay else -1) * (k // len(self.CORNERS))))
+            label.setPos(x + fx * w, y + fy * h)
             rect.show()
             label.show()
             shown.add(name)
@@ -529,6 +533,7 @@ class CompareController(QObject):
                 self.w.show_status(f"{c.selected}: no object id switch {word} frame {here}")
             return None
         self.w.go_to(frame)
+        self.w.clear_message()
         if what == "failure":
             self.w.show_status(f"{c.selected}: IoU {c.entries[c.selected].iou[frame]:.2f} on frame {frame} "
                                f"(below {c.threshold:.2f})")
