@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QRect, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QKeySequence, QPainter, QPen
+from PySide6.QtGui import QColor, QImage, QKeySequence, QPainter, QPen
 from PySide6.QtWidgets import (QDockWidget, QDoubleSpinBox, QFileDialog, QGraphicsRectItem, QHBoxLayout, QLabel,
                                QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
@@ -51,18 +51,14 @@ NO_SCORE_COLOR = (70, 70, 70)
 FAIL_COLOR = (225, 45, 45)
 
 
-def iou_colors(iou: np.ndarray, threshold: float) -> list[tuple[int, int, int]]:
-    """A strip colour per frame: red below the threshold, yellow at it to green at IoU 1, grey unscored."""
-    out = []
-    span = max(1.0 - threshold, 1e-9)
-    for v in np.asarray(iou, dtype=np.float64):
-        if math.isnan(v):
-            out.append(NO_SCORE_COLOR)
-        elif v < threshold:
-            out.append(FAIL_COLOR)
-        else:
-            t = min((v - threshold) / span, 1.0)
-            out.append((int(235 - 195 * t), int(200 + 20 * t), int(40 + 20 * t)))
+def iou_colors(iou: np.ndarray, threshold: float) -> np.ndarray:
+    """(N, 3) uint8 strip colours per frame: red below the threshold, yellow at it to green at IoU 1, grey
+    where unscored."""
+    iou = np.asarray(iou, dtype=np.float64)
+    t = np.clip((np.nan_to_num(iou, nan=0.0) - threshold) / max(1.0 - threshold, 1e-9), 0.0, 1.0)[:, None]
+    out = (np.array([235, 200, 40]) + t * np.array([-195, 20, 20])).astype(np.uint8)
+    out[~np.isnan(iou) & (iou < threshold)] = FAIL_COLOR
+    out[np.isnan(iou)] = NO_SCORE_COLOR
     return out
 
 
@@ -79,7 +75,12 @@ class IouStrip(ColorStrip):
         self.color, self.selected = color, selected
         self.setToolTip(f"{self.name}: IoU per frame (red below {threshold:.2f}, grey: not scored)"
                         + (" - selected" if selected else ""))
-        self.set_colors(iou_colors(iou, threshold), NO_SCORE_COLOR)
+        rgb = np.ascontiguousarray(iou_colors(iou, threshold)[None] if len(iou) else
+                                   np.array([[NO_SCORE_COLOR]], np.uint8))
+        self.rgb = rgb[0]  # the colour of every frame (ColorStrip's per-frame list would cost a call per frame)
+        # one bulk copy, not a call per frame: a long sequence's strips redraw on every selection change
+        self._image = QImage(rgb.data, rgb.shape[1], 1, 3 * rgb.shape[1], QImage.Format.Format_RGB888).copy()
+        self.update()
 
     def paintEvent(self, event):
         super().paintEvent(event)
