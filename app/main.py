@@ -25,6 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="take the screenshot mid-run, once frame K is on screen (tracking then goes on to the end)")
     p.add_argument("--engine", help="tracking engine (default: keeptrack-lite, or the first one available)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--compare", action="append", default=[], metavar="PATH",
+                   help="result file, result folder (pytracking layout) or research record to compare on the opened "
+                        "sequence (Compare menu); repeatable")
     p.add_argument("--timeout", type=float, default=600.0, help="scripted runs give up after this many seconds")
     return p
 
@@ -146,6 +149,15 @@ def main(argv: list[str] | None = None) -> int:
 
     annotations = attach_annotations(window, autosave=not scripted)  # scripted runs leave no autosave behind
     annotations.confirm_unsaved = not scripted
+    from .compare_dock import attach_compare  # Compare menu: several trackers' boxes, IoU strips, success curves
+
+    comparison = attach_compare(window)
+    if args.compare:
+        def load_compare(_source) -> None:  # once, when the sequence is open
+            window.sourceOpened.disconnect(load_compare)
+            comparison.load(args.compare)
+
+        window.sourceOpened.connect(load_compare)
     window.show()
     try:
         if args.engine:

@@ -134,12 +134,17 @@ class Timeline(QWidget):
         col.setSpacing(1)
         col.addWidget(self.strip)
         col.addWidget(self.slider)
+        self._column = col
         row = QHBoxLayout(self)
         row.setContentsMargins(4, 2, 4, 2)
         row.addLayout(col, 1)
         row.addWidget(QLabel("Frame"))
         row.addWidget(self.spin)
         row.addWidget(self.total)
+
+    def add_strip(self, widget: QWidget) -> None:
+        """Put a strip under the slider, in its column, so that frame i lines up with slider position i."""
+        self._column.addWidget(widget)
 
     def set_length(self, n: int) -> None:
         self._quiet = True

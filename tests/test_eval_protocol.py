@@ -152,6 +152,18 @@ def test_results_from_errors_name_the_file(tmp_path, capsys):
     assert "NAME=DIR" in capsys.readouterr().err
 
 
+def test_a_bad_published_result_fails_before_any_tracking(tmp_path, capsys):
+    folder = make_otb(tmp_path / "data", "A", gt_rows(6))
+    published = tmp_path / "pub"
+    published.mkdir()
+    (published / "A.txt").write_text("10\t8\t20\t16\n" * 4)
+    assert main(["eval", str(folder), "--engines", "csrt", "--results", str(tmp_path / "res"),
+                 "--results-from", f"pub={published}"]) == 2
+    err = capsys.readouterr().err
+    assert "A.txt: 4 boxes for 6 frames" in err and "csrt on A" not in err
+    assert not (tmp_path / "res").exists()
+
+
 def test_published_results_rank_beside_engines(tmp_path, capsys):
     gt = gt_rows(8)
     folder = make_otb(tmp_path / "data", "A", gt)

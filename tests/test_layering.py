@@ -45,7 +45,7 @@ def test_importing_all_of_tracker_loads_no_qt():
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
 
 
-QT_FREE_APP_MODULES = ("app.model", "app.store", "app.assignment")  # the studio's session model: views listen, it never draws
+QT_FREE_APP_MODULES = ("app.model", "app.store", "app.assignment", "app.compare")  # the studio's session model: views listen, it never draws
 
 
 def test_the_studio_model_imports_no_qt():

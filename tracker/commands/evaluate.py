@@ -1,5 +1,5 @@
 """`main.py eval SEQ_DIR... [--engines csrt,kcf] [--results-from NAME=DIR ...] [--results DIR]
-[--plots DIR] [--convention project|pytracking] [--max-frames N] [--threads N|auto]
+[--plots DIR [--attributes DIR]] [--convention project|pytracking] [--max-frames N] [--threads N|auto]
 [--ray | --ray-address ADDR] [--no-resume] [--protocol ope|sre|tre]`
 
 One-pass evaluation: each engine starts from each sequence's first evaluated ground-truth box
@@ -10,8 +10,8 @@ Published raw results in pytracking's layout (`DIR/<sequence>.txt`) are ranked i
 (DIR/<engine>/<param>[_<run id>]/<sequence>.txt, plus _time.txt and _object_presence_scores.txt);
 a rerun skips the sequences whose files are complete. With --ray each sequence and engine is one Ray
 task (tracker.batch); a sequence that fails is a FAILED row and the others go on.
---plots DIR draws success, precision and normalised-precision plots, per-attribute success plots and
-a per-sequence table.
+--plots DIR draws success, precision and normalised-precision plots, per-attribute success plots (OTB's
+attributes, or LaSOT's with --attributes DIR, the toolkit's annos/att folder) and a per-sequence table.
 --protocol sre|tre runs the robustness protocols of tracker/evaluation/protocols.py instead (12 perturbed
 first boxes, or 20 later start frames) and reports mean AUC, the worst run and the runs lost.
 """
@@ -24,6 +24,7 @@ from pathlib import Path
 
 from ..batch import evaluate_batch
 from ..errors import InputError
+from ..evaluation.attributes import lasot_attributes
 from ..evaluation.metrics import CONVENTIONS
 from ..evaluation.runner import evaluate_engines, format_table
 from ..registry import create_engine, engine_info
@@ -46,6 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run-id", type=int, help="run number appended to the parameter folder as _NNN")
     parser.add_argument("--max-frames", type=int, help="evaluate only the first N frames of each sequence")
     parser.add_argument("--plots", help="folder for success/precision plots (PNG, PDF) and the per-sequence table")
+    parser.add_argument("--attributes", metavar="DIR",
+                        help="LaSOT attribute files for --plots (the LaSOT toolkit's annos/att folder, "
+                             "<sequence>.txt each); OTB attributes come with the sequences")
     parser.add_argument("--convention", choices=CONVENTIONS, default="project",
                         help="normalised precision on frames without a valid box: 'project' counts them as "
                              "failures (default), 'pytracking' as successes (pytracking's rule)")
@@ -79,11 +83,19 @@ def parse_results_from(specs: list[str]) -> dict[str, Path]:
     return found
 
 
-def _attributes(sequences: list[str]) -> dict[str, tuple[str, ...]]:
+def _attributes(sequences: list[str], lasot_folder: str | None = None) -> dict[str, tuple[str, ...]]:
+    """sequence -> attribute codes: the sequence's own (OTB), and LaSOT's from `lasot_folder`."""
     found = {}
     for path in sequences:
-        with open_source(path) as source:
+        try:
+            source = open_source(path)
+        except InputError:
+            continue  # its evaluation is a FAILED row that says why
+        with source:
             found[source.name] = tuple(getattr(source, "attributes", ()))
+    if lasot_folder is not None:
+        for name, codes in lasot_attributes(lasot_folder, list(found)).items():
+            found[name] = tuple(dict.fromkeys((*found[name], *codes)))
     return found
 
 
@@ -102,17 +114,22 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"--protocol {args.protocol} runs engines here, one by one; --results-from, --ray and "
                              "--plots apply to the one-pass protocol")
         return _run_protocol(args, {name: partial(create_engine, name, device=args.device) for name in names})
+    if args.attributes and not args.plots:
+        raise InputError("--attributes gives the per-attribute plots of --plots; add --plots DIR")
+    attributes = _attributes(args.sequences, args.attributes) if args.plots else None  # bad files fail first
     clash = set(published) & set(names)
     if clash:
         raise InputError(f"{', '.join(sorted(clash))}: named both as an engine and as --results-from")
+    # Published results need no tracking: read and scored first, so that a bad file fails before minutes of
+    # tracking are spent (and lost); ranked after the engines, by name then sequence.
+    published_evaluations = evaluate_engines({}, args.sequences, max_frames=args.max_frames, results_from=published,
+                                             convention=args.convention)
     evaluations = evaluate_batch(names, args.sequences, results_root=args.results, max_frames=args.max_frames,
                                  param=args.param, run_id=args.run_id, device=args.device,
                                  threads=requested_threads(args.threads), use_ray=args.ray,
                                  address=args.ray_address, workers=args.workers, resume=not args.no_resume,
                                  convention=args.convention)
-    # Published results need no tracking: scored here, after the engines, by name then sequence.
-    evaluations += evaluate_engines({}, args.sequences, max_frames=args.max_frames, results_from=published,
-                                    convention=args.convention)
+    evaluations += published_evaluations
     sys.stdout.write(format_table(evaluations, convention=args.convention))
     if args.results:
         print(f"result files written under {args.results}", file=sys.stderr)
@@ -120,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
         from ..evaluation.plots import write_plots
 
         scored = [ev for ev in evaluations if ev.failure is None]
-        written = write_plots(args.plots, scored, _attributes(args.sequences), convention=args.convention)
+        written = write_plots(args.plots, scored, attributes, convention=args.convention)
         print(f"{len(written)} plot and table files written to {args.plots}", file=sys.stderr)
     return 0
 

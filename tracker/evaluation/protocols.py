@@ -24,7 +24,7 @@ from ..errors import InputError
 from ..formats.pytracking import as_written
 from ..sources import FrameSource, open_source
 from .metrics import SequenceMetrics, evaluate_sequence, iou_inclusive, valid_frames
-from .runner import EngineFactory, TrackRun, _scoring_inputs, evaluation_range, track_source
+from .runner import EngineFactory, TrackRun, evaluation_range, scoring_inputs, track_source
 
 PROTOCOLS = ("ope", "sre", "tre")
 SRE_SHIFT = 0.1
@@ -150,7 +150,7 @@ def evaluate_protocol_source(name: str, factory: EngineFactory, source: FrameSou
     """Every run of `protocol` of one engine on one opened sequence (a fresh engine per run). Runs are scored
     on the boxes a result file would hold (`as_written`), as one-pass evaluation scores them."""
     start, stop, starts = run_starts(protocol, source, max_frames)
-    boxes, absent, exclude = _scoring_inputs(source, start, stop)
+    boxes, absent, exclude = scoring_inputs(source, start, stop)
     runs = []
     for run_start in starts:
         k = run_start.frame - start

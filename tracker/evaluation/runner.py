@@ -153,7 +153,7 @@ def annotated_span(source: FrameSource, max_frames: int | None = None) -> int:
     return stop - start
 
 
-def _scoring_inputs(source: FrameSource, start: int, stop: int):
+def scoring_inputs(source: FrameSource, start: int, stop: int):
     """Ground truth, absent flags and excluded frames of the evaluated range, per the dataset's protocol:
     GOT-10k leaves its first frame and the frames where the target is absent out of the score (as its
     toolkit does); LaSOT's absent frames stay in and fail (as pytracking and the LaSOT toolkit)."""
@@ -167,6 +167,14 @@ def _scoring_inputs(source: FrameSource, start: int, stop: int):
         if exclude.all():
             exclude = None  # a one-frame range: nothing but the initialisation to score
     return boxes, absent, exclude
+
+
+def score_boxes(boxes, source: FrameSource, start: int, stop: int, convention: str = "project") -> SequenceMetrics:
+    """The metrics of `boxes` (one per frame start..stop-1, as a result file holds them) on `source`'s
+    evaluated frames, by the dataset's protocol. The one scoring step of `eval`, published results and
+    the studio's comparison, so every place prints the same number for the same boxes."""
+    gt, absent, exclude = scoring_inputs(source, start, stop)
+    return evaluate_sequence(boxes, gt, absent, name=source.name, exclude=exclude, convention=convention)
 
 
 def evaluate_source(name: str, factory: EngineFactory, source: FrameSource,
@@ -184,14 +192,13 @@ def evaluate_source(name: str, factory: EngineFactory, source: FrameSource,
         start, stop = evaluation_range(source, max_frames)
     except InputError as exc:
         return failed_evaluation(name, source.name, str(exc))
-    boxes, absent, exclude = _scoring_inputs(source, start, stop)
-    run = track_source(factory(), source, boxes[0], start, stop - start, engine_name=name, on_frame=on_frame,
+    first_box = np.asarray(source.ground_truth.boxes, dtype=np.float64)[start]
+    run = track_source(factory(), source, first_box, start, stop - start, engine_name=name, on_frame=on_frame,
                        governor=governor)
     if not run.complete:
         return SequenceEvaluation(run, None)
     run = replace(run, boxes=as_written(run.boxes))
-    metrics = evaluate_sequence(run.boxes, boxes, absent, name=source.name, exclude=exclude, convention=convention)
-    return SequenceEvaluation(run, metrics)
+    return SequenceEvaluation(run, score_boxes(run.boxes, source, start, stop, convention))
 
 
 def failed_evaluation(engine: str, sequence: str, failure: str) -> SequenceEvaluation:
@@ -215,14 +222,12 @@ def evaluate_result(name: str, folder: str | Path, source: FrameSource, max_fram
                     convention: str = "project") -> SequenceEvaluation:
     """Score a published result (pytracking layout: `folder/<sequence>.txt`) like an engine's run."""
     start, stop = evaluation_range(source, max_frames)
-    boxes, absent, exclude = _scoring_inputs(source, start, stop)
     result = read_published_result(folder, source.name, stop - start)
     n = stop - start
     run = TrackRun(name, source.name, start, result.boxes,
                    result.times if result.times is not None else np.full(n, np.nan),
                    result.presence if result.presence is not None else np.ones(n), ("normal",) * n)
-    metrics = evaluate_sequence(run.boxes, boxes, absent, name=source.name, exclude=exclude, convention=convention)
-    return SequenceEvaluation(run, metrics)
+    return SequenceEvaluation(run, score_boxes(run.boxes, source, start, stop, convention))
 
 
 def evaluate_engines(engines: Mapping[str, EngineFactory], sequences: Iterable[str | Path],
