@@ -17,6 +17,15 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from tracker.paths import shared_dir  # noqa: E402
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_model_cache(tmp_path_factory):
+    """Models exported during the tests (keeptrack-lite's ONNX feature stage) go to a cache of this session,
+    never to the user's; subprocesses and Ray workers inherit it through the environment."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("KEEPTRACK_CACHE", str(tmp_path_factory.mktemp("model-cache")))
+        yield
+
+
 @pytest.fixture(scope="session")
 def shared() -> Path:
     path = shared_dir()

@@ -78,11 +78,13 @@ class LiteBase(BaseNetwork):
 
     uses_own_labels = False
 
-    def __init__(self, params: LiteNetParams = LiteNetParams(), device: str = "cpu"):
+    def __init__(self, params: LiteNetParams = LiteNetParams(), device: str = "cpu", backend: str | None = None,
+                 patch_size: int | None = None):
         self.params = params
         self.stride = params.stride
         self.filter_size = params.filter_size
-        self.features = LiteFeatures(params.layers, params.stride, params.filter_size, device=device)
+        self.features = LiteFeatures(params.layers, params.stride, params.filter_size, device=device,
+                                     backend=backend, patch_size=patch_size)
 
     def extract(self, patches: Tensor) -> PatchFeatures:
         clf, raw = self.features.extract(patches)
@@ -112,9 +114,12 @@ class LiteBase(BaseNetwork):
 
 
 def create_lite_engine(device: str = "cpu", *, net: LiteNetParams | None = None, scale: LiteScaleParams | None = None,
-                       matcher: LiteMatcherParams | None = None, **overrides) -> KeepTrackEngine:
+                       matcher: LiteMatcherParams | None = None, backend: str | None = None,
+                       **overrides) -> KeepTrackEngine:
     """The `keeptrack-lite` engine. Keyword arguments override TrackerParams fields of the lite profile
-    (InputError for unknown names); `net`, `scale`, `matcher` replace the parts' own parameter sets."""
+    (InputError for unknown names); `net`, `scale`, `matcher` replace the parts' own parameter sets.
+    `backend` runs the feature stage on "onnx" (ONNX Runtime), "torch", or "auto" (ONNX where it holds,
+    else torch; the default, or $KEEPTRACK_BACKEND): tracker/nets/onnx_backend.py."""
     device = resolve_device(device)
     unused = sorted(DIMP_ONLY_PARAMS & set(overrides))
     if unused:
@@ -124,7 +129,7 @@ def create_lite_engine(device: str = "cpu", *, net: LiteNetParams | None = None,
     net = net or LiteNetParams()
     if params.image_sample_size % 32:
         raise InputError(f"keeptrack-lite needs image_sample_size to be a multiple of 32; got {params.image_sample_size}")
-    base = LiteBase(net, device)
+    base = LiteBase(net, device, backend, params.image_sample_size)
     refiner = LiteScaleRefiner(scale or LiteScaleParams(), base.stride)
     lite_matcher = LiteMatcher(matcher or LiteMatcherParams(), base.filter_size)
     # The parts read the target size and the current filter's score map from the engine's per-frame context.

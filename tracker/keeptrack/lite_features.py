@@ -5,28 +5,74 @@ no trained weights beyond ImageNet, so its classification features are the backb
 each L2-normalised per sample (so that layers with different magnitudes weigh alike), resampled to the
 common stride and concatenated, then scaled like DiMP's InstanceL2Norm (sum of squares = 1 per filter
 cell), which keeps the Gauss-Newton step sizes and the hinge threshold meaningful.
+
+The backbone runs on ONNX Runtime where it holds (tracker/nets/onnx_backend.py: exported locally from the
+installed weights, cached, checked against torch) and on torch otherwise; `backend` says which to try
+("auto", "onnx", "torch"; None: $KEEPTRACK_BACKEND, else "auto"). The torch network stays: it is the
+reference path and the fallback.
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 
 from ..nets.efficientnet import LAYER_CHANNELS, LAYER_STRIDE, EfficientNetLite0Features
+from ..nets.onnx_backend import MAX_BATCH, BackendError, OnnxNetwork, requested_backend
+
+log = logging.getLogger(__name__)
 
 
 class LiteFeatures:
     """Patch (B,3,S,S RGB 0..255) -> classification features (B,C,S/stride,S/stride)."""
 
     def __init__(self, layers: Sequence[str] = ("s8", "s16"), stride: int = 16, filter_size: int = 4,
-                 device: str = "cpu"):
+                 device: str = "cpu", backend: str | None = None, patch_size: int | None = None):
         self.layers = tuple(layers)
         self.stride = int(stride)
         self.filter_size = int(filter_size)
         self.backbone = EfficientNetLite0Features(self.layers).to(device)
         self.channels = sum(LAYER_CHANNELS[name] for name in self.layers)
         self.device = device
+        self.requested_backend = requested_backend(backend)
+        self._onnx: dict[int, OnnxNetwork] = {}  # by patch side: the export has a fixed spatial size
+        self.backend = "torch"  # the backend of the last call (or, before any, the one expected)
+        self.backend_reason = "asked for torch" if self.requested_backend == "torch" else ""
+        if self.requested_backend != "torch" and patch_size is not None:
+            self._onnx_for(int(patch_size))  # export (or load) now, not on the first frame
+
+    def _onnx_for(self, size: int) -> OnnxNetwork | None:
+        """The ONNX network for (B, 3, size, size) patches, or None where torch runs (said once, in the log)."""
+        if self.requested_backend == "torch":
+            return None
+        if size in self._onnx:
+            return self._onnx[size]
+        network = None
+        try:
+            if str(self.device) != "cpu":
+                raise BackendError(f"ONNX Runtime runs here on the CPU only; the device is {self.device}")
+            network = OnnxNetwork.load_or_export(self.backbone, (3, size, size), self.layers,
+                                                 f"efficientnet-lite0-{'-'.join(self.layers)}")
+            self.backend = "onnx"
+            self.backend_reason = (f"ONNX Runtime ({'exported, checked' if network.exported else 'cached'}: "
+                                   f"{network.path or 'not cached'})")
+        except BackendError as exc:
+            if self.requested_backend == "onnx":
+                raise BackendError(f"keeptrack-lite: backend 'onnx' cannot run: {exc}") from None
+            self.backend = "torch"
+            self.backend_reason = f"torch, ONNX Runtime not used: {exc}"
+            log.warning("keeptrack-lite: feature stage runs on torch (ONNX Runtime not used: %s)", exc)
+        self._onnx[size] = network
+        return network
+
+    def _backbone(self, patches: torch.Tensor) -> dict[str, torch.Tensor]:
+        square = patches.shape[-1] == patches.shape[-2] and patches.shape[0] <= MAX_BATCH
+        network = self._onnx_for(int(patches.shape[-1])) if square else None
+        if network is None:
+            return self.backbone(patches.to(self.device))
+        return dict(zip(self.layers, network.run(patches)))
 
     @torch.no_grad()
     def __call__(self, patches: torch.Tensor) -> torch.Tensor:
@@ -35,7 +81,7 @@ class LiteFeatures:
     @torch.no_grad()
     def extract(self, patches: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """(classification features, raw backbone layers by name)."""
-        raw = self.backbone(patches.to(self.device))
+        raw = self._backbone(patches)
         size = patches.shape[-1] // self.stride
         parts = []
         for name in self.layers:
