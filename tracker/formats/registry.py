@@ -28,6 +28,7 @@ class AnnotationFormat:
     target: str  # what the path names: "file", "folder" or "file or folder"
     carries: str  # what survives a round trip
     suffix: str = ""  # for formats that are one file: its extension (batch conversion names files with it)
+    many_targets: bool = False  # one file holds every target (else: one target per file or folder)
 
     def batch_target(self, folder: Path, sequence: str) -> Path:
         """Where sequence `sequence` goes when several are converted into `folder`: always directly inside it,
