@@ -16,23 +16,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import pyqtgraph as pg
-from PySide6.QtCore import QObject, QTimer
-from PySide6.QtGui import QColor, QPen
-from PySide6.QtWidgets import QFileDialog, QGraphicsRectItem, QInputDialog, QWidget
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QWidget
 
 from tracker.annotation.document import Provenance
 from tracker.annotation.history import RunInProgress
 from tracker.annotation.project import PROJECT_SUFFIX, Recovery, list_recoveries
-from tracker.annotation.session import AnnotationSession, find_recoveries
+from tracker.annotation.session import AnnotationSession, SaveJob, find_recoveries, write_save
 from tracker.errors import InputError
 from tracker.formats.registry import FORMATS
 
 from . import dialogs, export_dialog
+from . import overlays as ov
 from .annotation_shortcuts import ANNOTATION_SHORTCUTS, BY_ACTION
 from .timeline import ColorStrip
+from .workers import FileJob, FileJobDone, FileJobs
 
 AUTOSAVE_POLL_MS = 250
+LABEL_TEXT = (235, 235, 235)
 PROVENANCE_STYLE = {  # colour, dashed
     Provenance.MANUAL: ((255, 0, 255), False),
     Provenance.TRACKED: ((0, 255, 255), True),
@@ -59,7 +60,15 @@ class ProvenanceStrip(ColorStrip):
 
 
 class AnnotationController(QObject):
-    """The annotation commands of `window`; the session they act on is `window.model.annotations`."""
+    """The annotation commands of `window`; the session they act on is `window.model.annotations`.
+
+    Exports and project saves are written in the file thread (app.workers.FileJobs) from a snapshot of the
+    document; the question before replacing files is asked here, on the GUI thread, before anything is
+    written. `exported` / `saved` carry each one's FileJobDone (written None: declined or failed).
+    """
+
+    exported = Signal(object)
+    saved = Signal(object)
 
     def __init__(self, window, autosave_folder: Path | None = None,
                  ask: Callable[[str], bool] | None = None, autosave: bool = True):
@@ -75,6 +84,7 @@ class AnnotationController(QObject):
         self._pending_project: tuple[str, Path] | None = None
         self._pending_recovery: tuple[str, Recovery] | None = None
         self._last_autosave_error: str | None = None
+        self.files = FileJobs(self)
         self._build_overlay()
         self._build_strip()
         self._build_actions()
@@ -88,6 +98,7 @@ class AnnotationController(QObject):
         self._timer.timeout.connect(self._poll_autosave)
         self._timer.start()
         self.confirm_unsaved = True  # False: scripted runs, which nobody is there to answer
+        window.close_guards.append(self._files_written)
         window.close_guards.append(self._unsaved_guard)
 
     @property
@@ -117,14 +128,7 @@ class AnnotationController(QObject):
         self.strip.set_document(self.session.document if self.session is not None else None)
 
     def _build_overlay(self) -> None:
-        self.box_item = QGraphicsRectItem(0, 0, 1, 1)
-        self.box_item.setZValue(15)
-        self.box_item.hide()
-        self.label_item = pg.TextItem("", anchor=(0, 1), fill=pg.mkBrush(0, 0, 0, 160))
-        self.label_item.setZValue(16)
-        self.label_item.hide()
-        self.w.add_view_item(self.box_item)
-        self.w.add_view_item(self.label_item)
+        self.overlay: list = []  # the annotation box and its label (app.overlays descriptions) on screen
 
     def _action(self, menu: str, key: str, slot: Callable):
         s = BY_ACTION[key]
@@ -213,11 +217,17 @@ class AnnotationController(QObject):
                              f"{doing}?\n(Don't save keeps them in the autosave, offered at the next start.)",
                              ("save", "discard", "cancel"))
         if answer == "save":
-            return self.save() is not None
+            return self.save(wait=True) is not None  # the footage closes next: written before it does
         return answer == "discard"
+
+    def _files_written(self, _doing: str) -> bool:
+        """Before the footage closes: saves and exports in flight finish and are recorded first."""
+        self.files.flush()
+        return True
 
     def _about_to_close(self) -> None:
         self._timer.stop()
+        self.files.shutdown()
 
     def offer_recovery_at_start(self) -> bool:
         """At start without a path: offer the newest autosave (if any). True when one was recovered."""
@@ -339,33 +349,23 @@ class AnnotationController(QObject):
         return k
 
     def _show_annotation(self, index: int) -> None:
+        """The frame's annotation box (colour and dashes by provenance) and its label, drawn by the frame
+        view with the engine's overlays, so the label is placed off the target and off the other labels."""
         a = None if self.session is None or index >= len(self.session.document) else self.session.document[index]
-        if a is None:
-            self.box_item.hide()
-            self.label_item.hide()
-            return
-        if a.box is None:
-            self.box_item.hide()
-            self.label_item.setText(f"absent ({a.provenance.value})")
-            self.label_item.setPos(4, 20)
-            self.label_item.show()
-            return
-        color, dashed = PROVENANCE_STYLE[a.provenance]
-        pen = QPen(QColor(*color))
-        pen.setWidthF(2.0)
-        pen.setCosmetic(True)
-        if dashed:
-            pen.setDashPattern([4, 4])
-        x, y, w, h = a.box
-        self.box_item.setRect(x, y, w, h)
-        self.box_item.setPen(pen)
-        self.box_item.show()
-        text = "keyframe" if a.is_keyframe else a.provenance.value
-        if a.presence is not None:
-            text += f" {a.presence:.2f}"
-        self.label_item.setText(text)
-        self.label_item.setPos(x, y)
-        self.label_item.show()
+        items: list = []
+        if a is not None and a.box is None:
+            items.append(ov.Text(4, 4, f"absent ({a.provenance.value})", LABEL_TEXT))
+        elif a is not None:
+            color, dashed = PROVENANCE_STYLE[a.provenance]
+            x, y, w, h = a.box
+            text = "keyframe" if a.is_keyframe else a.provenance.value
+            if a.presence is not None:
+                text += f" {a.presence:.2f}"
+            items.append(ov.Rect(x, y, w, h, color, 2.0, dashed, keep_clear=True))
+            items.append(ov.Text(x, y, text, LABEL_TEXT, fill_alpha=190, near=(x, y, w, h), side="above",
+                                 priority=1))
+        self.overlay = items
+        self.w.view.set_layer("annotation", items)
 
     def _update_actions(self) -> None:
         h = self.session.history if self.session is not None else None
@@ -393,21 +393,42 @@ class AnnotationController(QObject):
         self.model.configure_autosave(self.autosave_folder, on)
 
     # ================================================================== files
-    def save(self, path: str | Path | None = None) -> Path | None:
+    def save(self, path: str | Path | None = None, wait: bool = False) -> Path | None:
+        """Save the project (to `path`, else its own file; neither: Save as). Written in the file thread
+        (`saved` says how it went); `wait`: here and now (before the footage closes). Returns the file
+        being written, None where nothing is."""
         if self.session is None:
             self.w.show_message("Open a video or sequence first")
             return None
         if path is None and self.session.project_path is None:
-            return self.save_as_dialog()
+            return self.save_as_dialog(wait)
+        session = self.session
         try:
-            saved = self.session.save(path)
+            job = session.prepare_save(path)
         except InputError as exc:
             self.w.show_message(f"Not saved: {exc}")
             return None
-        self._update_actions()
-        self.w.clear_message()
-        self.w.show_status(f"Saved {saved}")
-        return saved
+        if not wait:
+            self.w.show_status(f"Saving {job.target}...")
+            self.files.submit(FileJob("save", job.target, save=job), lambda done: self._saved(done, session, job))
+            return job.target
+        try:
+            written, error = write_save(job), None
+        except InputError as exc:
+            written, error = None, str(exc)
+        self._saved(FileJobDone(0, "save", job.target, written=written, error=error), session, job)
+        return written
+
+    def _saved(self, done: FileJobDone, session: AnnotationSession, job: SaveJob) -> None:
+        if done.error is not None:
+            self.w.show_message(f"Not saved: {done.error}")
+        else:
+            session.finish_save(job)
+            if session is self.session:
+                self._update_actions()
+                self.w.clear_message()
+                self.w.show_status(f"Saved {job.target}")
+        self.saved.emit(done)
 
     def open_project(self, path: str | Path) -> bool:
         """Open a project: its sequence, then its annotations."""
@@ -448,23 +469,37 @@ class AnnotationController(QObject):
             return True
         return False
 
-    def export(self, path: str | Path, format: str) -> Path | None:
-        """Export; asks first where the export would replace files (app/export_dialog.py)."""
+    def export(self, path: str | Path, format: str) -> bool:
+        """Export a snapshot of the annotations, in the file thread: first which files it would replace,
+        then (asked here where any would be: app/export_dialog.py) the write. `exported` says how it went.
+        False where no export was started."""
         if self.session is None:
             self.w.show_message("Open a video or sequence first")
-            return None
-        if not export_dialog.confirm_replace(self.w, self.session.document, path, format):
-            self.w.show_status(f"Not exported: {path} left as it was")
-            return None
-        try:
-            written = self.session.export(path, format)
-        except InputError as exc:
-            self.w.show_message(f"Export failed: {exc}")
-            return None
-        export_dialog.remember(self.w.settings, Path(path))
-        self.w.clear_message()
-        self.w.show_status(f"Exported {format} to {written}")
-        return written
+            return False
+        snapshot = self.session.document.copy()
+        self.w.show_status(f"Exporting {format} to {path}...")
+        self.files.submit(FileJob("check", Path(path), snapshot, format),
+                          lambda done: self._export_checked(done, snapshot))
+        return True
+
+    def _export_checked(self, done: FileJobDone, snapshot) -> None:
+        if done.error is None and not export_dialog.ask_replace(self.w, list(done.replaced)):
+            self.w.show_status(f"Not exported: {done.path} left as it was")
+            self.exported.emit(done)
+            return
+        if done.error is not None:
+            self._exported(done)
+            return
+        self.files.submit(FileJob("export", done.path, snapshot, done.format), self._exported)
+
+    def _exported(self, done: FileJobDone) -> None:
+        if done.error is not None:
+            self.w.show_message(f"Export failed: {done.error}")
+        else:
+            export_dialog.remember(self.w.settings, done.path)
+            self.w.clear_message()
+            self.w.show_status(f"Exported {done.format} to {done.written}")
+        self.exported.emit(done)
 
     # ---- dialogs (thin wrappers around the methods above)
     def _start_dir(self) -> str:
@@ -475,7 +510,7 @@ class AnnotationController(QObject):
     def save_dialog(self) -> Path | None:
         return self.save()
 
-    def save_as_dialog(self) -> Path | None:
+    def save_as_dialog(self, wait: bool = False) -> Path | None:
         if self.session is None:
             self.w.show_message("Open a video or sequence first")
             return None
@@ -486,7 +521,7 @@ class AnnotationController(QObject):
         if Path(path).exists() and Path(path) != self.session.project_path and \
                 not export_dialog.ask_replace(self.w, [Path(path)]):
             return None
-        return self.save(path)
+        return self.save(path, wait)
 
     def open_project_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self.w, "Open project", self._start_dir(),

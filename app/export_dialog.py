@@ -1,15 +1,14 @@
 """Where exports go, and the question before one replaces files.
 
-An export never replaces a file silently: `confirm_replace` lists every file the write would replace
-(side files too, e.g. a LaSOT export into a sequence folder replaces its groundtruth.txt) and asks through
-`app.dialogs.ask`. The export chooser opens in the folder of the user's last export (QSettings
+An export never replaces a file silently: the file thread finds every file the write would replace
+(`tracker.formats.registry.files_replaced_by`: side files too, e.g. a LaSOT export into a sequence folder
+replaces its groundtruth.txt), and `ask_replace` lists them and asks through `app.dialogs.ask`, on the GUI
+thread, before anything is written. The export chooser opens in the folder of the user's last export (QSettings
 "export/last_folder"), never inside the footage's data folder.
 """
 from __future__ import annotations
 
 from pathlib import Path
-
-from tracker.formats.registry import files_replaced_by
 
 from . import dialogs
 
@@ -38,8 +37,3 @@ def ask_replace(parent, files: list[Path]) -> bool:
     text = (f"{'This file exists' if len(files) == 1 else f'These {len(files)} files exist'} and would be "
             f"replaced:\n{listed}{more}\n\nReplace {'it' if len(files) == 1 else 'them'}?")
     return dialogs.ask(parent, text, ("cancel", "overwrite")) == "overwrite"
-
-
-def confirm_replace(parent, doc, path: str | Path, format: str) -> bool:
-    """Ask before an export of `doc` to `path` replaces any file; True to go on."""
-    return ask_replace(parent, files_replaced_by(doc, path, format))

@@ -32,6 +32,8 @@ def _heat_lut() -> np.ndarray:
 
 
 HEAT_LUT = _heat_lut()
+TEXT_Z = 19  # labels above every other drawing, below the box tool's handles (20)
+LABEL_GAP_PX = 3  # screen pixels between a label and what it labels
 
 
 class FrameViewBox(pg.ViewBox):
@@ -77,8 +79,10 @@ class FrameView(pg.GraphicsView):
         self.viewbox.addItem(self.roi)
         self.roi.sigRegionChangeFinished.connect(self._roi_changed)
         self.viewbox.boxDragged.connect(self._box_dragged)
+        self.viewbox.sigRangeChanged.connect(self.place_labels)
         self.overlay_items: dict[str, list] = {}  # the items showing the current descriptions, by overlay
         self.overlay_descriptions: dict[str, list] = {}
+        self.layer_descriptions: dict[str, list] = {}  # set_layer: other parts' drawings over the frame
         self._pools: dict[str, list] = {}  # every item made so far, by overlay (reused, hidden when spare)
 
     # ------------------------------------------------------------------ frame
@@ -98,6 +102,8 @@ class FrameView(pg.GraphicsView):
     def clear_frame(self) -> None:
         self.image_item.clear()
         self.frame_shape = None
+        for key in list(self.layer_descriptions):
+            self.set_layer(key, [])
         self.show_overlays({})
         self.hide_box()
 
@@ -138,32 +144,83 @@ class FrameView(pg.GraphicsView):
 
     # ------------------------------------------------------------------ overlays
     def show_overlays(self, descriptions: dict[str, list]) -> None:
-        """Draw the descriptions. Items of the same kind are reused from frame to frame (creating
-        graphics items, text ones above all, is what makes a redraw slow); spare ones are hidden."""
+        """Draw the engine's overlays (one list of descriptions per overlay key), then place the labels."""
         self.overlay_descriptions = descriptions
         for z, (key, descs) in enumerate(descriptions.items(), start=1):
-            pool = self._pools.setdefault(key, [])
-            used: list = []
-            for d in descs:
-                item = next((it for it in pool if it not in used and it._kind is type(d)), None)
-                if item is None:
-                    item = self._make_item(d)
-                    item._kind = type(d)
-                    item.setZValue(z)
-                    self.viewbox.addItem(item)
-                    pool.append(item)
-                else:
-                    self._update_item(item, d)
-                item.setVisible(True)
-                used.append(item)
-            for item in pool:
-                if item not in used:
-                    item.setVisible(False)
-            self.overlay_items[key] = used
-        for key in set(self.overlay_items) - set(descriptions):
-            for item in self._pools.get(key, []):
+            self._draw(key, descs, z)
+        for key in set(self.overlay_items) - set(descriptions) - set(self.layer_descriptions):
+            self._draw(key, [], 0)
+        self.place_labels()
+
+    def set_layer(self, key: str, descriptions: list, z: float = 15) -> None:
+        """Draw a layer of another part of the studio (the annotation box and its label) over the frame;
+        its labels are placed together with the engine's, so none covers another or a target's box."""
+        self.layer_descriptions[key] = descriptions
+        self._draw(key, descriptions, z)
+        self.place_labels()
+
+    def _draw(self, key: str, descs: list, z: float) -> None:
+        """Items of the same kind are reused from frame to frame (creating graphics items, text ones above
+        all, is what makes a redraw slow); spare ones are hidden."""
+        pool = self._pools.setdefault(key, [])
+        used: list = []
+        for d in descs:
+            item = next((it for it in pool if it not in used and it._kind is type(d)), None)
+            if item is None:
+                item = self._make_item(d)
+                item._kind = type(d)
+                self.viewbox.addItem(item)
+                pool.append(item)
+            else:
+                self._update_item(item, d)
+            item.setZValue(TEXT_Z if isinstance(d, ov.Text) else z)
+            item.setVisible(True)
+            used.append(item)
+        for item in pool:
+            if item not in used:
                 item.setVisible(False)
-            self.overlay_items[key] = []
+        self.overlay_items[key] = used
+
+    def _drawn(self):
+        """(description, item) of everything on screen, engine overlays first, then the other layers."""
+        for group in (self.overlay_descriptions, self.layer_descriptions):
+            for key, descs in group.items():
+                yield from zip(descs, self.overlay_items.get(key, []))
+
+    def place_labels(self, *_) -> None:
+        """Move every label beside what it labels, off the targets' boxes, the candidates' circles and the
+        labels placed before it (app.overlays.place_labels). Again at every zoom: labels keep their size on
+        screen, so their size in image pixels changes."""
+        texts, items, clear = [], [], []
+        for d, item in self._drawn():
+            if isinstance(d, ov.Text):
+                texts.append(d)
+                items.append(item)
+            elif isinstance(d, ov.Rect) and d.keep_clear:
+                clear.append((d.x, d.y, d.w, d.h))
+            elif isinstance(d, ov.Circle):
+                clear.append((d.x - d.radius, d.y - d.radius, 2 * d.radius, 2 * d.radius))
+        if not texts:
+            return
+        px, py = (abs(float(v)) for v in self.viewbox.viewPixelSize())
+        if not (np.isfinite(px) and np.isfinite(py) and px > 0 and py > 0):  # not laid out yet
+            return
+        sizes = [(item.textItem.boundingRect().width() * px, item.textItem.boundingRect().height() * py)
+                 for item in items]
+        vr = self.viewbox.viewRect()
+        bounds = (vr.left(), min(vr.top(), vr.bottom()), vr.width(), abs(vr.height()))
+        for item, (x, y) in zip(items, ov.place_labels(texts, sizes, clear, bounds, gap=LABEL_GAP_PX * px)):
+            item.setPos(x, y)
+
+    def label_rects(self) -> list[tuple[str, tuple[float, float, float, float]]]:
+        """(text, rectangle in image pixels) of every label on screen, from the drawn items' geometry."""
+        out = []
+        for d, item in self._drawn():
+            if isinstance(d, ov.Text) and item.isVisible():
+                item.updateTransform()
+                r = self.viewbox.mapSceneToView(item.sceneBoundingRect()).boundingRect()
+                out.append((item.toPlainText(), (r.x(), r.y(), r.width(), r.height())))
+        return out
 
     @staticmethod
     def _make_item(d):
@@ -174,7 +231,7 @@ class FrameView(pg.GraphicsView):
         elif isinstance(d, ov.Line):
             item = QGraphicsLineItem()
         elif isinstance(d, ov.Text):
-            item = pg.TextItem("", anchor=(0, 0), fill=pg.mkBrush(0, 0, 0, 140))
+            item = pg.TextItem("", anchor=(0, 0))
         elif isinstance(d, ov.Heatmap):
             item = pg.ImageItem(axisOrder="row-major")
             item.setLookupTable(HEAT_LUT)
@@ -196,7 +253,10 @@ class FrameView(pg.GraphicsView):
             item.setPen(_pen(d.color, d.width))
         elif isinstance(d, ov.Text):
             item.setText(d.text, color=d.color)
+            item.fill = pg.mkBrush(*d.fill, d.fill_alpha)
+            item.border = pg.mkPen(d.border, width=1.5) if d.border is not None else pg.mkPen(None)
             item.setPos(d.x, d.y)
+            item.update()
         elif isinstance(d, ov.Heatmap):
             item.setImage(d.values, autoLevels=False, levels=(0.0, 1.0))
             item.setRect(QRectF(d.x, d.y, d.w, d.h))

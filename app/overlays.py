@@ -2,6 +2,11 @@
 
 Every coordinate is in image pixels, x = column, y = row, the same frame as FrameResult's boxes
 ([x, y, w, h], top-left corner). The frame view turns these descriptions into pyqtgraph items.
+
+Labels (Text with `near`) are placed by `place_labels` once their size on screen is known (text keeps its
+screen size at any zoom, so its size in image pixels changes with the zoom): beside what they label, never
+over a target's box (Rect with `keep_clear`), a candidate's circle or an earlier label. The selected target's
+label is placed first and drawn on its id colour with the text colour of highest contrast.
 """
 from __future__ import annotations
 
@@ -44,6 +49,7 @@ class Rect:
     color: Color
     width: float = 2.0
     dashed: bool = False
+    keep_clear: bool = False  # a target's box: no label is placed over it
 
 
 @dataclass(frozen=True)
@@ -57,10 +63,16 @@ class Circle:
 
 @dataclass(frozen=True)
 class Text:
-    x: float  # anchor: the text's top-left corner
+    x: float  # the text's top-left corner where it is not placed (`near` None)
     y: float
     text: str
     color: Color
+    fill: Color = (0, 0, 0)  # background
+    fill_alpha: int = 160
+    border: Color | None = None
+    near: tuple[float, float, float, float] | None = None  # what it labels (x, y, w, h): placed beside it
+    side: str = "right"  # the side of `near` tried first: right, above, left, below
+    priority: int = 2  # placement order, lowest first (the selected target's id 0, the annotation label 1)
 
 
 @dataclass(frozen=True)
@@ -88,7 +100,8 @@ def tracked_box(result: FrameResult) -> list:
     if result.box is None:
         return []
     x, y, w, h = result.box
-    return [Rect(x, y, w, h, FLAG_COLORS[Flag(result.flag)], 2.5, dashed=result.flag == Flag.NOT_FOUND)]
+    return [Rect(x, y, w, h, FLAG_COLORS[Flag(result.flag)], 2.5, dashed=result.flag == Flag.NOT_FOUND,
+                 keep_clear=True)]
 
 
 def search_area(result: FrameResult) -> list:
@@ -121,15 +134,45 @@ def candidate_radius(result: FrameResult) -> float:
     return 8.0
 
 
+def relative_luminance(color: Color) -> float:
+    """WCAG 2 relative luminance of an sRGB colour (0 black .. 1 white)."""
+    def channel(v: int) -> float:
+        c = v / 255.0
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(v) for v in color)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast_ratio(a: Color, b: Color) -> float:
+    """WCAG 2 contrast ratio (1 .. 21); 4.5 is the minimum for small text."""
+    la, lb = sorted((relative_luminance(a), relative_luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def readable_on(background: Color) -> Color:
+    """Black or white, whichever contrasts more with `background`."""
+    black, white = (0, 0, 0), (255, 255, 255)
+    return black if contrast_ratio(black, background) >= contrast_ratio(white, background) else white
+
+
 def candidates(result: FrameResult) -> list:
-    """A circle per candidate at its image position, coloured by its object id, with the id (and score) beside it."""
+    """A circle per candidate at its image position, coloured by its object id, with the id (and score) beside it.
+
+    Each label sits on its id colour with black or white text (dark id colours on a dark frame were
+    unreadable as coloured text); the selected target's label is opaque, framed white and placed first.
+    """
     r = candidate_radius(result)
+    chosen = result.selected
     items: list = []
     for c in result.candidates:
         color = id_color(c.object_id)
         items.append(Circle(c.x, c.y, r, color))
         label = f"{c.object_id}" if c.object_id is not None else "?"
-        items.append(Text(c.x + r + 2, c.y - r, f"{label}: {c.score:.2f}", color))
+        is_selected = chosen is not None and c is chosen
+        items.append(Text(c.x + r + 2, c.y - r, f"{label}: {c.score:.2f}", readable_on(color), fill=color,
+                          fill_alpha=255 if is_selected else 210, border=SELECTED_COLOR if is_selected else None,
+                          near=(c.x - r, c.y - r, 2 * r, 2 * r), priority=0 if is_selected else 2))
     return items
 
 
@@ -198,3 +241,76 @@ def build_overlays(result: FrameResult | None, enabled: dict[str, bool], gt_box=
         else:
             out[ov.key] = ov.build(result) if result is not None else []
     return out
+
+
+# ------------------------------------------------------------------------------------------ label placement
+LabelRect = tuple[float, float, float, float]  # x, y, w, h in image pixels
+RINGS = 24  # how far a label may move from what it labels: this many steps of half its height
+_SIDES = ("right", "above", "left", "below")
+
+
+def _positions(near: LabelRect, w: float, h: float, gap: float, side: str) -> np.ndarray:
+    """Top-left corners to try for a (w, h) label beside `near`, nearest first: the four sides (the
+    preferred one first), then the corners, on rings moving outwards by half the label's height."""
+    nx, ny, nw, nh = near
+    cy = ny + nh / 2 - h / 2
+    order = (side,) + tuple(s for s in _SIDES if s != side)
+    rows = []
+    for k in range(RINGS + 1):
+        d = gap + k * h / 2
+        at = {"right": (nx + nw + d, cy), "above": (nx, ny - h - d), "left": (nx - w - d, cy),
+              "below": (nx, ny + nh + d)}
+        rows += [at[s] for s in order]
+        rows += [(nx + nw + d, ny - h - d), (nx + nw + d, ny + nh + d), (nx - w - d, ny - h - d),
+                 (nx - w - d, ny + nh + d)]
+    return np.asarray(rows, dtype=np.float64)
+
+
+def _overlap(pos: np.ndarray, w: float, h: float, others: np.ndarray) -> np.ndarray:
+    """Area each candidate rectangle (pos rows, size w x h) shares with the rectangles `others`, summed."""
+    if len(others) == 0:
+        return np.zeros(len(pos))
+    x0, y0 = pos[:, :1], pos[:, 1:2]
+    ox, oy, ow, oh = (others[:, k][None, :] for k in range(4))
+    dx = np.clip(np.minimum(x0 + w, ox + ow) - np.maximum(x0, ox), 0, None)
+    dy = np.clip(np.minimum(y0 + h, oy + oh) - np.maximum(y0, oy), 0, None)
+    return (dx * dy).sum(axis=1)
+
+
+def _outside(pos: np.ndarray, w: float, h: float, bounds: LabelRect | None) -> np.ndarray:
+    """Area of each candidate rectangle that falls outside `bounds` (the part of the view on screen)."""
+    if bounds is None:
+        return np.zeros(len(pos))
+    inside = _overlap(pos, w, h, np.asarray([bounds], dtype=np.float64))
+    return w * h - inside
+
+
+def place_labels(texts, sizes, keep_clear, bounds: LabelRect | None = None, gap: float = 2.0) -> list:
+    """Top-left corners (image pixels) for `texts`, whose sizes in image pixels are `sizes` [(w, h)].
+
+    In priority order, each label with `near` takes the nearest position beside it that covers no
+    `keep_clear` rectangle (targets' boxes, candidates' circles) and no label placed before it, inside
+    `bounds`; where none is free (a crowded or zoomed-in view) the one covering least. Labels without
+    `near` stay where they are and are avoided by the others.
+    """
+    placed: list = [None] * len(texts)
+    taken: list[LabelRect] = []
+    clear = np.asarray([tuple(r) for r in keep_clear], dtype=np.float64).reshape(-1, 4)
+    for i in sorted(range(len(texts)), key=lambda k: texts[k].priority):
+        t, (w, h) = texts[i], sizes[i]
+        if t.near is None or not (w > 0 and h > 0):
+            x, y = t.x, t.y
+        else:
+            pos = _positions(t.near, w, h, gap, t.side)
+            others = np.vstack([clear, np.asarray(taken, dtype=np.float64).reshape(-1, 4)])
+            cost = _overlap(pos, w, h, others) + _outside(pos, w, h, bounds)
+            free = np.flatnonzero(cost <= 1e-9)
+            x, y = pos[free[0] if len(free) else int(np.argmin(cost))]
+        placed[i] = (float(x), float(y))
+        taken.append((float(x), float(y), float(w), float(h)))
+    return placed
+
+
+def rects_intersect(a: LabelRect, b: LabelRect) -> bool:
+    """Whether two rectangles share area (touching edges do not count)."""
+    return min(a[0] + a[2], b[0] + b[2]) > max(a[0], b[0]) and min(a[1] + a[3], b[1] + b[3]) > max(a[1], b[1])

@@ -1,4 +1,4 @@
-"""Background work: frame decoding and tracking, each in its own QThread.
+"""Background work: frame decoding, tracking and file writing (exports, project saves), each in its own QThread.
 
 Only plain data crosses threads: request dataclasses in, FrameResult objects and RGB arrays out.
 Both workers read the one FrameSource the studio opened (sources guard their reader with a lock) and are
@@ -12,9 +12,11 @@ import threading
 import time
 import traceback
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from tracker.boxes import validate_init_box
 from tracker.errors import InputError
@@ -365,3 +367,120 @@ class TrackingController(QObject):
         self._thread.quit()
         self._thread.wait(10000)
         self.worker.close()
+
+
+# ----------------------------------------------------------------------------------------------- files
+
+
+@dataclass(frozen=True)
+class FileJob:
+    """File work for the file thread, on a snapshot of the document (the window may edit on meanwhile).
+
+    kind "check": which existing files an export of `document` to `path` in `format` would replace;
+    "export": write it; "save": write the project (`save`, an AnnotationSession SaveJob).
+    """
+
+    kind: str
+    path: Path
+    document: object = None
+    format: str = ""
+    save: object = None
+    job_id: int = 0
+
+
+@dataclass(frozen=True)
+class FileJobDone:
+    job_id: int
+    kind: str
+    path: Path
+    format: str = ""
+    written: Path | None = None
+    replaced: tuple[Path, ...] = ()
+    error: str | None = None  # the message, naming the file; None when it went through
+
+
+class FileWorker(QObject):
+    done = Signal(object)  # FileJobDone
+
+    @Slot(object)
+    def run(self, job: FileJob) -> None:
+        from tracker.annotation.session import write_save
+        from tracker.formats.registry import files_replaced_by, write_annotations
+
+        written, replaced, error = None, (), None
+        try:
+            if job.kind == "check":
+                replaced = tuple(files_replaced_by(job.document, job.path, job.format))
+            elif job.kind == "export":
+                written = write_annotations(job.document, job.path, job.format)
+            elif job.kind == "save":
+                written = write_save(job.save)
+            else:
+                raise InputError(f"unknown file job {job.kind!r}")
+        except Exception as exc:  # noqa: BLE001 - a failed write is a message; the previous files are unchanged
+            if not isinstance(exc, InputError):
+                traceback.print_exc(file=sys.stderr)
+            error = describe_error(exc)
+        self.done.emit(FileJobDone(job.job_id, job.kind, job.path, job.format, written, replaced, error))
+
+
+class FileJobs(QObject):
+    """GUI-side handle of the file thread: exports and project saves run there, in the order submitted;
+    each job's callback runs on the GUI thread with its FileJobDone."""
+
+    _run = Signal(object)
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._thread = QThread()
+        self._thread.setObjectName("files")
+        self._worker = FileWorker()
+        self._worker.moveToThread(self._thread)
+        self._run.connect(self._worker.run)
+        self._worker.done.connect(self._done)  # queued: callbacks run on the GUI thread
+        self._worker.done.connect(self._count_done, Qt.ConnectionType.DirectConnection)  # in the file thread
+        self._thread.start()
+        self._next_id = 0
+        self._callbacks: dict[int, Callable[[FileJobDone], None]] = {}
+        self._finished = threading.Condition()
+        self._outcomes: dict[int, FileJobDone] = {}  # done in the file thread, not yet delivered
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._callbacks)
+
+    def submit(self, job: FileJob, callback: Callable[[FileJobDone], None]) -> int:
+        from dataclasses import replace
+
+        self._next_id += 1
+        self._callbacks[self._next_id] = callback
+        self._run.emit(replace(job, job_id=self._next_id))
+        return self._next_id
+
+    def _count_done(self, outcome: FileJobDone) -> None:
+        with self._finished:
+            self._outcomes[outcome.job_id] = outcome
+            self._finished.notify_all()
+
+    def _done(self, outcome: FileJobDone) -> None:
+        with self._finished:
+            self._outcomes.pop(outcome.job_id, None)
+        callback = self._callbacks.pop(outcome.job_id, None)
+        if callback is not None:
+            callback(outcome)
+
+    def flush(self) -> None:
+        """Wait for every job submitted so far and run their callbacks now (before footage is closed or the
+        window quits: a save in flight is finished and recorded, never cut off). Jobs the callbacks submit
+        (an export after its check) are waited for too."""
+        while self._callbacks:
+            job_id = min(self._callbacks)
+            with self._finished:
+                self._finished.wait_for(lambda: job_id in self._outcomes)
+                outcome = self._outcomes.pop(job_id)
+            self._callbacks.pop(job_id)(outcome)  # its queued delivery later finds no callback
+
+    def shutdown(self) -> None:
+        self.flush()
+        self._thread.quit()
+        self._thread.wait()

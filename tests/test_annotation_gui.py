@@ -8,6 +8,8 @@ import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtGui import QKeySequence
 
+from app import overlays as ov
+from studio_helpers import export_and_wait, save_and_wait, trigger_and_wait
 from app.annotation import STRIP_COLORS, attach_annotations
 from app.main_window import SAMPLE_PATH, MainWindow
 from tracker.annotation import Provenance
@@ -103,8 +105,8 @@ def test_annotation_story(qtbot, tmp_path):
     w.action("redo").trigger()
     assert doc[70].absent and doc[51].box == (101, 100, 40, 40)
     assert w.current_index == 70  # undo/redo go to the frame the step happened on
-    qtbot.waitUntil(lambda: "absent" in ctrl.label_item.textItem.toPlainText(), timeout=5000)
-    assert not ctrl.box_item.isVisible()
+    qtbot.waitUntil(lambda: any("absent" in text for text, _ in w.view.label_rects()), timeout=5000)
+    assert not any(isinstance(d, ov.Rect) for d in w.view.layer_descriptions["annotation"])  # no box drawn
 
     qtbot.waitUntil(lambda: len(ctrl.strip.colors) == 120 and ctrl.strip.colors[70] == STRIP_COLORS["absent"],
                     timeout=5000)  # the provenance strip under the timeline follows the document
@@ -125,14 +127,14 @@ def test_annotation_story(qtbot, tmp_path):
     assert doc2.differences(expected) == [] and ctrl2.session.modified
 
     for fmt, target in (("lasot", tmp_path / "export" / "sample-1"), ("mot", tmp_path / "export" / "MOT-sample")):
-        written = ctrl2.export(target, fmt)
+        written = export_and_wait(qtbot, ctrl2, target, fmt)
         assert written is not None and written.exists()
         assert read_annotations(target, fmt).differences(doc2, provenance=False) == [], fmt
     back = read_annotations(tmp_path / "export" / "sample-1", "lasot")
     assert back.absent()[70] and np.isnan(back.boxes()[70]).all()
 
     assert w2.windowTitle().endswith(" *")  # recovered, not yet saved
-    saved = ctrl2.save(tmp_path / "sample.ktproj")
+    saved = save_and_wait(qtbot, ctrl2, tmp_path / "sample.ktproj")
     assert saved is not None and not ctrl2.session.modified and not w2.windowTitle().endswith(" *")
     w2.close()
 
@@ -152,13 +154,13 @@ def test_project_open_import_and_errors(qtbot, tmp_path, monkeypatch):
     assert "gt.txt, line 2" in w.last_message
     assert ctrl.session.document.differences(before) == []
 
-    project = ctrl.save(tmp_path / "p.ktproj")
+    project = save_and_wait(qtbot, ctrl, tmp_path / "p.ktproj")
     import os
 
     monkeypatch.setattr(os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(28, "No space left on device")))
     go_to(qtbot, w, 3)
     w.action("mark_absent").trigger()
-    assert ctrl.save() is None and "No space left on device" in w.last_message
+    assert save_and_wait(qtbot, ctrl) is None and "No space left on device" in w.last_message
     monkeypatch.undo()
     w.close()
 

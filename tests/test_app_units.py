@@ -159,3 +159,28 @@ def test_weights_dialog_refuses_a_bad_file_and_unlocks_engines(qtbot, tmp_path, 
     if eng.module_present(info.target):
         assert eng.engine_status(info, dlg.weights) == (True, "")
     assert eng.engine_status(engine_info("superdimp"), dlg.weights)[0] is False
+
+
+def test_labels_are_placed_off_targets_circles_and_each_other():
+    target = (50.0, 50.0, 40.0, 30.0)
+    r = FrameResult(3, target, 0.9, candidates=(Candidate(70, 65, 0.9, 1), Candidate(75, 68, 0.5, 2),
+                                                Candidate(88, 60, 0.4, 3)), selected_id=1)
+    items = ov.candidates(r) + ov.tracked_box(r)
+    texts = [d for d in items if isinstance(d, ov.Text)]
+    clear = [(d.x, d.y, d.w, d.h) for d in items if isinstance(d, ov.Rect) and d.keep_clear]
+    clear += [(c.x - c.radius, c.y - c.radius, 2 * c.radius, 2 * c.radius) for c in items if isinstance(c, ov.Circle)]
+    sizes = [(20.0, 8.0)] * len(texts)
+    placed = ov.place_labels(texts, sizes, clear, bounds=(0, 0, 200, 150))
+    rects = [(x, y, w, h) for (x, y), (w, h) in zip(placed, sizes)]
+    for k, a in enumerate(rects):
+        assert not any(ov.rects_intersect(a, c) for c in clear)
+        assert not any(ov.rects_intersect(a, b) for b in rects[k + 1:])
+        assert 0 <= a[0] and a[0] + a[2] <= 200 and 0 <= a[1] and a[1] + a[3] <= 150
+    # the selected target's label is placed first, nearest its circle; its colours contrast
+    near = [abs(x + 10 - t.near[0] - t.near[2] / 2) + abs(y + 4 - t.near[1] - t.near[3] / 2)
+            for (x, y), t in zip(placed, texts)]
+    assert texts[0].priority == 0 and near[0] <= 40
+    assert ov.contrast_ratio(texts[0].color, texts[0].fill) >= 4.5
+    # a view with no free place: the label goes where it covers least, never nowhere
+    (only,) = ov.place_labels([texts[0]], [(500.0, 500.0)], clear, bounds=(0, 0, 200, 150))
+    assert all(np.isfinite(only))

@@ -10,6 +10,7 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
+from studio_helpers import export_and_wait, save_and_wait, trigger_and_wait
 from app.annotation import attach_annotations
 from app.main_window import SAMPLE_PATH, MainWindow
 from tracker.annotation import Provenance
@@ -178,14 +179,14 @@ def test_export_asks_before_replacing_a_sequence_folders_ground_truth(qtbot, stu
     w.action("mark_absent").trigger()  # something to export
 
     answers.paths, answers.queue = [str(seq)], ["cancel"]
-    export_action(w, "lasot").trigger()
+    assert trigger_and_wait(qtbot, ctrl, export_action(w, "lasot")).written is None
     assert len(answers.questions) == 1 and str(seq / "groundtruth.txt") in answers.questions[0][0]
     assert (seq / "groundtruth.txt").read_text() == original  # cancelled: the ground truth is intact
     assert not (seq / "full_occlusion.txt").exists()
     assert answers.saves[0][1] == str(Path.home())  # the first export starts at home, not in the data folder
 
     answers.paths, answers.queue = [str(seq)], ["overwrite"]
-    export_action(w, "lasot").trigger()
+    assert trigger_and_wait(qtbot, ctrl, export_action(w, "lasot")).written is not None
     assert (seq / "groundtruth.txt").read_text() != original and (seq / "full_occlusion.txt").exists()
     export_action(w, "lasot").trigger()  # (chooser cancelled)
     assert answers.saves[2][1] == str(seq)  # the chooser opens where the last export went
@@ -200,13 +201,13 @@ def test_every_format_asks_before_replacing(qtbot, studio, answers, tmp_path, fm
     w.action("mark_absent").trigger()
     suffix = FORMATS[fmt].suffix or (".txt" if fmt in ("otb",) else "")
     target = tmp_path / "out" / f"seq{suffix}"
-    assert ctrl.export(target, fmt) is not None and answers.questions == []  # nothing there yet: no question
+    assert export_and_wait(qtbot, ctrl, target, fmt) is not None and answers.questions == []  # nothing there yet: no question
     written = sorted(p for p in (tmp_path / "out").rglob("*") if p.is_file())
     before = {p: p.read_bytes() for p in written}
     w.go_to(3)
     w.action("mark_absent").trigger()  # the next export differs
     answers.queue = ["cancel"]
-    assert ctrl.export(target, fmt) is None
+    assert export_and_wait(qtbot, ctrl, target, fmt) is None
     assert len(answers.questions) == 1
     assert all(str(p) in answers.questions[0][0] for p in written[:6])  # every file it would replace, named
     assert {p: p.read_bytes() for p in written} == before
@@ -221,9 +222,9 @@ def test_saved_files_keep_the_umask_and_symlinked_projects_stay_links(qtbot, stu
     old = os.umask(0o022)
     try:
         (tmp_path / "real").mkdir()
-        project = ctrl.save(tmp_path / "real" / "p.ktproj")
+        project = save_and_wait(qtbot, ctrl, tmp_path / "real" / "p.ktproj")
         assert stat.S_IMODE(project.stat().st_mode) == 0o644
-        written = ctrl.export(tmp_path / "exp" / "seq", "lasot")
+        written = export_and_wait(qtbot, ctrl, tmp_path / "exp" / "seq", "lasot")
         assert stat.S_IMODE(written.stat().st_mode) == 0o644
     finally:
         os.umask(old)
@@ -238,12 +239,79 @@ def test_saved_files_keep_the_umask_and_symlinked_projects_stay_links(qtbot, stu
     with qtbot.waitSignal(w2.frameShown, timeout=10000):
         assert ctrl2.open_project(link)
     w2.action("mark_absent").trigger()
-    assert ctrl2.save() is not None
+    assert save_and_wait(qtbot, ctrl2) is not None
     assert link.is_symlink() and link.resolve() == project.resolve()
     from tracker.annotation.project import load_project
 
     assert load_project(project).document[0].absent
     w2.close()
+
+
+def test_exports_and_saves_run_in_the_file_thread_and_a_failure_loses_nothing(qtbot, studio, answers, tmp_path,
+                                                                              monkeypatch):
+    import threading
+    import time
+
+    from PySide6.QtCore import QTimer
+
+    from tracker.annotation import session as session_module
+    from tracker.formats import registry
+    from tracker.formats.registry import read_annotations
+
+    w, ctrl = studio
+    open_sample(qtbot, w)
+    draw(w, (30, 120, 40, 40))
+    gui, writers = threading.current_thread(), []
+    slow = 0.3
+
+    def slow_write(real):
+        def write(*args, **kwargs):
+            writers.append(threading.current_thread())
+            time.sleep(slow)  # a big export or project: the window must go on meanwhile
+            return real(*args, **kwargs)
+        return write
+
+    monkeypatch.setattr(registry, "write_annotations", slow_write(registry.write_annotations))
+    monkeypatch.setattr(session_module, "save_project", slow_write(session_module.save_project))
+    ticks = []
+    timer = QTimer(interval=20)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start()
+
+    target = tmp_path / "out" / "seq"
+    with qtbot.waitSignal(ctrl.exported, timeout=10000) as blocker:
+        assert ctrl.export(target, "lasot")
+        draw(w, (50, 100, 40, 40))  # an edit while the export is written: the export keeps the snapshot
+    assert blocker.args[0].error is None and blocker.args[0].written.exists()
+    assert read_annotations(target, "lasot")[0].box == (30, 120, 40, 40)
+    assert len(writers) == 2 and gui not in writers  # the check of what it replaces, then the write
+    assert len(ticks) >= 10  # ~0.6 s of writing: the GUI thread kept serving its timer
+
+    # a project save: written in the file thread; an edit made meanwhile stays unsaved
+    writers.clear()
+    with qtbot.waitSignal(ctrl.saved, timeout=10000) as blocker:
+        assert ctrl.save(tmp_path / "p.ktproj") is not None
+        draw(w, (60, 90, 40, 40))
+    assert blocker.args[0].error is None and writers and gui not in writers
+    from tracker.annotation.project import load_project
+
+    assert load_project(tmp_path / "p.ktproj").document[0].box == (50, 100, 40, 40)
+    assert ctrl.session.modified and w.windowTitle().endswith(" *")
+    timer.stop()
+
+    # failing: the folder to write into is a file. The error is on screen, nothing is lost or touched
+    slow = 0.0
+    blocker_file = tmp_path / "not-a-folder"
+    blocker_file.write_text("keep me")
+    assert export_and_wait(qtbot, ctrl, blocker_file / "seq", "lasot") is None
+    assert "Export failed" in w.last_message and "not-a-folder" in w.last_message and w.message_bar.isVisible()
+    assert save_and_wait(qtbot, ctrl, blocker_file / "p.ktproj") is None
+    assert "Not saved" in w.last_message and "not-a-folder" in w.last_message
+    assert blocker_file.read_text() == "keep me"
+    assert ctrl.session.document[0].box == (60, 90, 40, 40) and ctrl.session.modified
+    assert ctrl.session.project_path == tmp_path / "p.ktproj"  # the failed Save as did not move the project
+    assert save_and_wait(qtbot, ctrl) == tmp_path / "p.ktproj" and not ctrl.session.modified
+    assert not w.message_bar.isVisible()  # the next successful save clears the red bar
 
 
 # ---------------------------------------------------------------------------------------------------- 6: unsaved work
@@ -294,7 +362,8 @@ def test_save_as_is_ctrl_shift_s_and_the_sample_has_its_own_key(qtbot, studio, a
         QTest.keyClick(w, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     assert w.source_path == SAMPLE_PATH
     answers.paths = [str(tmp_path / "as.ktproj")]
-    QTest.keyClick(w, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    with qtbot.waitSignal(ctrl.saved, timeout=10000):  # written in the file thread
+        QTest.keyClick(w, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     assert answers.saves and answers.saves[-1][0] == "Save project"
     assert (tmp_path / "as.ktproj").exists() and ctrl.session.project_path == tmp_path / "as.ktproj"
 
@@ -358,3 +427,73 @@ def test_debug_plots_follow_a_window_break_at_retracks_and_keep_labels_apart(qtb
     table = dock.timings
     last = table.rowCount() - 1
     assert table.rowViewportPosition(last) + table.rowHeight(last) <= table.viewport().height()  # every row shows
+
+
+class CrowdEngine(StepEngine):
+    """The target (id 1) at the box centre, look-alikes inside the box (id 2), at its edge (id 3) and
+    beside it (id 4): every label's first place would cover the target's box or another label."""
+
+    name = "test-crowd"
+
+    def track(self, frame, frame_index=None):
+        from tracker.result import Candidate
+
+        r = super().track(frame, frame_index)
+        x, y, w, h = r.box
+        cx, cy = x + w / 2, y + h / 2
+        cands = (Candidate(cx, cy, 0.90, 1), Candidate(cx + 8, cy + 4, 0.61, 2),
+                 Candidate(x + w, cy - 6, 0.42, 3), Candidate(x + w + 14, cy, 0.30, 4))
+        return FrameResult(r.frame_index, r.box, 0.9, candidates=cands, selected_id=1)
+
+
+register(EngineInfo("test-crowd", f"{__name__}:CrowdEngine", "target with look-alikes around it"))
+
+
+def _labels_clear(w, index):
+    """Every label on screen (engine's candidates and the annotation label), from the drawn items: none
+    covers the target's box (tracked or annotated) or another label."""
+    from app.overlays import rects_intersect
+
+    labels = w.view.label_rects()
+    (tracked,) = w.view.overlay_descriptions["box"]
+    targets = [(tracked.x, tracked.y, tracked.w, tracked.h), w.model.box_at(index)]
+    texts = [t for t, _ in labels]
+    assert any(t.startswith("1:") for t in texts) and any(t.startswith("tracked") for t in texts), texts
+    for k, (text, rect) in enumerate(labels):
+        for target in targets:
+            assert not rects_intersect(rect, target), (text, rect, target)
+        for other_text, other in labels[k + 1:]:
+            assert not rects_intersect(rect, other), (text, rect, other_text, other)
+    return labels
+
+
+def test_labels_keep_off_the_target_and_each_other_and_the_selected_id_reads(qtbot, studio):
+    from app import overlays as ov
+
+    w, _ = studio
+    w.set_engine("test-crowd")
+    open_sample(qtbot, w)
+    draw(w, (60, 90, 40, 36))
+    wait_run(qtbot, w, lambda: QTest.keyClick(w, Qt.Key.Key_T))  # a real key: track one frame
+    qtbot.waitUntil(lambda: w.current_index == 1 and bool(w.view.overlay_descriptions.get("candidates")),
+                    timeout=5000)
+    labels = _labels_clear(w, 1)
+    assert len(labels) == 5  # four candidates and the annotation label
+
+    # the selected target's id: opaque on its id colour, framed, with text of readable contrast
+    (selected,) = [(d, item) for d, item in w.view._drawn() if isinstance(d, ov.Text) and d.text.startswith("1:")]
+    d, item = selected
+    fill = item.fill.color()
+    assert fill.alpha() == 255 and (fill.red(), fill.green(), fill.blue()) == ov.id_color(1)
+    text = item.color
+    assert ov.contrast_ratio((text.red(), text.green(), text.blue()), ov.id_color(1)) >= 4.5
+    assert item.border.style() != Qt.PenStyle.NoPen
+
+    # zoomed in on the target and out again (text keeps its screen size): placed anew each time
+    import pyqtgraph as pg
+
+    vb = w.view.viewbox
+    for factor in (0.4, 4.0):
+        vb.scaleBy((factor, factor), center=pg.Point(80, 108))
+        QApplication.processEvents()
+        _labels_clear(w, 1)

@@ -11,6 +11,7 @@ from PySide6.QtCore import QPoint, QSettings, Qt, QTimer
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QInputDialog
 
+from studio_helpers import export_and_wait, save_and_wait, trigger_and_wait
 from app.annotation import attach_annotations
 from app.main_window import SAMPLE_PATH, MainWindow
 from tracker.annotation import Provenance
@@ -220,7 +221,7 @@ def test_boxes_are_there_after_recovery_and_after_opening_a_project(qtbot, tmp_p
     track(qtbot, w2, Qt.Key.Key_T)
     assert "Draw a box" not in w2.last_message
     assert ctrl2.session.document[11].box == pytest.approx((box10[0] + 1, *box10[1:]))
-    project = ctrl2.save(tmp_path / "frames.ktproj")
+    project = save_and_wait(qtbot, ctrl2, tmp_path / "frames.ktproj")
     w2.close()
 
     w3, ctrl3, questions3 = make_window(qtbot, tmp_path, "three")
@@ -244,7 +245,7 @@ def test_the_newer_autosave_is_offered_when_the_footage_is_opened(qtbot, tmp_pat
     open_and_wait(qtbot, w, SAMPLE_PATH)
     w.n_spin.setValue(10)
     track(qtbot, w, Qt.Key.Key_R)
-    project = ctrl.save(tmp_path / "sample.ktproj")
+    project = save_and_wait(qtbot, ctrl, tmp_path / "sample.ktproj")
     assert project is not None
     track(qtbot, w, Qt.Key.Key_R)  # 10 more frames after saving
     doc = ctrl.session.document
@@ -266,7 +267,7 @@ def test_a_declined_autosave_is_not_offered_again(qtbot, tmp_path):
     open_and_wait(qtbot, w, SAMPLE_PATH)
     w.n_spin.setValue(5)
     track(qtbot, w, Qt.Key.Key_R)
-    project = ctrl.save(tmp_path / "s.ktproj")
+    project = save_and_wait(qtbot, ctrl, tmp_path / "s.ktproj")
     track(qtbot, w, Qt.Key.Key_R)
     w.close()  # unsaved work: autosaved
 

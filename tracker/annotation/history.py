@@ -171,9 +171,14 @@ class History:
     def __len__(self) -> int:
         return len(self._undo)
 
-    def mark_saved(self) -> None:
-        """Remember the current state as the one on disk (for `modified`)."""
-        self._saved_marker = self._undo[-1] if self._undo else None
+    def state(self):
+        """Where the undo stack stands now: give it to `mark_saved` once a snapshot taken now is on disk."""
+        return self._undo[-1] if self._undo else None
+
+    def mark_saved(self, state=_UNSET) -> None:
+        """Remember the current state (or `state`, from `state()` when a snapshot was taken) as the one on
+        disk (for `modified`)."""
+        self._saved_marker = self.state() if state is _UNSET else state
 
     @property
     def modified(self) -> bool:

@@ -7,6 +7,7 @@ the whole annotation workflow runs (and is tested) without Qt. The studio only h
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from collections.abc import Callable
 from pathlib import Path
 
@@ -193,19 +194,31 @@ class AnnotationSession:
     def save(self, path: str | Path | None = None) -> Path:
         """Save to `path` (or the project's path). Raises InputError with a clear message on failure;
         the previous project file is then unchanged and the autosave keeps the work."""
+        job = self.prepare_save(path)
+        write_save(job)
+        return self.finish_save(job)
+
+    def prepare_save(self, path: str | Path | None = None) -> "SaveJob":
+        """A save in three steps, for callers that write in another thread (the studio): take a snapshot
+        here, `write_save(job)` anywhere, then `finish_save(job)` here. Edits made while it is written stay
+        unsaved (the snapshot's state is what is marked saved)."""
         target = Path(path) if path is not None else self.project_path
         if target is None:
             raise InputError("this sequence has not been saved yet; choose a project file name")
         if self.history.run_in_progress:
             raise InputError("a tracker run is in progress; stop it or let it finish before saving")
-        save_project(target, self.document, self._settings_for_file())
-        self.history.mark_saved()
-        if target != self.project_path:  # the autosave follows the project it shadows
+        return SaveJob(target, self.document.copy(), self._settings_for_file(), self.history.state())
+
+    def finish_save(self, job: "SaveJob") -> Path:
+        """`job` is on disk: mark its state saved, and let the autosave follow the project it shadows."""
+        self.history.mark_saved(job.state)
+        target = job.target
+        if target != self.project_path:
             self.autosaver.discard()
             self.autosaver.close()
             self.project_path = target
             self.autosaver = self._make_autosaver(self.autosaver.enabled)
-        else:
+        elif not self.modified:  # edits made during the write keep their autosave
             self.autosaver.discard()
         return target
 
@@ -227,3 +240,18 @@ class AnnotationSession:
             self.autosaver.discard()
         self.autosaver.close()
 
+
+@dataclass(frozen=True)
+class SaveJob:
+    """A project save in flight: the file, a snapshot of the document, its settings, the undo state."""
+
+    target: Path
+    document: AnnotationDocument
+    settings: dict
+    state: object
+
+
+def write_save(job: SaveJob) -> Path:
+    """Write a prepared save (any thread: it reads only the snapshot). InputError on failure; the previous
+    file is then unchanged."""
+    return save_project(job.target, job.document, job.settings)
