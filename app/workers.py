@@ -172,6 +172,18 @@ class FrameDecoder(QObject):
 
 
 @dataclass(frozen=True)
+class TargetRun:
+    """One target's part of a run: with `init_box`, its engine is (re)initialised on `start_index` and tracks
+    start+direction .. `end_index`; without, the engine the worker holds for the target continues, tracking
+    `start_index` .. `end_index` (`start_index` right after its last tracked frame)."""
+
+    target: int
+    start_index: int
+    end_index: int
+    init_box: Box | None = None
+
+
+@dataclass(frozen=True)
 class TrackRequest:
     """One tracking run.
 
@@ -179,6 +191,9 @@ class TrackRequest:
     then tracks start+direction .. end_index. Without it, the run continues the track the worker already
     holds: `start_index` must then be the frame right after the last one tracked (in `direction`).
     `end_index` is inclusive. direction -1 tracks backwards (e.g. from a keyframe towards the start).
+
+    `targets`: several targets in one run ("track all"), each with its own engine instance; every frame is
+    decoded once for all of them. Empty: the one target `target` with the fields above.
     """
 
     engine: str
@@ -189,6 +204,11 @@ class TrackRequest:
     device: str = "cpu"
     params: dict = field(default_factory=dict)
     request_id: int = 0
+    target: int = 1
+    targets: tuple[TargetRun, ...] = ()
+
+    def parts(self) -> tuple[TargetRun, ...]:
+        return self.targets or (TargetRun(self.target, self.start_index, self.end_index, self.init_box),)
 
 
 def engine_key(engine: str, device: str, params: dict) -> tuple:
@@ -207,6 +227,17 @@ class ResultBatch:
     done: int  # frames tracked so far in this run (the initialisation not counted)
     total: int  # frames this run tracks
     fps: float  # tracked frames per second so far
+    targets: tuple[int, ...] = ()  # the target of each result
+
+
+@dataclass
+class _Held:
+    """An engine the worker holds for one target, and where it stands."""
+
+    engine: object
+    key: tuple
+    last_index: int | None = None
+    direction: int = 1
 
 
 class TrackingWorker(QObject):
@@ -221,10 +252,7 @@ class TrackingWorker(QObject):
         super().__init__()
         self._source = source
         self._num_frames = int(num_frames)
-        self._engine = None
-        self._engine_key: tuple | None = None
-        self._last_index: int | None = None  # last frame the held engine tracked
-        self._direction = 1
+        self._engines: dict[int, _Held] = {}  # target id -> its engine
         self._cancel_upto = 0  # runs with request_id <= this are cancelled
         self._lock = threading.Lock()
 
@@ -242,6 +270,7 @@ class TrackingWorker(QObject):
         status = "done"
         self.started.emit(req.request_id)
         self._pending: list[FrameResult] = []
+        self._pending_targets: list[int] = []
         self._pending_frame = None
         self._last_flush = time.perf_counter()
         self._req, self._done, self._total, self._fps = req, 0, 0, 0.0
@@ -249,43 +278,56 @@ class TrackingWorker(QObject):
             if req.direction not in (1, -1):
                 raise InputError(f"direction must be +1 or -1, got {req.direction}")
             n = self._num_frames
-            for what, idx in (("start", req.start_index), ("end", req.end_index)):
-                if not 0 <= idx < n:
-                    raise InputError(f"{what} frame {idx} is outside the sequence (frames 0..{n - 1})")
+            d = req.direction
             key = engine_key(req.engine, req.device, req.params)
-            if req.init_box is not None:
-                if self._engine is None or self._engine_key != key:
-                    self._engine, self._engine_key, self._last_index = None, None, None
-                    self._engine = create_engine(req.engine, device=req.device, **req.params)
-                    self._engine_key = key
-                frame = self._source.frame(req.start_index)
-                box = validate_init_box(req.init_box, frame.shape)
-                self._last_index = None
-                result = self._engine.initialize(frame, box, frame_index=req.start_index)
-                self._add(result, frame, req.start_index)
-                self._last_index, self._direction = req.start_index, req.direction
-                first = req.start_index + req.direction
-            else:
-                if self._engine is None or self._engine_key != key or self._last_index is None:
-                    raise InputError("there is no track to continue: draw a box first")
-                if req.start_index != self._last_index + req.direction:
-                    raise InputError(
-                        f"cannot continue from frame {req.start_index}: the track is at frame {self._last_index}"
-                    )
-                first = req.start_index
-            todo = list(range(first, req.end_index + req.direction, req.direction))
-            self._total = len(todo)
+            steps: dict[int, list[tuple[TargetRun, bool]]] = {}  # frame -> (part, initialise?)
+            for part in req.parts():
+                for what, idx in (("start", part.start_index), ("end", part.end_index)):
+                    if not 0 <= idx < n:
+                        raise InputError(f"{what} frame {idx} is outside the sequence (frames 0..{n - 1})")
+                held = self._engines.get(part.target)
+                if part.init_box is not None:
+                    steps.setdefault(part.start_index, []).append((part, True))
+                    first = part.start_index + d
+                else:
+                    if held is None or held.key != key or held.last_index is None:
+                        raise InputError("there is no track to continue: draw a box first")
+                    if part.start_index != held.last_index + d:
+                        raise InputError(f"cannot continue from frame {part.start_index}: the track is at frame "
+                                         f"{held.last_index}")
+                    first = part.start_index
+                for i in range(first, part.end_index + d, d):
+                    steps.setdefault(i, []).append((part, False))
+            order = sorted(steps, key=lambda i: i * d)
+            self._total = sum(1 for i in order if any(not init for _, init in steps[i]))
             t0 = time.perf_counter()
-            for done, i in enumerate(todo, start=1):
+            done = 0
+            for i in order:
                 if self._cancelled(req.request_id):
                     status = "cancelled"
                     break
-                frame = self._source.frame(i)
-                result = self._engine.track(frame, frame_index=i)
-                elapsed = time.perf_counter() - t0
-                self._done, self._fps = done, done / elapsed if elapsed > 0 else 0.0
-                self._add(result, frame, i)
-                self._last_index, self._direction = i, req.direction
+                frame = self._source.frame(i)  # decoded once for every target on it
+                tracked = False
+                for part, init in steps[i]:
+                    if init:
+                        held = self._engines.get(part.target)
+                        if held is None or held.key != key:
+                            self._engines.pop(part.target, None)
+                            held = _Held(create_engine(req.engine, device=req.device, **req.params), key)
+                            self._engines[part.target] = held
+                        box = validate_init_box(part.init_box, frame.shape)
+                        held.last_index = None
+                        result = held.engine.initialize(frame, box, frame_index=i)
+                    else:
+                        held = self._engines[part.target]
+                        result = held.engine.track(frame, frame_index=i)
+                        tracked = True
+                    self._add(result, frame, i, part.target)
+                    held.last_index, held.direction = i, d
+                if tracked:
+                    done += 1
+                    elapsed = time.perf_counter() - t0
+                    self._done, self._fps = done, done / elapsed if elapsed > 0 else 0.0
         except Exception as exc:  # noqa: BLE001 - engine errors become a message in the window, never a crash
             status = "failed"
             if not isinstance(exc, InputError):
@@ -295,12 +337,17 @@ class TrackingWorker(QObject):
         self._flush()
         self.finished.emit(req.request_id, status)
 
-    def _add(self, result: FrameResult, frame, index: int) -> None:
+    def forget(self, target: int) -> None:
+        """Drop the engine held for a removed target."""
+        self._engines.pop(target, None)
+
+    def _add(self, result: FrameResult, frame, index: int, target: int) -> None:
         if not isinstance(result, FrameResult):
             raise TypeError(f"the engine returned {type(result).__name__} for frame {index}, not a FrameResult")
         if result.frame_index != index:
             raise ValueError(f"the engine labelled frame {index} as frame {result.frame_index}")
         self._pending.append(result)
+        self._pending_targets.append(target)
         self._pending_frame = frame
         if time.perf_counter() - self._last_flush >= self.BATCH_INTERVAL_S:
             self._flush()
@@ -308,12 +355,12 @@ class TrackingWorker(QObject):
     def _flush(self) -> None:
         if self._pending:
             self.batch.emit(ResultBatch(self._req.request_id, tuple(self._pending), self._pending_frame,
-                                        self._done, self._total, self._fps))
-            self._pending, self._pending_frame = [], None
+                                        self._done, self._total, self._fps, tuple(self._pending_targets)))
+            self._pending, self._pending_targets, self._pending_frame = [], [], None
         self._last_flush = time.perf_counter()
 
     def close(self) -> None:
-        self._engine = None
+        self._engines = {}
 
 
 class TrackingController(QObject):
