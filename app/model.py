@@ -226,9 +226,12 @@ class StudioModel:
         return None if doc is None or not 0 <= index < len(doc) else doc[index]
 
     def suggested_box(self, index: int) -> Box | None:
-        """The sequence's ground truth of frame 0, offered there while the document has nothing on it."""
+        """The sequence's ground truth of frame 0, offered there while the document has nothing on it (and only
+        one target: the ground truth is of one object, not of the targets added since)."""
         gt = self.ground_truth
-        if index != 0 or self.annotation_at(0) is not None or gt is None or not len(gt.boxes):
+        doc = self.document
+        if index != 0 or self.annotation_at(0) is not None or gt is None or not len(gt.boxes) \
+                or doc is None or len(doc.targets) != 1:
             return None
         row = gt.boxes[0]
         if not all(math.isfinite(float(v)) for v in row) or row[2] <= 0 or row[3] <= 0:

@@ -214,3 +214,55 @@ def test_p_promotes_the_picked_candidate_and_engine_overlays_follow_the_selected
     assert w.view.overlay_descriptions.get("candidates", []) == []  # target 2 has no engine record yet
     ctrl.select_target(1)
     assert w.view.overlay_descriptions["candidates"]  # target 1's candidates are back
+
+
+def test_track_all_decodes_each_frame_once_for_every_target(qtbot, studio):
+    w, ctrl = studio
+    doc = w.model.document
+    draw_box(w, (30, 120, 40, 40))
+    ctrl.new_target()
+    draw_box(w, (300, 60, 30, 60))
+    ctrl.new_target()
+    draw_box(w, (150, 200, 20, 20))
+    source = w.tracker.worker._source
+    decoded = []
+    real = source.frame
+    source.frame = lambda i: decoded.append(i) or real(i)
+    try:
+        track_and_wait(qtbot, w, lambda: w.run_frames(30, all_targets=True))
+    finally:
+        source.frame = real
+    assert sorted(decoded) == list(range(31))  # frame 0 (three initialisations) and 1..30, once each
+    assert all(doc.track(t)[30] is not None for t in (1, 2, 3)) and doc.track(1)[31] is None
+
+
+def test_model_plans_all_targets_skipping_locked_and_boxless_ones(tmp_path):
+    from app.model import StudioModel
+    from tracker.errors import InputError
+    from tracker.sources.base import open_source
+
+    m = StudioModel()
+    m.open(open_source(SAMPLE_PATH), SAMPLE_PATH)
+    m.set_box(0, (30, 120, 40, 40))
+    two = m.new_target()
+    m.set_box(0, (300, 60, 30, 60))
+    three = m.new_target()  # no box on frame 0
+    four = m.new_target()
+    m.set_box(0, (100, 100, 20, 20))
+    m.annotations.change_target(four, locked=True)
+    plans = m.plan_all(("e",), 10)
+    assert [p.target for p in plans] == [1, two] and all(p.end == 10 for p in plans)
+    assert m.target_at(0, 310, 70) == two and m.target_at(0, 5, 5) is None
+    m.select_target(three)
+    with pytest.raises(InputError, match="frame 0 has no box"):
+        m.plan_run(("e",), 10)
+    m.select_target(four)
+    with pytest.raises(InputError, match="locked"):
+        m.plan_run(("e",), 10)
+    m.select_target(two)
+    new = m.promote_candidate(0, Candidate(200.0, 150.0, 0.4, 7))
+    assert m.document.track(new)[0].box == (185.0, 120.0, 30.0, 60.0)  # centred, sized like target 2
+    assert m.document.target(new).origin == TargetOrigin(0, 7, two)
+    m.annotations.undo()
+    assert not m.document.has_target(new)
+    m.close()
