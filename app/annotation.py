@@ -59,6 +59,10 @@ class ProvenanceStrip(ColorStrip):
             STRIP_COLORS[None if a is None else "absent" if a.absent else a.provenance] for a in doc], STRIP_COLORS[None])
 
 
+def _rgb(colour: str) -> tuple[int, int, int]:
+    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
+
+
 class AnnotationController(QObject):
     """The annotation commands of `window`; the session they act on is `window.model.annotations`.
 
@@ -88,6 +92,7 @@ class AnnotationController(QObject):
         self._build_overlay()
         self._build_strip()
         self._build_actions()
+        self._build_targets()
         window.sourceOpened.connect(self._source_opened)
         window.frameShown.connect(self._show_annotation)
         window.aboutToClose.connect(self._about_to_close)
@@ -167,6 +172,137 @@ class AnnotationController(QObject):
         stop.setChecked(self.options.stop_at_keyframe)
         stop.toggled.connect(lambda on: self.set_options(stop_at_keyframe=on))
         self._update_actions()
+
+    def _build_targets(self) -> None:
+        from PySide6.QtCore import Qt
+
+        from .objects_panel import ObjectsPanel
+
+        for key, slot in (("new_target", self.new_target), ("next_target", lambda: self.cycle_target(1)),
+                          ("prev_target", lambda: self.cycle_target(-1)), ("remove_target", self.remove_target),
+                          ("promote_candidate", self.promote_candidate), (None, None),
+                          ("track_selected", self.track_selected), ("track_all", self.track_all),
+                          ("track_all_back", lambda: self.track_all(-1))):
+            if key is None:
+                self.w.menu("Targets").addSeparator()
+                continue
+            action = self._action("Targets", key, slot)
+            if key in ("next_target", "prev_target"):  # Tab must reach the action, not move the focus
+                action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        self.panel = ObjectsPanel(self.w, self)
+        self.w.add_dock(self.panel)
+        self.w.view.viewbox.clicked.connect(self._frame_clicked)
+        self.picked_candidate = None  # (frame, Candidate) clicked on, for P
+
+    # ================================================================== targets
+    def select_target(self, target_id: int | None) -> None:
+        self.model.select_target(target_id)
+        self._target_shown()
+
+    def cycle_target(self, step: int = 1) -> int | None:
+        tid = self.model.cycle_target(step)
+        self._target_shown()
+        return tid
+
+    def _target_shown(self) -> None:
+        """A target was selected: the engine overlays and box handles now show its track."""
+        doc = self.model.document
+        if doc is None or doc.selected is None:
+            return
+        t = doc.target()
+        self.picked_candidate = None
+        if self.w.current_frame is not None:
+            self.w.view.show_overlays(self.w._overlays(self.w.current_index))
+            self.w._show_handles(self.w.current_index)
+        self.w.show_status(f"Selected {t.name} ({doc.frames_annotated(t.id)} frames annotated)")
+
+    def new_target(self) -> int | None:
+        """N: a new target, selected, with the box tool on: the box drawn next is its first."""
+        try:
+            tid = self.model.new_target()
+        except InputError as exc:
+            self.w.show_message(str(exc))
+            return None
+        self.w.start_drawing()
+        self.w.show_status(f"New target {self.model.document.target(tid).name}: drag its box on the frame")
+        return tid
+
+    def remove_target(self, target_id: int | None = None) -> None:
+        try:
+            name = self.model.document.target(target_id).name if self.model.document is not None else ""
+            self.model.remove_target(target_id)
+        except InputError as exc:
+            self.w.show_message(str(exc))
+            return
+        if self.w.tracker is not None and target_id is not None:
+            self.w.tracker.worker.forget(target_id)
+        self._target_shown()
+        self.w.show_status(f"Removed target {name} (Ctrl+Z brings it back)")
+
+    def change_target(self, target_id: int, **changes) -> None:
+        self._edit("change_target", target_id, **changes)
+
+    def add_label(self, name: str) -> None:
+        self._edit("add_label", name)
+
+    def track_selected(self, direction: int = 1) -> int | None:
+        return self.w.run_frames(None, direction)
+
+    def track_all(self, direction: int = 1) -> int | None:
+        """Every target that has a box here (and is not locked), to the end (or start), one engine each."""
+        return self.w.run_frames(None, direction, all_targets=True)
+
+    def _frame_clicked(self, x: float, y: float, right: bool) -> None:
+        """Left click: select the target whose box is there, else pick the candidate circle there (P promotes
+        it). Right click on a candidate circle: it becomes a new target at once."""
+        if self.model.document is None or self.w.tracking:
+            return
+        index = self.w.current_index
+        candidate = self._candidate_at(index, x, y)
+        if right:
+            if candidate is not None:
+                self.promote_candidate(candidate)
+            return
+        tid = self.model.target_at(index, x, y)
+        if tid is not None and tid != self.model.selected_target:
+            self.select_target(tid)
+        elif tid is None and candidate is not None:
+            self.picked_candidate = (index, candidate)
+            self.w.show_status(f"Candidate {candidate.object_id} picked: P makes it a new target")
+
+    def _candidate_at(self, index: int, x: float, y: float):
+        from .overlays import candidate_radius
+
+        r = self.w.store.get(index)
+        if r is None or not r.candidates:
+            return None
+        radius = candidate_radius(r) + 2
+        near = [((c.x - x) ** 2 + (c.y - y) ** 2, k) for k, c in enumerate(r.candidates)
+                if (c.x - x) ** 2 + (c.y - y) ** 2 <= radius ** 2]
+        return r.candidates[min(near)[1]] if near else None
+
+    def promote_candidate(self, candidate=None) -> int | None:
+        """A candidate of this frame becomes a new target (the given one, else the one clicked on, else the
+        strongest candidate that is not the one the engine chose)."""
+        index = self.w.current_index
+        if candidate is None and self.picked_candidate is not None and self.picked_candidate[0] == index:
+            candidate = self.picked_candidate[1]
+        if candidate is None:
+            r = self.w.store.get(index)
+            others = [] if r is None else [c for c in r.candidates if c.object_id != r.selected_id]
+            if not others:
+                self.w.show_message(f"Frame {index} has no candidate besides the target to promote; track first")
+                return None
+            candidate = max(others, key=lambda c: c.score)
+        try:
+            tid = self.model.promote_candidate(index, candidate)
+        except InputError as exc:
+            self.w.show_message(str(exc))
+            return None
+        self.picked_candidate = None
+        self._target_shown()
+        self.w.show_status(f"Candidate {candidate.object_id} is now target {self.model.document.target(tid).name}")
+        return tid
 
     # ================================================================== session lifecycle
     def _source_opened(self, source) -> None:
@@ -349,21 +485,38 @@ class AnnotationController(QObject):
         return k
 
     def _show_annotation(self, index: int) -> None:
-        """The frame's annotation box (colour and dashes by provenance) and its label, drawn by the frame
-        view with the engine's overlays, so the label is placed off the target and off the other labels."""
-        a = None if self.session is None or index >= len(self.session.document) else self.session.document[index]
+        """Every visible target's box on this frame, drawn by the frame view with the engine's overlays (labels
+        placed off the targets and off each other): the selected one by provenance (colour, dashes) with its
+        state, the others in their label's colour with their name."""
+        doc = None if self.session is None else self.session.document
         items: list = []
-        if a is not None and a.box is None:
-            items.append(ov.Text(4, 4, f"absent ({a.provenance.value})", LABEL_TEXT))
-        elif a is not None:
-            color, dashed = PROVENANCE_STYLE[a.provenance]
-            x, y, w, h = a.box
-            text = "keyframe" if a.is_keyframe else a.provenance.value
-            if a.presence is not None:
-                text += f" {a.presence:.2f}"
-            items.append(ov.Rect(x, y, w, h, color, 2.0, dashed, keep_clear=True))
-            items.append(ov.Text(x, y, text, LABEL_TEXT, fill_alpha=190, near=(x, y, w, h), side="above",
-                                 priority=1))
+        if doc is not None and 0 <= index < len(doc):
+            many = len(doc.targets) > 1
+            for t in doc.targets:
+                if not t.visible or t.id == doc.selected:
+                    continue
+                a = doc.track(t.id)[index]
+                if a is None or a.box is None:
+                    continue
+                colour = _rgb(doc.colour(t.id))
+                x, y, w, h = a.box
+                items.append(ov.Rect(x, y, w, h, colour, 1.5, not a.is_keyframe, keep_clear=True))
+                items.append(ov.Text(x, y, t.name, LABEL_TEXT, fill_alpha=170, border=colour, near=(x, y, w, h),
+                                     side="above", priority=3))
+            a = doc[index] if doc.selected is not None and doc.target().visible else None
+            prefix = f"{doc.target().name} " if many and doc.selected is not None else ""
+            if a is not None and a.box is None:
+                items.append(ov.Text(4, 4, f"{prefix}absent ({a.provenance.value})", LABEL_TEXT))
+            elif a is not None:
+                color, dashed = PROVENANCE_STYLE[a.provenance]
+                x, y, w, h = a.box
+                text = "keyframe" if a.is_keyframe else a.provenance.value
+                if a.presence is not None:
+                    text += f" {a.presence:.2f}"
+                items.append(ov.Rect(x, y, w, h, color, 2.0 if not many else 2.5, dashed, keep_clear=True))
+                items.append(ov.Text(x, y, prefix + text, LABEL_TEXT, fill_alpha=190, near=(x, y, w, h),
+                                     side="above", priority=1,
+                                     border=_rgb(doc.colour()) if many else None))
         self.overlay = items
         self.w.view.set_layer("annotation", items)
 
@@ -543,11 +696,13 @@ class AnnotationController(QObject):
             from tracker.formats.registry import detect_format
 
             if detect_format(path) == "mot" and len(ids := mot.track_ids(path)) > 1:
-                choice, ok = QInputDialog.getItem(self.w, "Import MOT track", "Which track (object id)?",
-                                                  [str(i) for i in ids], 0, False)
+                every = f"all {len(ids)} tracks"
+                choice, ok = QInputDialog.getItem(self.w, "Import MOT tracks", "Which tracks (object ids)?",
+                                                  [every] + [str(i) for i in ids], 0, False)
                 if not ok:
                     return
-                options["object_id"] = int(choice)
+                if choice != every:
+                    options["object_id"] = int(choice)
         except InputError:
             pass  # import_file reports it
         self.import_file(path, **options)

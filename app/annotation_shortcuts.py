@@ -21,6 +21,15 @@ ANNOTATION_SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("prev_keyframe", "Shift+K", "Previous keyframe", "Annotate"),
     Shortcut("absent_threshold", "", "Automatic absent threshold...", "Annotate"),
     Shortcut("stop_at_keyframe", "", "Re-track stops at the next keyframe", "Annotate"),
+    Shortcut("new_target", "N", "New target (draw its box next)", "Targets"),
+    Shortcut("next_target", "Tab", "Select the next target", "Targets"),
+    Shortcut("prev_target", "Shift+Tab", "Select the previous target", "Targets"),
+    Shortcut("remove_target", "Shift+Del", "Remove the selected target (Delete in the objects panel)", "Targets"),
+    Shortcut("promote_candidate", "P", "Candidate becomes a target (the clicked one, else the strongest distractor)",
+             "Targets"),
+    Shortcut("track_selected", "", "Track the selected target to the end", "Targets"),
+    Shortcut("track_all", "Ctrl+Shift+R", "Track all targets to the end", "Targets"),
+    Shortcut("track_all_back", "", "Track all targets backwards to the start", "Targets"),
     Shortcut("annotation_shortcuts", "", "Annotation shortcuts", "Help"),
 )
 

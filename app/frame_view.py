@@ -40,10 +40,19 @@ class FrameViewBox(pg.ViewBox):
     """A ViewBox where, in draw mode, a left drag draws a box (middle drag and the wheel still pan and zoom)."""
 
     boxDragged = Signal(object, bool)  # (x, y, w, h) in image pixels, finished?
+    clicked = Signal(float, float, bool)  # image x, y; right button?
 
     def __init__(self):
         super().__init__(lockAspect=True, invertY=True, enableMenu=False)
         self.draw_mode = False
+
+    def mouseClickEvent(self, ev):
+        if ev.button() in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
+            ev.accept()
+            p = self.mapSceneToView(ev.scenePos())
+            self.clicked.emit(float(p.x()), float(p.y()), ev.button() == Qt.MouseButton.RightButton)
+            return
+        super().mouseClickEvent(ev)
 
     def mouseDragEvent(self, ev, axis=None):
         if self.draw_mode and ev.button() == Qt.MouseButton.LeftButton:

@@ -39,7 +39,8 @@ from .frame_view import FrameView
 from .shortcuts import BY_ACTION
 from .model import StudioModel
 from .timeline import NumberBox, Timeline
-from .workers import FrameCounter, FrameDecoder, TrackingController, TrackRequest, describe_error, engine_key
+from .workers import (FrameCounter, FrameDecoder, TargetRun, TrackingController, TrackRequest, describe_error,
+                      engine_key)
 
 SAMPLE_PATH = RESOURCES / "sample"
 MAX_RECENT = 10
@@ -714,9 +715,10 @@ class MainWindow(QMainWindow):
         return self.device_combo.currentText()
 
     def run_frames(self, count: int | None, direction: int = 1, until_keyframe: bool = False,
-                   reinitialise: bool = False) -> int | None:
+                   reinitialise: bool = False, all_targets: bool = False) -> int | None:
         """Track `count` frames from the current one (None: to the end, or the start when going backwards;
-        `until_keyframe`: stop before the next manual keyframe; `reinitialise`: never continue the engine).
+        `until_keyframe`: stop before the next manual keyframe; `reinitialise`: never continue the engine),
+        for the selected target, or with `all_targets` for every target that can be (one engine each).
 
         What the run starts from is the model's decision (`StudioModel.plan_run`, the rules in docs/studio.md).
         Returns the request id, or None (with the reason on screen).
@@ -733,14 +735,22 @@ class MainWindow(QMainWindow):
             return None
         params = engine_params(name, self.weights())
         try:
-            plan = self.model.plan_run(engine_key(name, device, params), count, direction,
-                                       until_keyframe=until_keyframe, reinitialise=reinitialise)
-            self.model.begin_run(plan, name)
+            key = engine_key(name, device, params)
+            if all_targets:
+                plans = self.model.plan_all(key, count, direction, until_keyframe=until_keyframe,
+                                            reinitialise=reinitialise)
+            else:
+                plans = [self.model.plan_run(key, count, direction, until_keyframe=until_keyframe,
+                                             reinitialise=reinitialise)]
+            self.model.begin_run(plans, name)
         except InputError as exc:
             self.show_message(str(exc))
             return None
-        start = plan.start if plan.init_box is not None else plan.first_tracked
-        request = TrackRequest(name, start, plan.end, plan.init_box, direction, device, params)
+        parts = tuple(TargetRun(p.target, p.start if p.init_box is not None else p.first_tracked, p.end, p.init_box)
+                      for p in plans)
+        plan = plans[0]
+        request = TrackRequest(name, parts[0].start_index, plan.end, plan.init_box, direction, device, params,
+                               target=plan.target, targets=parts if len(parts) > 1 else ())
         self.view.hide_box()
         self.view.set_draw_mode(False)
         self._play_timer.stop()
@@ -779,7 +789,7 @@ class MainWindow(QMainWindow):
         self._series_timer.start()
 
     def _on_batch(self, batch) -> None:
-        self.model.add_results(batch.results)
+        self.model.add_results(batch.results, batch.targets or None)
         for result in batch.results:
             self.tracked_count += 1
             self.resultArrived.emit(result)

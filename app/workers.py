@@ -18,11 +18,10 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from tracker.boxes import validate_init_box
 from tracker.errors import InputError
 from tracker.registry import create_engine
 from tracker.result import Box, FrameResult
-from tracker.runloop import RunPlan, Step, engine_uses_torch, run_engine
+from tracker.runloop import RunPlan, Step, TargetPlan, engine_uses_torch, run_engines
 from tracker.sources.base import FrameSource
 from tracker.threads import governor_for_run
 
@@ -173,18 +172,16 @@ class FrameDecoder(QObject):
 # ----------------------------------------------------------------------------------------------- tracking
 
 
-class _CheckedFrames:
-    """The source as the run loop reads it: the initialisation frame's box is checked against that frame
-    (a box outside the image is refused before the engine sees it, naming the frame)."""
+@dataclass(frozen=True)
+class TargetRun:
+    """One target's part of a run: with `init_box`, its engine is (re)initialised on `start_index` and tracks
+    start+direction .. `end_index`; without, the engine the worker holds for the target continues, tracking
+    `start_index` .. `end_index` (`start_index` right after its last tracked frame)."""
 
-    def __init__(self, source: FrameSource, init_box: Box | None, start: int):
-        self._source, self._init_box, self._start = source, init_box, start
-
-    def __getitem__(self, index: int):
-        frame = self._source.frame(index)
-        if self._init_box is not None and index == self._start:
-            validate_init_box(self._init_box, frame.shape)
-        return frame
+    target: int
+    start_index: int
+    end_index: int
+    init_box: Box | None = None
 
 
 @dataclass(frozen=True)
@@ -195,6 +192,9 @@ class TrackRequest:
     then tracks start+direction .. end_index. Without it, the run continues the track the worker already
     holds: `start_index` must then be the frame right after the last one tracked (in `direction`).
     `end_index` is inclusive. direction -1 tracks backwards (e.g. from a keyframe towards the start).
+
+    `targets`: several targets in one run ("track all"), each with its own engine instance; every frame is
+    decoded once for all of them. Empty: the one target `target` with the fields above.
     """
 
     engine: str
@@ -205,6 +205,11 @@ class TrackRequest:
     device: str = "cpu"
     params: dict = field(default_factory=dict)
     request_id: int = 0
+    target: int = 1
+    targets: tuple[TargetRun, ...] = ()
+
+    def parts(self) -> tuple[TargetRun, ...]:
+        return self.targets or (TargetRun(self.target, self.start_index, self.end_index, self.init_box),)
 
 
 def engine_key(engine: str, device: str, params: dict) -> tuple:
@@ -223,6 +228,17 @@ class ResultBatch:
     done: int  # frames tracked so far in this run (the initialisation not counted)
     total: int  # frames this run tracks
     fps: float  # tracked frames per second so far
+    targets: tuple[int, ...] = ()  # the target of each result
+
+
+@dataclass
+class _Held:
+    """An engine the worker holds for one target, and where it stands."""
+
+    engine: object
+    key: tuple
+    last_index: int | None = None
+    direction: int = 1
 
 
 class TrackingWorker(QObject):
@@ -237,11 +253,8 @@ class TrackingWorker(QObject):
         super().__init__()
         self._source = source
         self._num_frames = int(num_frames)
-        self._engine = None
-        self._engine_key: tuple | None = None
-        self._governor = None  # the held engine's ThreadGovernor (engines on torch)
-        self._last_index: int | None = None  # last frame the held engine tracked
-        self._direction = 1
+        self._engines: dict[int, _Held] = {}  # target id -> its engine
+        self._governor = None  # the thread policy (tracker.threads, $KEEPTRACK_THREADS) when an engine uses torch
         self._cancel_upto = 0  # runs with request_id <= this are cancelled
         self._lock = threading.Lock()
 
@@ -261,25 +274,28 @@ class TrackingWorker(QObject):
         status = "done"
         self.started.emit(req.request_id)
         self._pending: list[FrameResult] = []
+        self._pending_targets: list[int] = []
         self._pending_frame = None
         self._last_flush = time.perf_counter()
         self._req, self._done, self._total, self._fps = req, 0, 0, 0.0
         try:
-            plan = self._plan(req)
-            frames = _CheckedFrames(self._source, req.init_box, req.start_index)
-            self._total = len(plan.frames)
+            parts = self._plan(req)
+            self._total = sum(len(p.plan.frames) for p in parts)
             t0 = time.perf_counter()
+            tracked_frames: set[int] = set()
 
-            def on_step(step: Step) -> None:
-                if not step.initial:
+            def on_step(target: int, step: Step) -> None:
+                if not step.initial and step.index not in tracked_frames:
+                    tracked_frames.add(step.index)
                     elapsed = time.perf_counter() - t0
-                    self._done += 1
+                    self._done = len(tracked_frames)
                     self._fps = self._done / elapsed if elapsed > 0 else 0.0
-                self._add(step.result, step.frame, step.index)
-                self._last_index, self._direction = step.index, req.direction
+                self._add(step.result, step.frame, step.index, target)
+                held = self._engines[target]
+                held.last_index, held.direction = step.index, req.direction
 
-            end = run_engine(self._engine, frames, plan, on_step, lambda: self._cancelled(req.request_id),
-                             self._governor)
+            end = run_engines(parts, self._source, on_step, lambda: self._cancelled(req.request_id),
+                              self._governor, req.direction)
             if end.cancelled:
                 status = "cancelled"
             elif end.failure is not None:
@@ -293,42 +309,52 @@ class TrackingWorker(QObject):
         self._flush()
         self.finished.emit(req.request_id, status)
 
-    def _plan(self, req: TrackRequest) -> RunPlan:
-        """The run loop's plan for a request; creates (or keeps) the engine, refuses what cannot run."""
+    def _plan(self, req: TrackRequest) -> list[TargetPlan]:
+        """The run loop's plan of each target of a request; creates (or keeps) each target's engine, refuses
+        what cannot run."""
         if req.direction not in (1, -1):
             raise InputError(f"direction must be +1 or -1, got {req.direction}")
-        n = self._num_frames
-        for what, idx in (("start", req.start_index), ("end", req.end_index)):
-            if not 0 <= idx < n:
-                raise InputError(f"{what} frame {idx} is outside the sequence (frames 0..{n - 1})")
+        n, d = self._num_frames, req.direction
         key = engine_key(req.engine, req.device, req.params)
-        if req.init_box is not None:
-            if self._engine is None or self._engine_key != key:
-                self._engine, self._engine_key, self._last_index, self._governor = None, None, None, None
-                self._engine = create_engine(req.engine, device=req.device, **req.params)
-                self._engine_key = key
-                # the thread policy of every run (tracker.threads, $KEEPTRACK_THREADS) for engines on torch
-                self._governor = governor_for_run() if engine_uses_torch(self._engine) else None
-            self._last_index = None
-            first = req.start_index + req.direction
-        else:
-            if self._engine is None or self._engine_key != key or self._last_index is None:
-                raise InputError("there is no track to continue: draw a box first")
-            if req.start_index != self._last_index + req.direction:
-                raise InputError(
-                    f"cannot continue from frame {req.start_index}: the track is at frame {self._last_index}"
-                )
-            first = req.start_index
-        todo = range(first, req.end_index + req.direction, req.direction)
-        start = req.start_index if req.init_box is not None else self._last_index
-        return RunPlan(start, req.init_box, todo)
+        parts, created = [], False
+        for part in req.parts():
+            for what, idx in (("start", part.start_index), ("end", part.end_index)):
+                if not 0 <= idx < n:
+                    raise InputError(f"{what} frame {idx} is outside the sequence (frames 0..{n - 1})")
+            held = self._engines.get(part.target)
+            if part.init_box is not None:
+                if held is None or held.key != key:
+                    held = _Held(create_engine(req.engine, device=req.device, **req.params), key)
+                    self._engines[part.target] = held
+                    created = True
+                held.last_index = None
+                start, first = part.start_index, part.start_index + d
+            else:
+                if held is None or held.key != key or held.last_index is None:
+                    raise InputError("there is no track to continue: draw a box first")
+                if part.start_index != held.last_index + d:
+                    raise InputError(f"cannot continue from frame {part.start_index}: the track is at frame "
+                                     f"{held.last_index}")
+                start, first = held.last_index, part.start_index
+            plan = RunPlan(start, part.init_box, range(first, part.end_index + d, d))
+            parts.append(TargetPlan(part.target, held.engine, plan))
+        if not any(engine_uses_torch(p.engine) for p in parts):
+            self._governor = None
+        elif self._governor is None or created:
+            self._governor = governor_for_run()
+        return parts
 
-    def _add(self, result: FrameResult, frame, index: int) -> None:
+    def forget(self, target: int) -> None:
+        """Drop the engine held for a removed target."""
+        self._engines.pop(target, None)
+
+    def _add(self, result: FrameResult, frame, index: int, target: int) -> None:
         if not isinstance(result, FrameResult):
             raise TypeError(f"the engine returned {type(result).__name__} for frame {index}, not a FrameResult")
         if result.frame_index != index:
             raise ValueError(f"the engine labelled frame {index} as frame {result.frame_index}")
         self._pending.append(result)
+        self._pending_targets.append(target)
         self._pending_frame = frame
         if time.perf_counter() - self._last_flush >= self.BATCH_INTERVAL_S:
             self._flush()
@@ -336,12 +362,12 @@ class TrackingWorker(QObject):
     def _flush(self) -> None:
         if self._pending:
             self.batch.emit(ResultBatch(self._req.request_id, tuple(self._pending), self._pending_frame,
-                                        self._done, self._total, self._fps))
-            self._pending, self._pending_frame = [], None
+                                        self._done, self._total, self._fps, tuple(self._pending_targets)))
+            self._pending, self._pending_targets, self._pending_frame = [], [], None
         self._last_flush = time.perf_counter()
 
     def close(self) -> None:
-        self._engine = None
+        self._engines = {}
 
 
 class TrackingController(QObject):

@@ -39,7 +39,7 @@ def test_save_and_open_give_the_same_document(tmp_path):
     doc = sample_document()
     path = save_project(tmp_path / "a.ktproj", doc, {"engine": "csrt"})
     data = json.loads(path.read_text())
-    assert data["format"] == PROJECT_FORMAT and data["version"] == 1 and data["source"] == "/data/seq.avi"
+    assert data["format"] == PROJECT_FORMAT and data["version"] == 2 and data["source"] == "/data/seq.avi"
     project = load_project(path)
     assert project.document.differences(doc, debug=True) == []
     assert project.settings == {"engine": "csrt"}
@@ -86,7 +86,7 @@ def test_source_found_when_project_and_video_move_together(tmp_path):
     ('{"format": "other"}', "not a KeepTrack Studio project"),
     (json.dumps({"format": PROJECT_FORMAT, "version": 99}), "newer version"),
     (json.dumps({"format": PROJECT_FORMAT, "version": 1, "num_frames": 3, "frames": [[0, 1, 2]]}),
-     "frame entry 0 is malformed"),
+     r"frames\[0\] is malformed"),
     (json.dumps({"format": PROJECT_FORMAT, "version": 1}), "missing field 'num_frames'"),
 ])
 def test_bad_project_files_get_clear_errors(tmp_path, text, message):

@@ -29,11 +29,13 @@ def test_batch_conversion_names_outputs_by_sequence(tmp_path, otb, capsys):
         assert back.differences(read_annotations(otb / name), provenance=False) == []
 
 
-def test_multi_track_mot_needs_an_object_id(tmp_path, capsys):
+def test_multi_track_mot_converts_every_track_or_the_one_asked_for(tmp_path, capsys):
     f = tmp_path / "gt.txt"
-    f.write_text("1,1,1,1,5,5,1,1,1\n1,2,9,9,5,5,1,1,1\n2,2,10,9,5,5,1,1,1\n")
-    assert cli_main(["convert", str(f), "--to", "vot", str(tmp_path / "a.txt")]) == 2
-    assert "holds 2 tracks (1, 2); choose one" in capsys.readouterr().err
+    f.write_text("1,1,1,1,5,5,1,1,1\n1,2,9,9,5,5,1,3,1\n2,2,10,9,5,5,1,3,1\n")
+    assert cli_main(["convert", str(f), "--to", "vot", str(tmp_path / "all" / "a.txt")]) == 0
+    assert "2 targets" in capsys.readouterr().out
+    assert (tmp_path / "all" / "pedestrian-1" / "a.txt").read_text() == "1,1,5,5\n0\n"
+    assert (tmp_path / "all" / "car-2" / "a.txt").read_text() == "9,9,5,5\n10,9,5,5\n"
     assert cli_main(["convert", str(f), "--object-id", "2", "--to", "vot", str(tmp_path / "a.txt")]) == 0
     assert (tmp_path / "a.txt").read_text() == "9,9,5,5\n10,9,5,5\n"
 

@@ -118,8 +118,10 @@ def test_batch_convert_keeps_every_output_inside_out(tmp_path):
     assert len(folders) == len(names)  # two inputs named "same" do not overwrite each other
     for folder in out.iterdir():
         lines = (folder / "seqinfo.ini").read_text().splitlines()
-        keys = [line.split("=")[0] for line in lines[1:]]
-        assert lines[0] == "[Sequence]" and keys == ["name", "imDir", "frameRate", "seqLength", "imExt"], lines
+        sequence = lines[:lines.index("")] if "" in lines else lines
+        keys = [line.split("=")[0] for line in sequence[1:]]
+        assert lines[0] == "[Sequence]" and keys == ["name", "frameRate", "seqLength"], lines
+        assert lines[len(sequence):] == ["", "[Labels]", "1 = object"], lines
 
 
 @pytest.mark.parametrize("content, fmt, extra", [

@@ -12,6 +12,9 @@ with its own `on_step` / `should_stop`.
 - A frame that cannot be read or an input the engine refuses (InputError: corrupt JPEG, bad box) ends the
   run cleanly: the steps so far stand, and the RunEnd names the frame and the reason. Other exceptions
   (bugs) propagate.
+- Several targets (the studio's "track all"): `run_engines` drives one engine per target and reads each
+  frame once for all of them; `run_engine` is its one-target case.
+- An initial box the engine refuses (InputError: outside the image) ends the run like an unreadable frame.
 - Thread count: a ThreadGovernor (tracker.threads) is ticked after each frame, so the intra-op threads
   follow the machine's load. The studio gives one to engines that use torch (`engine_uses_torch`).
 """
@@ -69,51 +72,89 @@ class RunEnd:
         return self.steps == self.planned and not self.cancelled and self.failure is None
 
 
+@dataclass(frozen=True)
+class TargetPlan:
+    """One target's part of a run over several targets: its engine and its plan."""
+
+    target: int
+    engine: object
+    plan: RunPlan
+
+
 @dataclass
 class _State:
     box: Box | None = None
-    steps: int = 0
 
 
 def run_engine(engine, frames, plan: RunPlan, on_step: Callable[[Step], None] | None = None,
                should_stop: Callable[[], bool] | None = None, governor=None) -> RunEnd:
     """Drive `engine` over `plan`, reading frames from `frames` (anything indexable by frame number,
     e.g. a FrameSource), and report each frame to `on_step`. Returns how the run ended."""
-    state = _State(box=None if plan.init_box is None else tuple(float(v) for v in plan.init_box))
-    planned = len(plan)
-    current = plan.start
+    report = None if on_step is None else (lambda _target, step: on_step(step))
+    return run_engines([TargetPlan(0, engine, plan)], frames, report, should_stop, governor)
 
-    def report(index: int, result: FrameResult, seconds: float, initial: bool, frame) -> None:
-        if result.box is not None:
-            state.box = tuple(float(v) for v in result.box)
-        box = state.box if state.box is not None else (float("nan"),) * 4
-        state.steps += 1
-        if on_step is not None:
-            on_step(Step(index, result, box, seconds, initial, frame))
-        if governor is not None:
-            governor.tick()
 
+def run_engines(parts: Sequence[TargetPlan], frames, on_step: Callable[[int, Step], None] | None = None,
+                should_stop: Callable[[], bool] | None = None, governor=None, direction: int = 1) -> RunEnd:
+    """Drive one engine per target over its plan, reading each frame once for every target on it, and
+    report each (target, step). One plan runs in its own order; several are merged by frame number in
+    `direction` (+1 forward, -1 backward), each target initialised on its start frame."""
+    schedule = _schedule(parts, direction)
+    states = {p.target: _State(None if p.plan.init_box is None else tuple(float(v) for v in p.plan.init_box))
+              for p in parts}
+    planned = sum(len(p.plan) for p in parts)
+    steps = 0
+    current = schedule[0][0] if schedule else 0
     try:
-        if plan.init_box is not None:
-            frame = frames[plan.start]
-            t0 = time.perf_counter()
-            result = engine.initialize(frame, plan.init_box, plan.start)
-            report(plan.start, result, time.perf_counter() - t0, True, frame)
-        for index in plan.frames:
-            if should_stop is not None and should_stop():
-                return RunEnd(state.steps, planned, cancelled=True, thread_changes=_changes(governor))
+        for index, todo in schedule:
+            if should_stop is not None and any(not initial for _, initial in todo) and should_stop():
+                return RunEnd(steps, planned, cancelled=True, thread_changes=_changes(governor))
             current = index
             frame = frames[index]
-            t0 = time.perf_counter()
-            result = engine.track(frame, index)
-            report(index, result, time.perf_counter() - t0, False, frame)
+            for part, initial in todo:
+                t0 = time.perf_counter()
+                if initial:
+                    result = part.engine.initialize(frame, part.plan.init_box, index)
+                else:
+                    result = part.engine.track(frame, index)
+                seconds = time.perf_counter() - t0
+                state = states[part.target]
+                if result.box is not None:
+                    state.box = tuple(float(v) for v in result.box)
+                kept = state.box if state.box is not None else (float("nan"),) * 4
+                steps += 1
+                if on_step is not None:
+                    on_step(part.target, Step(index, result, kept, seconds, initial, frame))
+            if governor is not None:
+                governor.tick()
     except InputError as exc:
         message = str(exc)
         if f"frame {current}" not in message:
             message = f"frame {current}: {message}"
-        return RunEnd(state.steps, planned, failed_frame=current, failure=message,
-                      thread_changes=_changes(governor))
-    return RunEnd(state.steps, planned, thread_changes=_changes(governor))
+        return RunEnd(steps, planned, failed_frame=current, failure=message, thread_changes=_changes(governor))
+    return RunEnd(steps, planned, thread_changes=_changes(governor))
+
+
+def _schedule(parts: Sequence[TargetPlan], direction: int) -> list[tuple[int, list[tuple[TargetPlan, bool]]]]:
+    """The frames a run visits, in order, each with its (part, initialise?) steps."""
+    if len({p.target for p in parts}) != len(parts):
+        raise ValueError("each target may have one plan in a run")
+    if len(parts) == 1:
+        part = parts[0]
+        order = [(part.plan.start, [(part, True)])] if part.plan.init_box is not None else []
+        return order + [(i, [(part, False)]) for i in part.plan.frames]
+    if direction not in (1, -1):
+        raise InputError(f"direction must be +1 or -1, got {direction}")
+    by_frame: dict[int, list[tuple[TargetPlan, bool]]] = {}
+    for part in parts:
+        if part.plan.init_box is not None:
+            by_frame.setdefault(part.plan.start, []).append((part, True))
+        frames = list(part.plan.frames)
+        if any((b - a) * direction <= 0 for a, b in zip(frames, frames[1:])):
+            raise InputError(f"target {part.target}'s frames do not run in the run's direction ({direction:+d})")
+        for i in frames:
+            by_frame.setdefault(i, []).append((part, False))
+    return sorted(by_frame.items(), key=lambda kv: kv[0] * direction)
 
 
 def engine_uses_torch(engine) -> bool:

@@ -1,51 +1,94 @@
-"""Undo/redo: every change to a document is an `Edit` (old and new value of each touched frame),
-applied and recorded by a bounded `History`. A whole tracker run is recorded as one Edit
-(see retrack.TrackingRun, which uses `History.begin_run`).
+"""Undo/redo: every change to a document is an `Edit` (old and new value of each touched frame of each
+target, and of each target and the label list it changes), applied and recorded by a bounded `History`.
+A whole tracker run, over one target or all of them, is recorded as one Edit (see retrack.TrackingRun,
+which uses `History.begin_run`).
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ..errors import InputError
 from ..result import FrameResult
-from .document import AnnotationDocument, FrameAnnotation
+from .document import AnnotationDocument, FrameAnnotation, Label, Target
 
 _UNSET = object()
 
 
+Key = tuple[int, int]  # (target id, frame)
+
+
 @dataclass
 class Edit:
-    """One undoable step: the frames it touches with their values before and after."""
+    """One undoable step: the (target, frame)s it touches with their values before and after, and the
+    targets (None: not there) and label list it changes."""
 
     description: str
     frame: int  # where it happened: the studio jumps there on undo/redo
-    before: dict[int, FrameAnnotation | None] = field(default_factory=dict)
-    after: dict[int, FrameAnnotation | None] = field(default_factory=dict)
-    debug_before: dict[int, FrameResult | None] = field(default_factory=dict)
-    debug_after: dict[int, FrameResult | None] = field(default_factory=dict)
+    before: dict[Key, FrameAnnotation | None] = field(default_factory=dict)
+    after: dict[Key, FrameAnnotation | None] = field(default_factory=dict)
+    debug_before: dict[Key, FrameResult | None] = field(default_factory=dict)
+    debug_after: dict[Key, FrameResult | None] = field(default_factory=dict)
+    targets_before: dict[int, Target | None] = field(default_factory=dict)
+    targets_after: dict[int, Target | None] = field(default_factory=dict)
+    labels_before: tuple[Label, ...] | None = None
+    labels_after: tuple[Label, ...] | None = None
+    target: int | None = None  # the target it is about (the studio selects it on undo/redo)
 
     @property
     def frames(self) -> list[int]:
-        return sorted(set(self.after) | set(self.debug_after))
+        return sorted({i for _, i in self.after} | {i for _, i in self.debug_after})
+
+    @property
+    def targets(self) -> list[int]:
+        """The targets whose frames or attributes it changes."""
+        return sorted({t for t, _ in self.after} | {t for t, _ in self.debug_after} | set(self.targets_after))
 
     def __bool__(self) -> bool:
-        return bool(self.after or self.debug_after)
+        return bool(self.after or self.debug_after or self.targets_after or self.labels_after is not None)
+
+    def apply(self, doc: AnnotationDocument, undo: bool = False) -> None:
+        if undo:
+            doc._apply(self.before, self.debug_before, self.targets_before, self.labels_before)
+        else:
+            doc._apply(self.after, self.debug_after, self.targets_after, self.labels_after)
 
 
 def make_edit(doc: AnnotationDocument, description: str, frame: int,
               changes: Mapping[int, FrameAnnotation | None],
-              debug: Mapping[int, FrameResult | None] | None = None) -> Edit:
-    """An Edit from the wanted new values; frames whose value would not change are left out."""
-    edit = Edit(description, frame)
+              debug: Mapping[int, FrameResult | None] | None = None, target: int | None = None) -> Edit:
+    """An Edit from the wanted new values of one target's frames (default: the selected target); frames
+    whose value would not change are left out. A locked target refuses (InputError)."""
+    t = doc.target(target)
+    if changes or debug:
+        check_unlocked(t)
+    track = doc.track(t.id)
+    edit = Edit(description, frame, target=t.id)
     for i, new in changes.items():
-        old = doc[i]
+        old = track[i]
         if old != new:
-            edit.before[i], edit.after[i] = old, new
+            edit.before[(t.id, i)], edit.after[(t.id, i)] = old, new
     for i, new in (debug or {}).items():
-        old = doc.debug_record(i)
+        old = track.debug_record(i)
         if old is not new:
-            edit.debug_before[i], edit.debug_after[i] = old, new
+            edit.debug_before[(t.id, i)], edit.debug_after[(t.id, i)] = old, new
     return edit
+
+
+def combine(edits, description: str, frame: int = 0) -> Edit:
+    """Several Edits of different targets as one undo step."""
+    out = Edit(description, frame)
+    for e in edits:
+        out.before.update(e.before)
+        out.after.update(e.after)
+        out.debug_before.update(e.debug_before)
+        out.debug_after.update(e.debug_after)
+    return out
+
+
+def check_unlocked(target: Target) -> None:
+    if target.locked:
+        raise InputError(f"target {target.name} is locked; unlock it to change its boxes")
 
 
 class RunInProgress(RuntimeError):
@@ -76,7 +119,7 @@ class History:
         undo, redo, marker = list(self._undo), list(self._redo), self._saved_marker
         self._record(edit)
         try:
-            self.document._replace(edit.after, edit.debug_after)
+            edit.apply(self.document)
         except BaseException:
             self._undo, self._redo, self._saved_marker = undo, redo, marker
             raise
@@ -96,7 +139,7 @@ class History:
             return None
         edit = self._undo.pop()
         self._redo.append(edit)
-        self.document._replace(edit.before, edit.debug_before)
+        edit.apply(self.document, undo=True)
         return edit
 
     def redo(self) -> Edit | None:
@@ -105,7 +148,7 @@ class History:
             return None
         edit = self._redo.pop()
         self._undo.append(edit)
-        self.document._replace(edit.after, edit.debug_after)
+        edit.apply(self.document)
         return edit
 
     # ---- state for menus

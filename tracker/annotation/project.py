@@ -1,11 +1,16 @@
 """Project files (save / open), autosave, and recovery of work after a crash.
 
-A project is one JSON file (`*.ktproj`):
-  {"format": "keeptrack-studio-project", "version": 1, "saved_at": unix seconds,
+A project is one JSON file (`*.ktproj`), version 2:
+  {"format": "keeptrack-studio-project", "version": 2, "saved_at": unix seconds,
    "source": absolute path of the video/folder, "source_relative": the same relative to the project,
    "name", "num_frames", "image_size": [w, h] | null, "settings": {...},
-   "frames": [[frame, x, y, w, h | null..., provenance, engine, presence], ...]   (annotated frames only),
-   "debug": the engine's FrameResults as packed binary columns (debug_pack.py; no score maps) | null}
+   "labels": [{"name", "colour": "#rrggbb"}, ...], "selected": target id | null,
+   "targets": [{"id", "label", "locked", "visible", "origin": {"frame", "object_id", "from_target"} | null,
+                "frames": [[frame, x, y, w, h | null..., provenance, engine, presence], ...]  (annotated only),
+                "debug": the engine's FrameResults as packed binary columns (debug_pack.py; no score maps) | null},
+               ...]}
+Version 1 (one target) had "frames" and "debug" at the top level and no labels; it opens as one target
+(id 1, label "object").
 Every write goes through tracker.atomic (temp file, fsync, rename), so a crash at any moment
 leaves either the previous file or the new one.
 
@@ -27,10 +32,11 @@ from ..atomic import atomic_write_text
 from ..errors import InputError
 from ..limits import check_file_size
 from .debug_pack import pack, unpack
-from .document import AnnotationDocument, FrameAnnotation, Provenance
+from .document import (DEFAULT_LABEL, MAX_LABELS, MAX_TARGETS, AnnotationDocument, Label, Provenance, Target,
+                       TargetOrigin, check_targets)
 
 PROJECT_FORMAT = "keeptrack-studio-project"
-PROJECT_VERSION = 1
+PROJECT_VERSION = 2
 PROJECT_SUFFIX = ".ktproj"
 _PROVENANCE_CODE = {Provenance.MANUAL: "m", Provenance.TRACKED: "t", Provenance.INTERPOLATED: "i"}
 _PROVENANCE_FROM = {v: k for k, v in _PROVENANCE_CODE.items()}
@@ -46,6 +52,17 @@ class Project:
 
 
 # ---- (de)serialisation
+def _frame_rows(track) -> list:
+    rows = []
+    for i, a in enumerate(track):
+        if a is None:
+            continue
+        box = list(a.box) if a.box is not None else [None] * 4
+        presence = a.presence if a.presence is None or math.isfinite(a.presence) else None  # NaN: unknown
+        rows.append([i, *box, _PROVENANCE_CODE[a.provenance], a.engine, presence])
+    return rows
+
+
 def project_to_dict(doc: AnnotationDocument, settings: dict | None = None, path: Path | None = None,
                     include_debug: bool = True, autosave_of: str | Path | None = None) -> dict:
     source_relative = None
@@ -54,16 +71,17 @@ def project_to_dict(doc: AnnotationDocument, settings: dict | None = None, path:
             source_relative = os.path.relpath(Path(doc.source).resolve(), Path(path).resolve().parent)
         except ValueError:  # different drives on Windows
             source_relative = None
-    frames = []
-    for i, a in enumerate(doc):
-        if a is None:
-            continue
-        box = list(a.box) if a.box is not None else [None] * 4
-        presence = a.presence if a.presence is None or math.isfinite(a.presence) else None  # NaN: unknown
-        frames.append([i, *box, _PROVENANCE_CODE[a.provenance], a.engine, presence])
-    debug = None
-    if include_debug:  # packed columns (debug_pack): one JSON object per candidate made saves take seconds
-        debug = pack([r for _, r in sorted(doc.debug_records.items())])
+    targets = []
+    for t in doc.targets:
+        track = doc.track(t.id)
+        debug = None
+        if include_debug:  # packed columns (debug_pack): one JSON object per candidate made saves take seconds
+            debug = pack([r for _, r in sorted(track.debug_records.items())])
+        o = t.origin
+        targets.append({"id": t.id, "label": t.label, "locked": t.locked, "visible": t.visible,
+                        "origin": None if o is None else {"frame": o.frame, "object_id": o.object_id,
+                                                          "from_target": o.from_target},
+                        "frames": _frame_rows(track), "debug": debug})
     return {
         "format": PROJECT_FORMAT,
         "version": PROJECT_VERSION,
@@ -75,19 +93,20 @@ def project_to_dict(doc: AnnotationDocument, settings: dict | None = None, path:
         "image_size": None if doc.image_size is None else list(doc.image_size),
         "settings": settings or {},
         "autosave_of": None if autosave_of is None else str(autosave_of),  # the project an autosave belongs to
-        "frames": frames,
-        "debug": debug,
+        "labels": [{"name": lab.name, "colour": lab.colour} for lab in doc.labels],
+        "selected": doc.selected,
+        "targets": targets,
     }
 
 
 def project_from_dict(data: dict, path: Path) -> Project:
     """The Project a file's JSON describes; InputError naming the file and the field for anything malformed.
     Every value is checked before a document exists, so a bad file never yields a half-right document."""
-    from ..formats.research import annotation_from_values, check_header, check_version
+    from ..formats.research import check_header, check_version
 
     if not isinstance(data, dict) or data.get("format") != PROJECT_FORMAT:
         raise InputError(f"{path} is not a KeepTrack Studio project (no '{PROJECT_FORMAT}' format field)")
-    check_version(data, path, PROJECT_VERSION)
+    version = check_version(data, path, PROJECT_VERSION)
     if "num_frames" not in data:
         raise InputError(f"{path}: missing field 'num_frames'")
     n, source, name, image_size = check_header(data, path)
@@ -102,9 +121,94 @@ def project_from_dict(data: dict, path: Path) -> Project:
     autosave_of = data.get("autosave_of")
     if autosave_of is not None and not isinstance(autosave_of, str):
         raise InputError(f"{path}: autosave_of must be a path or null")
-    rows = data.get("frames")
+    if version == 1:  # one target, its frames and debug records at the top level
+        labels = (Label(DEFAULT_LABEL),)
+        entries = [({"id": 1, "label": DEFAULT_LABEL, "frames": data.get("frames"), "debug": data.get("debug")},
+                    "frames", "debug")]
+        selected = 1
+    else:
+        labels = _labels(data.get("labels"), path)
+        raw = data.get("targets")
+        if not isinstance(raw, list):
+            raise InputError(f"{path}: missing field 'targets' (a list of targets)")
+        if len(raw) > MAX_TARGETS:
+            raise InputError(f"{path}: {len(raw)} targets, over the limit of {MAX_TARGETS}")
+        entries = [(t, f"targets[{k}].frames", f"targets[{k}].debug") for k, t in enumerate(raw)]
+        selected = data.get("selected")
+    targets, frames, debug = [], {}, {}
+    for k, (entry, frames_field, debug_field) in enumerate(entries):
+        where = "target" if version == 1 else f"targets[{k}]"
+        target = _target(entry, path, where)
+        targets.append(target)
+        if target.id in {t.id for t in targets[:-1]}:
+            raise InputError(f"{path}: {where}: target id {target.id} appears twice; nothing was opened")
+        frames.update({(target.id, i): a for i, a in _frames(entry.get("frames"), n, path, frames_field).items()})
+        debug.update({(target.id, i): r for i, r in _debug(entry.get("debug"), n, path, debug_field).items()})
+    try:
+        check_targets(labels, targets)
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}; nothing was opened") from None
+    if selected is not None and selected not in {t.id for t in targets}:
+        raise InputError(f"{path}: selected is {str(selected)[:40]}, which is not a target id")
+    if source and rel and not Path(source).exists():  # the project and its video moved together
+        moved = (path.resolve().parent / rel).resolve()
+        if moved.exists():
+            source = str(moved)
+    doc = AnnotationDocument(n, source, name, image_size, labels=labels, targets=targets)
+    doc._apply(frames, debug, notify=False)
+    doc.selected = selected if selected is not None else doc.selected
+    doc.revision = 0
+    return Project(doc, settings, path, saved_at, None if autosave_of is None else Path(autosave_of))
+
+
+def _labels(raw, path: Path) -> tuple[Label, ...]:
+    if not isinstance(raw, list):
+        raise InputError(f"{path}: missing field 'labels' (a list of {{name, colour}})")
+    if len(raw) > MAX_LABELS:
+        raise InputError(f"{path}: {len(raw)} labels, over the limit of {MAX_LABELS}")
+    out, seen = [], set()
+    for k, entry in enumerate(raw):
+        if not isinstance(entry, dict):
+            raise InputError(f"{path}: labels[{k}] must be an object {{name, colour}}, got {str(entry)[:80]!r}")
+        try:
+            lab = Label(entry.get("name"), entry.get("colour", "#e69f00"))
+        except InputError as exc:
+            raise InputError(f"{path}: labels[{k}]: {exc}") from None
+        if lab.name in seen:
+            raise InputError(f"{path}: labels[{k}]: label {lab.name!r} appears twice")
+        seen.add(lab.name)
+        out.append(lab)
+    return tuple(out)
+
+
+def _target(entry, path: Path, where: str) -> Target:
+    if not isinstance(entry, dict):
+        raise InputError(f"{path}: {where} must be an object, got {str(entry)[:80]!r}")
+    label, locked, visible = entry.get("label"), entry.get("locked", False), entry.get("visible", True)
+    if not isinstance(label, str):
+        raise InputError(f"{path}: {where}.label must be a label name, got {str(label)[:80]!r}")
+    if not isinstance(locked, bool) or not isinstance(visible, bool):
+        raise InputError(f"{path}: {where}.locked and .visible must be true or false")
+    origin = entry.get("origin")
+    if origin is not None:
+        ok = isinstance(origin, dict) and all(
+            (v is None and key != "frame") or (isinstance(v, int) and not isinstance(v, bool))
+            for key, v in ((key, origin.get(key)) for key in ("frame", "object_id", "from_target")))
+        if not ok:
+            raise InputError(f"{path}: {where}.origin must be {{frame, object_id, from_target}} (whole numbers; "
+                             f"the last two may be null), got {str(origin)[:120]!r}")
+        origin = TargetOrigin(origin["frame"], origin.get("object_id"), origin.get("from_target"))
+    try:
+        return Target(entry.get("id"), label, locked, visible, origin)
+    except InputError as exc:
+        raise InputError(f"{path}: {where}.id: {exc}") from None
+
+
+def _frames(rows, n: int, path: Path, field_name: str) -> dict:
+    from ..formats.research import annotation_from_values
+
     if not isinstance(rows, list):
-        raise InputError(f"{path}: missing field 'frames' (a list of annotated frames)")
+        raise InputError(f"{path}: missing field '{field_name}' (a list of annotated frames)")
     frames = {}
     for k, row in enumerate(rows):
         try:
@@ -114,36 +218,33 @@ def project_from_dict(data: dict, path: Path) -> Project:
             if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < n:
                 raise ValueError(f"frame must be a whole number in 0..{n - 1}")
             if i in frames:
-                raise ValueError(f"frame {i} appears twice")
+                raise ValueError(f"frame {i} appears twice for this target")
             box = None if (x, y, w, h) == (None,) * 4 else [x, y, w, h]
             if code not in _PROVENANCE_FROM:
                 raise ValueError(f"unknown provenance code {code!r}")
             frames[i] = annotation_from_values(box, _PROVENANCE_FROM[code], engine, presence)
         except (ValueError, TypeError, KeyError) as exc:
-            raise InputError(f"{path}: frame entry {k} is malformed ({str(row)[:120]}: {exc})") from None
-    if source and rel and not Path(source).exists():  # the project and its video moved together
-        moved = (path.resolve().parent / rel).resolve()
-        if moved.exists():
-            source = str(moved)
+            raise InputError(f"{path}: {field_name}[{k}] is malformed ({str(row)[:120]}: {exc})") from None
+    return frames
+
+
+def _debug(packed, n: int, path: Path, field_name: str) -> dict:
     debug = {}
-    packed = data.get("debug")
     if packed:
         if not isinstance(packed, dict):
-            raise InputError(f"{path}: the debug field must be an object or null")
+            raise InputError(f"{path}: the {field_name} field must be an object or null")
         try:
             records = unpack(packed)
         except InputError as exc:
-            raise InputError(f"{path}: {exc}") from None
+            raise InputError(f"{path}: {field_name}: {exc}") from None
         except (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError) as exc:
-            raise InputError(f"{path}: malformed debug records ({str(exc)[:200]})") from None
+            raise InputError(f"{path}: malformed debug records in {field_name} ({str(exc)[:200]})") from None
         for r in records:
             if not 0 <= r.frame_index < n:
-                raise InputError(f"{path}: a debug record is for frame {r.frame_index}, outside 0..{n - 1}")
+                raise InputError(f"{path}: {field_name}: a debug record is for frame {r.frame_index}, "
+                                 f"outside 0..{n - 1}")
             debug[r.frame_index] = r
-    doc = AnnotationDocument(n, source, name, image_size)
-    doc._replace(frames, debug)
-    doc.revision = 0
-    return Project(doc, settings, path, saved_at, None if autosave_of is None else Path(autosave_of))
+    return debug
 
 
 def check_settings(settings, path: Path) -> dict:

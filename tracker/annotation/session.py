@@ -12,9 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import InputError
-from .document import AnnotationDocument
-from .edits import apply_presence_threshold, clear_frames, interpolate, mark_absent, replace_all, set_box
-from .history import Edit, History
+from .document import AnnotationDocument, frames_from_arrays
+from .edits import (add_label, add_target, apply_presence_threshold, change_target, clear_frames, interpolate,
+                    mark_absent, remove_target, replace_all, replace_track, set_box, set_labels)
+from .history import Edit, History, combine
 from .project import (Autosaver, Project, Recovery, autosave_path, find_recovery, list_recoveries, load_project,
                       save_project)
 from .retrack import RetrackOptions, TrackingPlan, TrackingRun, plan_retrack
@@ -86,55 +87,99 @@ class AnnotationSession:
     def _settings_for_file(self) -> dict:
         return dict(self.settings)
 
-    # ---- edits (each one undo step)
-    def set_box(self, frame: int, box) -> Edit | None:
-        return self.history.execute(set_box(self.document, frame, box))
+    # ---- edits (each one undo step; `target` None: the selected target)
+    def set_box(self, frame: int, box, target: int | None = None) -> Edit | None:
+        return self.history.execute(set_box(self.document, frame, box, target))
 
-    def mark_absent(self, frame: int) -> Edit | None:
-        return self.history.execute(mark_absent(self.document, frame))
+    def mark_absent(self, frame: int, target: int | None = None) -> Edit | None:
+        return self.history.execute(mark_absent(self.document, frame, target))
 
-    def clear(self, frames) -> Edit | None:
-        return self.history.execute(clear_frames(self.document, frames))
+    def clear(self, frames, target: int | None = None) -> Edit | None:
+        return self.history.execute(clear_frames(self.document, frames, target=target))
 
-    def interpolate(self, first: int = 0, last: int | None = None, replace_tracked: bool = False) -> Edit | None:
-        return self.history.execute(interpolate(self.document, first, last, replace_tracked))
+    def interpolate(self, first: int = 0, last: int | None = None, replace_tracked: bool = False,
+                    target: int | None = None) -> Edit | None:
+        return self.history.execute(interpolate(self.document, first, last, replace_tracked, target))
+
+    # ---- targets and labels
+    def add_target(self, label: str | None = None, *, frame: int | None = None, box=None, origin=None,
+                   select: bool = True) -> int:
+        """A new target (one undo step, with its first box when given); returns its id and selects it."""
+        edit = self.history.execute(add_target(self.document, label, frame=frame, box=box, origin=origin))
+        if select:
+            self.document.select(edit.target)
+        return edit.target
+
+    def remove_target(self, target_id: int) -> Edit | None:
+        return self.history.execute(remove_target(self.document, target_id))
+
+    def change_target(self, target_id: int, **changes) -> Edit | None:
+        """Relabel, lock/unlock, show/hide a target (one undo step)."""
+        return self.history.execute(change_target(self.document, target_id, **changes))
+
+    def select_target(self, target_id: int | None) -> None:
+        self.document.select(target_id)
+
+    def add_label(self, name: str, colour: str | None = None) -> Edit | None:
+        return self.history.execute(add_label(self.document, name, colour))
+
+    def set_labels(self, labels, rename: dict[str, str] | None = None) -> Edit | None:
+        return self.history.execute(set_labels(self.document, labels, rename))
 
     def set_absent_threshold(self, absent_below: float | None, apply_now: bool = True) -> Edit | None:
-        """Use a new presence threshold for later runs and (as one undo step) on the frames tracked so far."""
+        """Use a new presence threshold for later runs and (as one undo step) on the frames tracked so far, of
+        every target that is not locked."""
         from dataclasses import replace
 
         self.options = replace(self.options, absent_below=absent_below)
         self.settings["retrack"] = dict(self.settings.get("retrack", {}), absent_below=absent_below)
         if not apply_now:
             return None
-        return self.history.execute(apply_presence_threshold(self.document, absent_below,
-                                                             self.options.not_found_is_absent))
+        doc = self.document
+        what = "never" if absent_below is None else f"below {absent_below:g}"
+        return self.history.execute(combine(
+            [apply_presence_threshold(doc, absent_below, self.options.not_found_is_absent, t.id)
+             for t in doc.targets if not t.locked], f"absent where presence is {what}"))
 
     def undo(self) -> Edit | None:
-        return self.history.undo()
+        return self._follow(self.history.undo())
 
     def redo(self) -> Edit | None:
-        return self.history.redo()
+        return self._follow(self.history.redo())
+
+    def _follow(self, edit: Edit | None) -> Edit | None:
+        """After undo/redo the target the step was about is selected (when it still exists)."""
+        if edit is not None and edit.target is not None and self.document.has_target(edit.target):
+            self.document.select(edit.target)
+        return edit
 
     # ---- correct and continue
-    def plan_retrack(self, frame: int, direction: int = 1, options: RetrackOptions | None = None) -> TrackingPlan:
-        return plan_retrack(self.document, frame, direction, options or self.options)
+    def plan_retrack(self, frame: int, direction: int = 1, options: RetrackOptions | None = None,
+                     target: int | None = None) -> TrackingPlan:
+        return plan_retrack(self.document, frame, direction, options or self.options, target)
 
-    def begin_run(self, plan: TrackingPlan, engine: str, options: RetrackOptions | None = None) -> TrackingRun:
-        return TrackingRun(self.history, plan, engine, options or self.options)
+    def begin_run(self, plans, engine: str, options: RetrackOptions | None = None) -> TrackingRun:
+        """Open a run over one plan or several (one per target); it is recorded as one undo step."""
+        return TrackingRun(self.history, plans, engine, options or self.options)
 
     # ---- import / export
     def import_file(self, path: str | Path, format: str | None = None, **options) -> Edit | None:
-        """Replace the annotations by a file's (one undo step). A bad file changes nothing."""
-        from ..formats.registry import read_annotations
+        """Replace the annotations by a file's (one undo step). A bad file changes nothing. A file of a
+        format that holds many targets (MOT, COCO-VID, project, research) replaces every target; one of a
+        single-object format (OTB, LaSOT, ...) replaces the selected target's frames."""
+        from ..formats.registry import detect_format, get_format, read_annotations
 
-        imported = read_annotations(path, format, **options)
-        return self.history.execute(replace_all(self.document, imported, f"import {Path(path).name}"))
+        fmt = get_format(format or detect_format(path))
+        imported = read_annotations(path, fmt.name, **options)
+        what = f"import {Path(path).name}"
+        if fmt.many_targets:
+            return self.history.execute(replace_all(self.document, imported, what))
+        return self.history.execute(replace_track(self.document, list(imported.track()), what))
 
     def import_ground_truth(self, gt, description: str = "import the sequence's ground truth") -> Edit | None:
         """Take a FrameSource's GroundTruth (boxes, absent) as manual annotations (one undo step)."""
-        imported = AnnotationDocument.from_arrays(gt.boxes, gt.absent)
-        return self.history.execute(replace_all(self.document, imported, description))
+        frames = frames_from_arrays(gt.boxes, gt.absent)
+        return self.history.execute(replace_track(self.document, frames, description))
 
     def export(self, path: str | Path, format: str, **options) -> Path:
         from ..formats.registry import write_annotations

@@ -1,5 +1,9 @@
 """`python main.py convert INPUT [INPUT ...] --to FORMAT OUT`: annotations from any importable format
-to any exportable one. With several inputs OUT is a folder and each input gets OUT/<sequence name>."""
+to any exportable one. With several inputs OUT is a folder and each input gets OUT/<sequence name>.
+
+Multi-track inputs (MOT, COCO-VID) keep every track with its id and label; to a single-object format
+(OTB, LaSOT, GOT-10k, VOT, pytracking) each track becomes its own sequence, named label-id, under OUT.
+`--object-id N` takes just one track."""
 from __future__ import annotations
 
 import argparse
@@ -22,7 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                     "[--frames N] [--video NAME]")
     parser.add_argument("--from", dest="source_format", metavar="FORMAT",
                         help="input format when it cannot be told from the name")
-    parser.add_argument("--object-id", type=int, help="track to take from a multi-track file (MOT, COCO-VID)")
+    parser.add_argument("--object-id", type=int, help="take only this track of a multi-track file (MOT, COCO-VID); "
+                                                        "default: every track")
     parser.add_argument("--frames", type=int, help="sequence length, where the input cannot say (MOT)")
     parser.add_argument("--video", help="video to take from a COCO-VID file with several")
 
@@ -69,7 +74,9 @@ def run(args) -> int:
                 k += 1
             written_to.add(target)
         written = write_annotations(doc, target, to)
-        n_boxes = int((~doc.absent() & doc.annotated()).sum())
-        print(f"{inp} ({fmt}, {len(doc)} frames, {n_boxes} boxes, {int(doc.absent().sum())} absent) "
-              f"-> {written} ({to})")
+        tracks = [doc.track(t.id) for t in doc.targets]
+        n_boxes = sum(int((~t.absent() & t.annotated()).sum()) for t in tracks)
+        n_absent = sum(int(t.absent().sum()) for t in tracks)
+        many = f"{len(tracks)} targets, " if len(tracks) > 1 else ""
+        print(f"{inp} ({fmt}, {len(doc)} frames, {many}{n_boxes} boxes, {n_absent} absent) -> {written} ({to})")
     return 0

@@ -6,6 +6,12 @@ pytracking result files in foundation-eval's), imported only when used.
 
 Ground-truth formats import as manual annotations (a person made them); pytracking result files
 import as tracked boxes. What a format cannot hold is lost on export and says so in `carries`.
+
+Many targets: MOT, COCO-VID, research and project files hold every target with its id and label
+(`many_targets`). The single-object formats (OTB, LaSOT, GOT-10k, VOT, pytracking) write the selected
+target at the path (`targets="selected"`), or, for a document with several targets, one sequence per
+target (`targets="all"`, the default then) in a folder named label-id under the path (pytracking: a
+<label-id>.txt result file beside it), all files or none.
 """
 from __future__ import annotations
 
@@ -28,6 +34,7 @@ class AnnotationFormat:
     target: str  # what the path names: "file", "folder" or "file or folder"
     carries: str  # what survives a round trip
     suffix: str = ""  # for formats that are one file: its extension (batch conversion names files with it)
+    many_targets: bool = False  # one file holds every target (else: one target per file or folder)
 
     def batch_target(self, folder: Path, sequence: str) -> Path:
         """Where sequence `sequence` goes when several are converted into `folder`: always directly inside it,
@@ -95,6 +102,108 @@ def _gt_writer(module: str, with_name: bool = False, with_size: bool = False):
         return Path(written) if written is not None else path
 
     return write
+
+
+# ---- the multi-target formats
+def _labels_in_order(names) -> tuple:
+    from ..annotation.document import LABEL_COLOURS, Label
+
+    out = []
+    for name in names:
+        if name not in [lab.name for lab in out]:
+            out.append(Label(name, LABEL_COLOURS[len(out) % len(LABEL_COLOURS)]))
+    return tuple(out)
+
+
+def _document_of_tracks(path: Path, name: str, num_frames: int, tracks, image_size=None, labels=None):
+    """A document from (target id, label name, boxes, absent) tracks read from `path`."""
+    from ..annotation.document import AnnotationDocument, Target, frames_from_arrays
+
+    labels = labels if labels is not None else _labels_in_order(label for _, label, _, _ in tracks)
+    targets, frames = [], {}
+    for tid, label, boxes, absent in tracks:
+        if isinstance(tid, bool) or not isinstance(tid, int) or not 0 < tid < 2 ** 31:
+            raise InputError(f"{path}: track id {str(tid)[:40]!r} cannot be a target id (whole numbers from 1); "
+                             "nothing was imported")
+        targets.append(Target(tid, label))
+        for i, a in enumerate(frames_from_arrays(boxes, absent)):
+            if a is not None:
+                frames[(tid, i)] = a
+    if not targets:
+        targets = None  # an empty file: the document's one default target
+        labels = labels or None
+    doc = AnnotationDocument(num_frames, None, name, image_size, labels=labels, targets=targets)
+    doc._apply(frames, notify=False)
+    doc.revision = 0
+    return doc
+
+
+def _read_mot(path, object_id: int | None = None, num_frames: int | None = None, **options):
+    mot = _module("mot")
+    tracks = mot.read_tracks(path, num_frames)
+    chosen = tracks.tracks
+    if object_id is not None:
+        chosen = [t for t in chosen if t.object_id == object_id]
+        if not chosen:
+            raise InputError(f"{tracks.path} has no track {object_id}; its tracks are "
+                             f"{[t.object_id for t in tracks.tracks][:20]}")
+    named = [tracks.class_names[k] for k in sorted(tracks.class_names)]  # the file's label list, used or not
+    used = [tracks.label(t.class_id) for t in chosen]
+    return _document_of_tracks(Path(path), _sequence_name(Path(path)), tracks.num_frames,
+                               [(t.object_id, label, t.boxes, t.absent) for t, label in zip(chosen, used)],
+                               labels=_labels_in_order(named + used) or None)
+
+
+def _write_mot(doc, path, **options):
+    class_of = {lab.name: k + 1 for k, lab in enumerate(doc.labels)}
+    tracks = [(t.id, class_of[t.label], doc.track(t.id).boxes(), doc.track(t.id).absent()) for t in doc.targets]
+    return _module("mot").write_tracks(path, tracks, num_frames=len(doc), name=doc.name,
+                                       class_names={k: n for n, k in class_of.items()}, image_size=doc.image_size,
+                                       frames=None if not doc.source else Path(doc.source))
+
+
+def _read_coco(path, video: str | None = None, instance_id=None, **options):
+    from ..annotation.document import LABEL_COLOURS, Label
+
+    v = _module("coco_vid").read_video(path, video)
+    chosen = v.tracks
+    if instance_id is not None:
+        chosen = [t for t in chosen if t.instance_id == instance_id]
+        if not chosen:
+            raise InputError(f"{v.path} has no track {instance_id!r}; its tracks are "
+                             f"{[t.instance_id for t in v.tracks][:20]}")
+    labels = []
+    for k, (cid, (cname, colour)) in enumerate(v.categories.items()):
+        try:
+            labels.append(Label(cname, colour or LABEL_COLOURS[k % len(LABEL_COLOURS)]))
+        except InputError as exc:
+            raise InputError(f"{v.path}: category {cid!r}: {exc}") from None
+    names = [lab.name for lab in labels]
+    if len(set(names)) != len(names):
+        raise InputError(f"{v.path}: two categories share a name; names are the labels")
+    tracks = []
+    for t in chosen:
+        if t.category_id not in v.categories:
+            if t.category_id is not None:
+                raise InputError(f"{v.path}: track {t.instance_id!r} has category {t.category_id!r}, which is not "
+                                 "in the file's categories")
+            label = "object"
+            if label not in names:
+                labels.append(Label(label, LABEL_COLOURS[len(labels) % len(LABEL_COLOURS)]))
+                names.append(label)
+        else:
+            label = v.categories[t.category_id][0]
+        tracks.append((t.instance_id, label, t.boxes, t.absent))
+    name = v.name or _sequence_name(Path(path))
+    return _document_of_tracks(Path(path), name, v.num_frames, tracks, v.image_size, tuple(labels) or None)
+
+
+def _write_coco(doc, path, **options):
+    cat_of = {lab.name: k + 1 for k, lab in enumerate(doc.labels)}
+    tracks = [(t.id, cat_of[t.label], doc.track(t.id).boxes(), doc.track(t.id).absent()) for t in doc.targets]
+    categories = [(k + 1, lab.name, lab.colour) for k, lab in enumerate(doc.labels)]
+    return _module("coco_vid").write_tracks(path, tracks, categories, len(doc), name=doc.name,
+                                            image_size=doc.image_size)
 
 
 # ---- pytracking result files (foundation-eval's module): tracked boxes with presence scores
@@ -179,19 +288,20 @@ FORMATS: dict[str, AnnotationFormat] = {f.name: f for f in (
                      _gt_reader("lasot"), _gt_writer("lasot"), "folder", "boxes, absent"),
     AnnotationFormat("got10k", "GOT-10k groundtruth.txt + absence.label (+ cover.label)",
                      _gt_reader("got10k"), _gt_writer("got10k"), "folder", "boxes, absent"),
-    AnnotationFormat("mot", "MOT Challenge gt.txt (one track; visibility 0 = absent)", _gt_reader("mot"),
-                     _gt_writer("mot", with_name=True), "file (.txt) or folder", "boxes, absent, empty frames"),
-    AnnotationFormat("coco-vid", "COCO-VID JSON (videos, images, annotations with instance_id)",
-                     _gt_reader("coco_vid"), _gt_writer("coco_vid", with_name=True, with_size=True), "file",
-                     "boxes, absent, empty frames", ".json"),
+    AnnotationFormat("mot", "MOT Challenge gt.txt (every track with id and class; visibility 0 = absent)",
+                     _read_mot, _write_mot, "file (.txt) or folder",
+                     "targets (ids, labels), boxes, absent, empty frames", many_targets=True),
+    AnnotationFormat("coco-vid", "COCO-VID JSON (videos, images, annotations with instance_id and category)",
+                     _read_coco, _write_coco, "file",
+                     "targets (ids, labels, colours), boxes, absent, empty frames", ".json", many_targets=True),
     AnnotationFormat("vot", "VOT region text (rectangles; nan = absent; 0 = no annotation)", _gt_reader("vot"),
                      _gt_writer("vot"), "file (.txt) or folder", "boxes, absent, empty frames"),
     AnnotationFormat("pytracking", "pytracking result file <seq>.txt (+ presence scores)", _read_pytracking,
                      _write_pytracking, "file", "boxes (1/1000 px), presence", ".txt"),
     AnnotationFormat("research", "per-frame annotation and engine debug record, JSON lines", _read_research,
-                     _write_research, "file", "everything", ".jsonl"),
+                     _write_research, "file", "everything", ".jsonl", many_targets=True),
     AnnotationFormat("project", "KeepTrack Studio project (.ktproj)", _read_project, _write_project, "file",
-                     "everything except score-map values", ".ktproj"),
+                     "everything except score-map values", ".ktproj", many_targets=True),
 )}
 
 
@@ -250,18 +360,71 @@ def read_annotations(path: str | Path, format: str | None = None, **options):
     return fmt.read(Path(path), **options)
 
 
-def write_annotations(doc, path: str | Path, format: str, **options) -> Path:
-    """Write a document in any exportable format; returns the main file written."""
+def write_annotations(doc, path: str | Path, format: str, targets: str | None = None, **options) -> Path:
+    """Write a document in any exportable format; returns the main file written (for one sequence per
+    target: the folder holding them). `targets`: "selected" or "all" for the single-object formats
+    (default: all where the document has several targets)."""
     fmt = get_format(format)
     if fmt.write is None:
         raise InputError(f"format {fmt.name} can be imported but not exported")
+    if targets not in (None, "all", "selected"):
+        raise InputError(f"targets must be 'all' or 'selected', got {targets!r}")
     path = Path(path)
     folder = path if not path.suffix else path.parent  # a name without extension is a sequence folder
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"cannot create folder {folder}: {exc.strerror or exc}") from exc
-    return fmt.write(doc, path, **options)
+    if fmt.many_targets:
+        return fmt.write(doc, path, **options)
+    if doc.selected is None:
+        raise InputError("there is no target to export")
+    if targets == "selected" or (targets is None and len(doc.targets) == 1):
+        return fmt.write(doc.only(doc.selected), path, **options)
+    return _write_each_target(doc, path, fmt, **options)
+
+
+def target_paths(doc, path: str | Path, format: str) -> dict[int, Path]:
+    """Where each target's sequence goes when a single-object format writes one per target."""
+    fmt = get_format(format)
+    path = Path(path)
+    out = {}
+    for t in doc.targets:
+        name = safe_file_name(t.name)
+        if fmt.name == "pytracking":
+            out[t.id] = path.parent / f"{name}.txt"
+        elif path.suffix:  # a file inside the sequence folder (OTB groundtruth_rect.txt, VOT groundtruth.txt)
+            out[t.id] = path.parent / name / path.name
+        else:
+            out[t.id] = path / name
+    return out
+
+
+def _write_each_target(doc, path: Path, fmt: AnnotationFormat, **options) -> Path:
+    """One sequence per target, written into a scratch folder first, then moved all or nothing."""
+    import shutil
+    import tempfile
+
+    from ..atomic import atomic_write_files
+
+    where = target_paths(doc, path, fmt.name)
+    base = path.parent if path.suffix else path
+    scratch = Path(tempfile.mkdtemp(prefix="keeptrack-export-"))
+    try:
+        for tid, dest in where.items():
+            mirror = scratch / dest.relative_to(base)
+            (mirror if not mirror.suffix else mirror.parent).mkdir(parents=True, exist_ok=True)
+            fmt.write(doc.only(tid), mirror, **options)
+        files = {base / p.relative_to(scratch): p.read_bytes() for p in sorted(scratch.rglob("*")) if p.is_file()}
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    for dest in files:
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"cannot create folder {dest.parent}: {exc.strerror or exc}") from exc
+    atomic_write_files(files)
+    return base
 
 
 def files_replaced_by(doc, path: str | Path, format: str, **options) -> list[Path]:

@@ -1,9 +1,11 @@
 """Research export: every frame's annotation and the engine's full debug record as JSON lines.
 
-Line 1 is a header: {"format": "keeptrack-research", "version": 1, "name", "source", "num_frames",
-"image_size"}. Then one line per frame, in order:
-  {"frame": i, "annotation": {"box": [x,y,w,h] | null, "provenance", "engine", "presence"} | null,
+Line 1 is a header: {"format": "keeptrack-research", "version": 2, "name", "source", "num_frames",
+"image_size", "labels": [{"name", "colour"}], "selected", "targets": [{"id", "label", "locked", "visible",
+"origin": {"frame", "object_id", "from_target"} | null}]}. Then, target by target, one line per frame:
+  {"target": id, "frame": i, "annotation": {"box": [x,y,w,h] | null, "provenance", "engine", "presence"} | null,
    "result": FrameResult as a dict | null}
+Version 1 files (one target: no labels, targets or "target" fields) read as one target.
 A FrameResult dict has frame_index, box, presence, flag, search_area, candidates [{x, y, score,
 object_id}], selected_id, assignment {probabilities (rows), previous [candidates], matches},
 score_map {origin_x, origin_y, step_x, step_y, shape, values (rows) or null}, timings.
@@ -23,7 +25,7 @@ from ..limits import MAX_COORDINATE, check_file_size, check_frame_count
 from ..result import Assignment, Candidate, Flag, FrameResult, ScoreMap
 
 FORMAT_NAME = "keeptrack-research"
-VERSION = 1
+VERSION = 2
 
 
 # ---- FrameResult <-> plain JSON-able dict (also used by project files)
@@ -184,16 +186,24 @@ def _short(value) -> str:
 # ---- the JSON-lines file
 def write_research(path: str | Path, doc, score_map_values: bool = True) -> None:
     """Write `doc` (an AnnotationDocument) as research JSON lines at `path` (atomically)."""
+    from ..annotation.project import project_to_dict
+
+    meta = project_to_dict(doc, include_debug=False)
     header = {"format": FORMAT_NAME, "version": VERSION, "name": doc.name, "source": doc.source,
-              "num_frames": len(doc), "image_size": None if doc.image_size is None else list(doc.image_size)}
+              "num_frames": len(doc), "image_size": None if doc.image_size is None else list(doc.image_size),
+              "labels": meta["labels"], "selected": doc.selected,
+              "targets": [{k: v for k, v in t.items() if k not in ("frames", "debug")} for t in meta["targets"]]}
     lines = [json.dumps(header)]
-    for i in range(len(doc)):
-        r = doc.debug_record(i)
-        lines.append(json.dumps({
-            "frame": i,
-            "annotation": annotation_to_dict(doc[i]),
-            "result": None if r is None else frame_result_to_dict(r, score_map_values),
-        }))
+    for t in doc.targets:
+        track = doc.track(t.id)
+        for i in range(len(doc)):
+            r = track.debug_record(i)
+            lines.append(json.dumps({
+                "target": t.id,
+                "frame": i,
+                "annotation": annotation_to_dict(track[i]),
+                "result": None if r is None else frame_result_to_dict(r, score_map_values),
+            }))
     text = "\n".join(lines) + "\n"
     _check_readable(text, Path(path))
     atomic_write_text(path, text)
@@ -215,7 +225,7 @@ def _check_readable(text: str, path: Path) -> None:
 
 def read_research(path: str | Path):
     """Read a research JSON-lines file back into an AnnotationDocument."""
-    from ..annotation.document import AnnotationDocument
+    from ..annotation.project import project_from_dict
 
     path = Path(path)
     check_file_size(path)
@@ -234,9 +244,20 @@ def read_research(path: str | Path):
         raise InputError(f"{path}, line 1: JSON nested too deep") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
         raise InputError(f"{path}, line 1: not a {FORMAT_NAME} header")
-    check_version(header, Path(f"{path}, line 1"), VERSION)
-    n, source, name, size = check_header(header, Path(f"{path}, line 1"))
-    doc = AnnotationDocument(n, source, name, size)
+    where = Path(f"{path}, line 1")
+    version = check_version(header, where, VERSION)
+    n, source, name, size = check_header(header, where)
+    # The header's targets and labels are checked by the project reader (same fields, same errors).
+    shell = {"format": "keeptrack-studio-project", "version": version, "num_frames": n, "source": source,
+             "name": name, "image_size": None if size is None else list(size), "frames": [], "debug": None}
+    if version >= 2:
+        targets = header.get("targets")
+        if not isinstance(targets, list):
+            raise InputError(f"{path}, line 1: missing field 'targets' (a list of targets)")
+        shell.update(labels=header.get("labels"), selected=header.get("selected"),
+                     targets=[dict(t, frames=[], debug=None) if isinstance(t, dict) else t for t in targets])
+    doc = project_from_dict(shell, where).document
+    ids = {t.id for t in doc.targets}
     frames, debug = {}, {}
     for lineno, line in enumerate(lines[1:], start=2):
         if not line.strip():
@@ -245,20 +266,23 @@ def read_research(path: str | Path):
             rec = json.loads(line)
             if not isinstance(rec, dict):
                 raise ValueError("a frame record must be a JSON object")
+            tid = rec.get("target", 1) if version >= 2 else 1
+            if tid not in ids or isinstance(tid, bool):
+                raise ValueError(f"target {_short(tid)} is not in the header's targets")
             i = rec["frame"]
             if isinstance(i, bool) or not isinstance(i, int):
                 raise ValueError(f"frame must be a whole number, got {_short(i)}")
-            if i in frames:
-                raise ValueError(f"frame {i} appears twice")
+            if (tid, i) in frames:
+                raise ValueError(f"frame {i} of target {tid} appears twice")
             if not 0 <= i < n:
                 raise ValueError(f"frame {i} outside 0..{n - 1}")
-            frames[i] = annotation_from_dict(rec.get("annotation"))
+            frames[(tid, i)] = annotation_from_dict(rec.get("annotation"))
             if rec.get("result") is not None:
-                debug[i] = frame_result_from_dict(rec["result"])
+                debug[(tid, i)] = frame_result_from_dict(rec["result"])
         except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
             raise InputError(f"{path}, line {lineno}: bad frame record ({str(exc)[:300]})") from None
         except RecursionError:
             raise InputError(f"{path}, line {lineno}: JSON nested too deep") from None
-    doc._replace(frames, debug)
+    doc._apply(frames, debug, notify=False)
     doc.revision = 0
     return doc

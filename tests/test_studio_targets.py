@@ -1,0 +1,268 @@
+"""Many targets in the real studio window (pytest-qt, offscreen): the objects panel, N / Tab / Delete,
+click-select, a candidate promoted to a target by right-click, track all (one engine per target, one undo
+step), re-track of one target up to its own next keyframe, locked targets untouched, export and reopen."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QSettings, Qt
+
+from app.annotation import attach_annotations
+from app.main_window import SAMPLE_PATH, MainWindow
+from studio_helpers import export_and_wait, save_and_wait
+from tracker.annotation.document import TargetOrigin
+from tracker.engine import Engine, check_frame
+from tracker.formats.registry import read_annotations
+from tracker.registry import EngineInfo, register
+from tracker.result import Candidate, FrameResult
+
+INSTANCES = []
+
+
+class CrowdDrift(Engine):
+    """Deterministic: the box moves 1 px right per frame from its init box; two candidates, the target (id 1)
+    at the box centre and a look-alike (id 2) 60 px to its right. Every instance is recorded."""
+
+    name = "test-crowd-drift"
+
+    def __init__(self, **kwargs):
+        INSTANCES.append(self)
+
+    def initialize(self, frame, box, frame_index=0):
+        check_frame(frame)
+        self.start, self.box = frame_index, tuple(float(v) for v in box)
+        return FrameResult(frame_index, self.box, 1.0, candidates=self._candidates(self.box), selected_id=1)
+
+    def track(self, frame, frame_index=None):
+        check_frame(frame)
+        i = self._next_index(frame_index)
+        x, y, w, h = self.box
+        box = (x + abs(i - self.start), y, w, h)
+        return FrameResult(i, box, 0.8, candidates=self._candidates(box), selected_id=1)
+
+    @staticmethod
+    def _candidates(box):
+        x, y, w, h = box
+        cx, cy = x + w / 2, y + h / 2
+        return (Candidate(cx, cy, 0.9, 1), Candidate(cx + 60, cy, 0.5, 2))
+
+
+register(EngineInfo("test-crowd-drift", f"{__name__}:CrowdDrift", "deterministic multi-target test engine"))
+
+
+@pytest.fixture
+def studio(qtbot, tmp_path):
+    w = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    ctrl = attach_annotations(w, autosave_folder=tmp_path / "autosave", ask=lambda text: True)
+    w.set_engine("test-crowd-drift")
+    w.show()
+    w.activateWindow()
+    qtbot.waitExposed(w)
+    with qtbot.waitSignal(w.frameShown, timeout=10000):
+        assert w.open_path(SAMPLE_PATH)
+    ctrl.confirm_unsaved = False
+    yield w, ctrl
+    w.close()
+
+
+def draw_box(w, box):
+    w.view.set_draw_mode(True)
+    w.view._box_dragged(box, True)
+
+
+def go_to(qtbot, w, index):
+    if w.current_index == index:
+        return
+    with qtbot.waitSignal(w.frameShown, timeout=5000):
+        w.go_to(index)
+
+
+def track_and_wait(qtbot, w, start):
+    with qtbot.waitSignal(w.trackingFinished, timeout=30000) as blocker:
+        assert start() is not None
+    assert blocker.args[1] == "done", w.last_message
+
+
+def key(qtbot, w, k, modifier=Qt.KeyboardModifier.NoModifier):
+    """As a person presses it, with the keyboard focus on the frame view."""
+    qtbot.keyClick(w.view, k, modifier)
+
+
+def click(qtbot, w, x, y, button=Qt.MouseButton.LeftButton):
+    qtbot.mouseClick(w.view.viewport(), button, pos=w.view.image_to_widget(x, y))
+
+
+def test_objects_panel_new_select_cycle_lock_delete_undo(qtbot, studio):
+    w, ctrl = studio
+    doc = w.model.document
+    draw_box(w, (30, 120, 40, 40))  # the first target (id 1) gets its box
+    key(qtbot, w, Qt.Key.Key_N)  # N: a new target, selected, box tool on
+    assert [t.id for t in doc.targets] == [1, 2] and doc.selected == 2 and w.view.viewbox.draw_mode
+    draw_box(w, (200, 100, 30, 50))
+    qtbot.waitUntil(lambda: [(r["id"], r["label"], r["frames"]) for r in ctrl.panel.rows()]
+                    == [(1, "object", 1), (2, "object", 1)], timeout=3000)
+    assert doc.track(2)[0].box == (200, 100, 30, 50) and doc.track(1)[0].box == (30, 120, 40, 40)
+
+    ctrl.panel.table.selectRow(0)  # a click on the first row selects target 1
+    assert doc.selected == 1
+    key(qtbot, w, Qt.Key.Key_Tab)
+    assert doc.selected == 2
+    key(qtbot, w, Qt.Key.Key_Backtab, Qt.KeyboardModifier.ShiftModifier)
+    assert doc.selected == 1
+    click(qtbot, w, 215, 125)  # a click inside target 2's box selects it
+    assert doc.selected == 2 and ctrl.panel.selected_row() == 1
+
+    ctrl.panel.table.item(1, 4).setCheckState(Qt.CheckState.Checked)  # lock target 2
+    assert doc.target(2).locked and ctrl.panel.rows()[1]["locked"]
+    draw_box(w, (205, 100, 30, 50))
+    assert doc.track(2)[0].box == (200, 100, 30, 50) and "locked" in w.last_message
+    ctrl.panel.table.item(1, 4).setCheckState(Qt.CheckState.Unchecked)
+
+    ctrl.panel.table.setFocus()
+    qtbot.keyClick(ctrl.panel.table, Qt.Key.Key_Delete)  # Delete in the panel removes the selected target
+    assert [t.id for t in doc.targets] == [1] and len(ctrl.panel.rows()) == 1
+    ctrl.undo()
+    assert [t.id for t in doc.targets] == [1, 2] and doc.track(2)[0].box == (200, 100, 30, 50)
+    assert [r["id"] for r in ctrl.panel.rows()] == [1, 2]
+
+
+def test_promote_a_candidate_then_track_all_and_retrack_one_target(qtbot, studio, tmp_path):
+    w, ctrl = studio
+    doc = w.model.document
+    draw_box(w, (30, 120, 40, 40))
+    ctrl.new_target()
+    draw_box(w, (300, 60, 30, 60))
+    ctrl.new_target()
+    draw_box(w, (150, 200, 20, 20))
+    ctrl.select_target(1)
+    track_and_wait(qtbot, w, lambda: w.run_frames(5))  # "track selected" 5 frames: target 1 only
+    assert doc.track(1)[5].box == (35, 120, 40, 40) and doc.track(2)[1] is None
+    go_to(qtbot, w, 5)
+    # the look-alike (object id 2) at (35+20+60, 140): right-click on its circle makes it a target
+    click(qtbot, w, 115, 140, Qt.MouseButton.RightButton)
+    assert [t.id for t in doc.targets] == [1, 2, 3, 4] and doc.selected == 4
+    t4 = doc.target(4)
+    assert t4.origin == TargetOrigin(5, 2, 1)
+    assert doc.track(4)[5].box == (95, 120, 40, 40) and doc.track(4)[5].is_keyframe  # size of target 1's box
+    qtbot.waitUntil(lambda: ctrl.panel.rows()[3]["frames"] == 1, timeout=3000)
+
+    go_to(qtbot, w, 0)
+    doc.select(1)
+    w.model.set_box(20, (60, 120, 40, 40))  # a later keyframe of target 1
+    steps = len(w.model.annotations.history)
+    INSTANCES.clear()
+    track_and_wait(qtbot, w, lambda: ctrl.track_all())  # from frame 0: targets 1, 2, 3 (4 starts at 5)
+    assert len(w.model.annotations.history) == steps + 1  # one undo step for all of them
+    assert len(INSTANCES) >= 2  # one engine per target (the one that continues target 1 may be reused)
+    assert doc.track(2)[119].box == (300 + 119, 60, 30, 60) and doc.track(3)[119].box == (150 + 119, 200, 20, 20)
+    assert doc.track(1)[19].box == (49, 120, 40, 40) and doc.track(1)[20].box == (60, 120, 40, 40)
+    assert doc.track(1)[21].box == (51, 120, 40, 40)  # "track all" runs on past the keyframe, never over it
+    assert doc.track(4)[4] is None  # target 4 has no box on frame 0: not part of that run
+
+    go_to(qtbot, w, 5)
+    doc.select(4)
+    ctrl.change_target(2, locked=True)
+    before = [doc.track(2)[i] for i in range(120)]
+    track_and_wait(qtbot, w, lambda: ctrl.track_all())  # from 5: targets 1, 3, 4; 2 is locked
+    assert [doc.track(2)[i] for i in range(120)] == before
+    assert doc.track(4)[50].box == (95 + 45, 120, 40, 40)
+
+    # fix target 3 at frame 50 and re-track it: it stops at its own next keyframe, others untouched
+    go_to(qtbot, w, 50)
+    doc.select(3)
+    w.model.set_box(80, (10, 10, 20, 20))
+    draw_box(w, (100, 100, 20, 20))
+    other = [doc.track(1)[i] for i in range(120)]
+    track_and_wait(qtbot, w, lambda: ctrl.retrack(1))
+    assert doc.track(3)[79].box == (129, 100, 20, 20) and doc.track(3)[80].box == (10, 10, 20, 20)
+    assert doc.track(3)[81].box == (150 + 81, 200, 20, 20)  # after its keyframe: as the earlier run left it
+    assert [doc.track(1)[i] for i in range(120)] == other
+
+    # export MOT and COCO-VID, save, reopen: everything is there
+    mot = export_and_wait(qtbot, ctrl, tmp_path / "out" / "MOT-sample", "mot")
+    coco = export_and_wait(qtbot, ctrl, tmp_path / "out" / "sample.json", "coco-vid")
+    assert mot is not None and coco is not None
+    for path, fmt in ((tmp_path / "out" / "MOT-sample", "mot"), (tmp_path / "out" / "sample.json", "coco-vid")):
+        back = read_annotations(path, fmt)
+        assert [t.id for t in back.targets] == [1, 2, 3, 4]
+        for t in doc.targets:
+            np.testing.assert_allclose(back.track(t.id).boxes(), doc.track(t.id).boxes())
+    ini = (tmp_path / "out" / "MOT-sample" / "seqinfo.ini").read_text()
+    assert "imWidth=480" in ini and "imHeight=270" in ini
+    project = save_and_wait(qtbot, ctrl, tmp_path / "p.ktproj")
+    data = json.loads(project.read_text())
+    assert [t["origin"] for t in data["targets"]][3] == {"frame": 5, "object_id": 2, "from_target": 1}
+    from tracker.annotation.project import load_project
+
+    again = load_project(project).document
+    assert again.differences(doc) == [] and again.target(2).locked
+
+
+def test_p_promotes_the_picked_candidate_and_engine_overlays_follow_the_selected_target(qtbot, studio):
+    w, ctrl = studio
+    doc = w.model.document
+    draw_box(w, (30, 120, 40, 40))
+    track_and_wait(qtbot, w, lambda: w.run_frames(3))
+    go_to(qtbot, w, 3)
+    click(qtbot, w, 33 + 20 + 60, 140)  # a left click on the look-alike's circle picks it
+    assert ctrl.picked_candidate is not None and ctrl.picked_candidate[1].object_id == 2
+    key(qtbot, w, Qt.Key.Key_P)
+    assert doc.selected == 2 and doc.target(2).origin.object_id == 2
+    assert w.view.overlay_descriptions.get("candidates", []) == []  # target 2 has no engine record yet
+    ctrl.select_target(1)
+    assert w.view.overlay_descriptions["candidates"]  # target 1's candidates are back
+
+
+def test_track_all_decodes_each_frame_once_for_every_target(qtbot, studio):
+    w, ctrl = studio
+    doc = w.model.document
+    draw_box(w, (30, 120, 40, 40))
+    ctrl.new_target()
+    draw_box(w, (300, 60, 30, 60))
+    ctrl.new_target()
+    draw_box(w, (150, 200, 20, 20))
+    source = w.tracker.worker._source
+    decoded = []
+    real = source.frame
+    source.frame = lambda i: decoded.append(i) or real(i)
+    try:
+        track_and_wait(qtbot, w, lambda: w.run_frames(30, all_targets=True))
+    finally:
+        source.frame = real
+    assert sorted(decoded) == list(range(31))  # frame 0 (three initialisations) and 1..30, once each
+    assert all(doc.track(t)[30] is not None for t in (1, 2, 3)) and doc.track(1)[31] is None
+
+
+def test_model_plans_all_targets_skipping_locked_and_boxless_ones(tmp_path):
+    from app.model import StudioModel
+    from tracker.errors import InputError
+    from tracker.sources.base import open_source
+
+    m = StudioModel()
+    m.open(open_source(SAMPLE_PATH), SAMPLE_PATH)
+    m.set_box(0, (30, 120, 40, 40))
+    two = m.new_target()
+    m.set_box(0, (300, 60, 30, 60))
+    three = m.new_target()  # no box on frame 0
+    four = m.new_target()
+    m.set_box(0, (100, 100, 20, 20))
+    m.annotations.change_target(four, locked=True)
+    plans = m.plan_all(("e",), 10)
+    assert [p.target for p in plans] == [1, two] and all(p.end == 10 for p in plans)
+    assert m.target_at(0, 310, 70) == two and m.target_at(0, 5, 5) is None
+    m.select_target(three)
+    with pytest.raises(InputError, match="frame 0 has no box"):
+        m.plan_run(("e",), 10)
+    m.select_target(four)
+    with pytest.raises(InputError, match="locked"):
+        m.plan_run(("e",), 10)
+    m.select_target(two)
+    new = m.promote_candidate(0, Candidate(200.0, 150.0, 0.4, 7))
+    assert m.document.track(new)[0].box == (185.0, 120.0, 30.0, 60.0)  # centred, sized like target 2
+    assert m.document.target(new).origin == TargetOrigin(0, 7, two)
+    m.annotations.undo()
+    assert not m.document.has_target(new)
+    m.close()
