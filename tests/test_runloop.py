@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from tracker.cli import main as cli_main
-from tracker.errors import FrameReadError
+from tracker.errors import FrameReadError, InputError
 from tracker.evaluation.runner import evaluate_engines, format_table
 from tracker.result import Flag, FrameResult
-from tracker.runloop import RunPlan, run_engine
+from tracker.runloop import RunPlan, TargetPlan, run_engine, run_engines
 from tracker.threads import ThreadGovernor, parse_threads, requested_threads, threads_for_load
 
 
@@ -48,6 +48,44 @@ class Frames:
         if i in self.bad:
             raise FrameReadError(f"clip: frame {i} cannot be decoded")
         return np.zeros((8, 8, 3), np.uint8)
+
+
+class CountingFrames(Frames):
+    def __init__(self, n, bad=()):
+        super().__init__(n, bad)
+        self.reads = []
+
+    def __getitem__(self, i):
+        self.reads.append(i)
+        return super().__getitem__(i)
+
+
+def test_several_targets_read_each_frame_once_and_keep_their_own_boxes():
+    frames = CountingFrames(12)
+    a = ListEngine([None] * 3 + [(3, 3, 2, 2)] * 9)
+    b = ListEngine([(9, 9, 1, 1)] * 12)
+    parts = [TargetPlan(1, a, RunPlan(2, (0, 0, 2, 2), range(3, 10))),  # starts later, ends earlier
+             TargetPlan(2, b, RunPlan(0, (5, 5, 1, 1), range(1, 12)))]
+    steps = []
+    end = run_engines(parts, frames, lambda target, step: steps.append((target, step)))
+    assert end.complete and end.steps == 8 + 12
+    assert sorted(frames.reads) == list(range(12))  # one read per frame for both targets
+    assert [s.index for t, s in steps if t == 1] == list(range(2, 10))
+    assert [s.box for t, s in steps if t == 1][:2] == [(0, 0, 2, 2), (3, 3, 2, 2)]
+    assert all(s.box == (9, 9, 1, 1) for t, s in steps if t == 2 and not s.initial)
+
+
+def test_several_targets_backwards_a_cancel_and_a_bad_frame_end_the_whole_run():
+    parts = [TargetPlan(1, ListEngine([(1, 1, 1, 1)] * 10), RunPlan(9, (1, 1, 1, 1), range(8, -1, -1))),
+             TargetPlan(2, ListEngine([(2, 2, 1, 1)] * 10), RunPlan(6, (2, 2, 1, 1), range(5, 2, -1)))]
+    seen = []
+    end = run_engines(parts, CountingFrames(10, bad={4}), lambda t, s: seen.append(s.index), direction=-1)
+    assert end.failed_frame == 4 and "frame 4" in end.failure and seen == [9, 8, 7, 6, 6, 5, 5]
+    stop = run_engines(parts, CountingFrames(10), lambda t, s: seen.append(s.index),
+                       should_stop=lambda: len(seen) > 10, direction=-1)
+    assert stop.cancelled and not stop.complete
+    with pytest.raises(InputError, match="direction"):
+        run_engines(parts, CountingFrames(10), direction=1)
 
 
 def test_missing_box_is_kept_from_the_previous_frame_and_result_stays_none():
