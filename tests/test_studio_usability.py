@@ -10,33 +10,13 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from studio_helpers import export_and_wait, save_and_wait, trigger_and_wait
+from studio_helpers import StepEngine, export_and_wait, save_and_wait, trigger_and_wait
 from app.annotation import attach_annotations
 from app.main_window import SAMPLE_PATH, MainWindow
 from tracker.annotation import Provenance
-from tracker.engine import Engine, check_frame
 from tracker.registry import EngineInfo, register
 from tracker.result import FrameResult
 
-
-class StepEngine(Engine):
-    """Deterministic: the box moves 1 px right per frame."""
-
-    name = "test-step"
-
-    def initialize(self, frame, box, frame_index=0):
-        check_frame(frame)
-        self.start, self.box = frame_index, tuple(float(v) for v in box)
-        return FrameResult(frame_index, self.box, 1.0)
-
-    def track(self, frame, frame_index=None):
-        check_frame(frame)
-        i = self._next_index(frame_index)
-        x, y, w, h = self.box
-        return FrameResult(i, (x + abs(i - self.start), y, w, h), 0.8)
-
-
-register(EngineInfo("test-step", f"{__name__}:StepEngine", "deterministic usability test engine"))
 
 STAGES = ("decode", "backbone", "classifier", "peaks", "association", "iou refine", "update", "memory")
 
