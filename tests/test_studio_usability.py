@@ -294,6 +294,45 @@ def test_exports_and_saves_run_in_the_file_thread_and_a_failure_loses_nothing(qt
     assert not w.message_bar.isVisible()  # the next successful save clears the red bar
 
 
+def test_a_project_is_read_in_the_file_thread_and_a_broken_one_is_a_message(qtbot, studio, answers, tmp_path,
+                                                                            monkeypatch):
+    import threading
+    import time
+
+    from PySide6.QtCore import QTimer
+
+    from tracker.annotation import project as project_module
+
+    w, ctrl = studio
+    open_sample(qtbot, w)
+    draw(w, (30, 120, 40, 40))
+    saved = save_and_wait(qtbot, ctrl, tmp_path / "p.ktproj")
+    real, readers = project_module.load_project, []
+
+    def slow_load(path):
+        readers.append(threading.current_thread())
+        time.sleep(0.3)  # a long sequence with its debug records
+        return real(path)
+
+    monkeypatch.setattr(project_module, "load_project", slow_load)
+    ticks = []
+    timer = QTimer(interval=20)
+    timer.timeout.connect(lambda: ticks.append(1))
+    timer.start()
+    with qtbot.waitSignal(w.frameShown, timeout=10000):
+        assert ctrl.open_project(saved)
+    timer.stop()
+    assert readers and threading.current_thread() not in readers and len(ticks) >= 5
+    assert ctrl.session.project_path == saved and ctrl.session.document[0].box == (30, 120, 40, 40)
+
+    broken = tmp_path / "broken.ktproj"
+    broken.write_text("{ not json")
+    with qtbot.waitSignal(ctrl.projectLoaded, timeout=10000) as blocker:
+        ctrl.open_project(broken)
+    assert blocker.args[0].error and "broken.ktproj" in w.last_message and w.message_bar.isVisible()
+    assert ctrl.session.project_path == saved and ctrl.session.document[0].box == (30, 120, 40, 40)  # untouched
+
+
 # ---------------------------------------------------------------------------------------------------- 6: unsaved work
 def draw(w, box):
     w.view.set_draw_mode(True)
