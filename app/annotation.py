@@ -66,13 +66,14 @@ def _rgb(colour: str) -> tuple[int, int, int]:
 class AnnotationController(QObject):
     """The annotation commands of `window`; the session they act on is `window.model.annotations`.
 
-    Exports and project saves are written in the file thread (app.workers.FileJobs) from a snapshot of the
-    document; the question before replacing files is asked here, on the GUI thread, before anything is
-    written. `exported` / `saved` carry each one's FileJobDone (written None: declined or failed).
+    Exports and project saves are written, and projects read, in the file thread (app.workers.FileJobs);
+    writes work on a snapshot of the document; the question before replacing files is asked here, on the GUI thread, before anything is
+    written. `exported` / `saved` / `projectLoaded` carry each one's FileJobDone (error None: it went through).
     """
 
     exported = Signal(object)
     saved = Signal(object)
+    projectLoaded = Signal(object)
 
     def __init__(self, window, autosave_folder: Path | None = None,
                  ask: Callable[[str], bool] | None = None, autosave: bool = True):
@@ -84,8 +85,8 @@ class AnnotationController(QObject):
         self.ask = ask or self._ask_dialog  # yes/no questions (tests answer them without a dialog)
         self.autosave_enabled = autosave
         self.model.configure_autosave(autosave_folder, autosave)
-        # (footage, project) / (footage, recovery): take it once that footage is open (opening is asynchronous)
-        self._pending_project: tuple[str, Path] | None = None
+        # (footage, project file, Project read) / (footage, recovery): taken once that footage is open
+        self._pending_project: tuple[str, Path, object] | None = None
         self._pending_recovery: tuple[str, Recovery] | None = None
         self._last_autosave_error: str | None = None
         self.files = FileJobs(self)
@@ -312,11 +313,12 @@ class AnnotationController(QObject):
         pending_recovery, self._pending_recovery = self._pending_recovery, None
         pending_project, self._pending_project = self._pending_project, None
         pending_recovery = pending_recovery[1] if pending_recovery and pending_recovery[0] == path else None
-        project = pending_project[1] if pending_project and pending_project[0] == path else None
+        project, loaded = pending_project[1:] if pending_project and pending_project[0] == path else (None, None)
         try:
             if project is not None:
-                self.model.set_annotations(AnnotationSession.open_project(
-                    project, autosave_folder=self.autosave_folder, autosave_background=True))
+                self.model.set_annotations(AnnotationSession(
+                    loaded.document, project_path=project, settings=loaded.settings,
+                    autosave_folder=self.autosave_folder, autosave_background=True))
             recovery = pending_recovery
             if recovery is None and self.offer_recoveries:
                 found = find_recoveries(project, path, self.autosave_folder)
@@ -585,23 +587,26 @@ class AnnotationController(QObject):
         self.saved.emit(done)
 
     def open_project(self, path: str | Path) -> bool:
-        """Open a project: its sequence, then its annotations."""
+        """Open a project: the file is read in the file thread, then its sequence is opened, then its
+        annotations are taken (once the sequence is open: `sourceOpened`). `projectLoaded` says how the read
+        went."""
         path = Path(path)
-        try:
-            from tracker.annotation.project import load_project
+        self.w.show_status(f"Opening project {path}...")
+        self.files.submit(FileJob("load", path), self._project_loaded)
+        return True
 
-            source = load_project(path).document.source
-        except InputError as exc:
-            self.w.show_message(str(exc))
-            return False
+    def _project_loaded(self, done: FileJobDone) -> None:
+        self.projectLoaded.emit(done)
+        if done.error is not None:
+            self.w.show_message(done.error)
+            return
+        source = done.loaded.document.source
         if not source or not Path(source).exists():
-            self.w.show_message(f"The sequence of project {path} ({source}) cannot be found")
-            return False
-        self._pending_project = (str(Path(source).resolve()), path)
+            self.w.show_message(f"The sequence of project {done.path} ({source}) cannot be found")
+            return
+        self._pending_project = (str(Path(source).resolve()), done.path, done.loaded)
         if not self.w.open_path(source):
             self._pending_project = None
-            return False
-        return True  # the project's annotations are taken once its sequence is open (sourceOpened)
 
     def import_file(self, path: str | Path, format: str | None = None, **options) -> bool:
         if self.session is None:

@@ -6,7 +6,9 @@ views, turns keys and mouse into model calls, runs the workers, and redraws when
 
 Hooks for other parts of the studio (the annotation part uses these, and only these):
   - `menu(name)` returns (creating if needed) a top-level menu; `add_action(menu, text, slot, keys, key)` adds to
-    it; `toolbar` is the main tool bar; `add_dock(dock)`; `add_view_item(item)` puts a graphics item over the frame.
+    it; `toolbar` is the main tool bar; `add_dock(dock)`; `add_view_item(item)` puts a graphics item over the frame;
+    `view.set_layer(key, descriptions)` draws app.overlays descriptions over the frame, their labels placed with
+    the engine's (the annotation box and its label).
   - `model.events` (plain events, see app/model.py) and the Qt signals `frameShown(int)` (a frame is on screen),
     `sourceOpened(FrameSource)`, `resultArrived(FrameResult)`, `trackingFinished(id, status)`, `aboutToClose()`.
   - `run_frames(count, direction, until_keyframe, reinitialise)` plans (model.plan_run) and starts a run.

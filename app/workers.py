@@ -431,7 +431,8 @@ class FileJob:
     """File work for the file thread, on a snapshot of the document (the window may edit on meanwhile).
 
     kind "check": which existing files an export of `document` to `path` in `format` would replace;
-    "export": write it; "save": write the project (`save`, an AnnotationSession SaveJob).
+    "export": write it; "save": write the project (`save`, an AnnotationSession SaveJob); "load": read the
+    project file `path`.
     """
 
     kind: str
@@ -450,6 +451,7 @@ class FileJobDone:
     format: str = ""
     written: Path | None = None
     replaced: tuple[Path, ...] = ()
+    loaded: object = None  # "load": the Project read (a dataclass: document, settings)
     error: str | None = None  # the message, naming the file; None when it went through
 
 
@@ -458,10 +460,11 @@ class FileWorker(QObject):
 
     @Slot(object)
     def run(self, job: FileJob) -> None:
+        from tracker.annotation.project import load_project
         from tracker.annotation.session import write_save
         from tracker.formats.registry import files_replaced_by, write_annotations
 
-        written, replaced, error = None, (), None
+        written, replaced, loaded, error = None, (), None, None
         try:
             if job.kind == "check":
                 replaced = tuple(files_replaced_by(job.document, job.path, job.format))
@@ -469,17 +472,19 @@ class FileWorker(QObject):
                 written = write_annotations(job.document, job.path, job.format)
             elif job.kind == "save":
                 written = write_save(job.save)
+            elif job.kind == "load":
+                loaded = load_project(job.path)
             else:
                 raise InputError(f"unknown file job {job.kind!r}")
         except Exception as exc:  # noqa: BLE001 - a failed write is a message; the previous files are unchanged
             if not isinstance(exc, InputError):
                 traceback.print_exc(file=sys.stderr)
             error = describe_error(exc)
-        self.done.emit(FileJobDone(job.job_id, job.kind, job.path, job.format, written, replaced, error))
+        self.done.emit(FileJobDone(job.job_id, job.kind, job.path, job.format, written, replaced, loaded, error))
 
 
 class FileJobs(QObject):
-    """GUI-side handle of the file thread: exports and project saves run there, in the order submitted;
+    """GUI-side handle of the file thread: exports, project saves and loads run there, in the order submitted;
     each job's callback runs on the GUI thread with its FileJobDone."""
 
     _run = Signal(object)

@@ -10,33 +10,13 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from studio_helpers import export_and_wait, save_and_wait, trigger_and_wait
+from studio_helpers import StepEngine, export_and_wait, save_and_wait, trigger_and_wait
 from app.annotation import attach_annotations
 from app.main_window import SAMPLE_PATH, MainWindow
 from tracker.annotation import Provenance
-from tracker.engine import Engine, check_frame
 from tracker.registry import EngineInfo, register
 from tracker.result import FrameResult
 
-
-class StepEngine(Engine):
-    """Deterministic: the box moves 1 px right per frame."""
-
-    name = "test-step"
-
-    def initialize(self, frame, box, frame_index=0):
-        check_frame(frame)
-        self.start, self.box = frame_index, tuple(float(v) for v in box)
-        return FrameResult(frame_index, self.box, 1.0)
-
-    def track(self, frame, frame_index=None):
-        check_frame(frame)
-        i = self._next_index(frame_index)
-        x, y, w, h = self.box
-        return FrameResult(i, (x + abs(i - self.start), y, w, h), 0.8)
-
-
-register(EngineInfo("test-step", f"{__name__}:StepEngine", "deterministic usability test engine"))
 
 STAGES = ("decode", "backbone", "classifier", "peaks", "association", "iou refine", "update", "memory")
 
@@ -312,6 +292,45 @@ def test_exports_and_saves_run_in_the_file_thread_and_a_failure_loses_nothing(qt
     assert ctrl.session.project_path == tmp_path / "p.ktproj"  # the failed Save as did not move the project
     assert save_and_wait(qtbot, ctrl) == tmp_path / "p.ktproj" and not ctrl.session.modified
     assert not w.message_bar.isVisible()  # the next successful save clears the red bar
+
+
+def test_a_project_is_read_in_the_file_thread_and_a_broken_one_is_a_message(qtbot, studio, answers, tmp_path,
+                                                                            monkeypatch):
+    import threading
+    import time
+
+    from PySide6.QtCore import QTimer
+
+    from tracker.annotation import project as project_module
+
+    w, ctrl = studio
+    open_sample(qtbot, w)
+    draw(w, (30, 120, 40, 40))
+    saved = save_and_wait(qtbot, ctrl, tmp_path / "p.ktproj")
+    real, readers = project_module.load_project, []
+
+    def slow_load(path):
+        readers.append(threading.current_thread())
+        time.sleep(0.3)  # a long sequence with its debug records
+        return real(path)
+
+    monkeypatch.setattr(project_module, "load_project", slow_load)
+    ticks = []
+    timer = QTimer(interval=20)
+    timer.timeout.connect(lambda: ticks.append(1))
+    timer.start()
+    with qtbot.waitSignal(w.frameShown, timeout=10000):
+        assert ctrl.open_project(saved)
+    timer.stop()
+    assert readers and threading.current_thread() not in readers and len(ticks) >= 5
+    assert ctrl.session.project_path == saved and ctrl.session.document[0].box == (30, 120, 40, 40)
+
+    broken = tmp_path / "broken.ktproj"
+    broken.write_text("{ not json")
+    with qtbot.waitSignal(ctrl.projectLoaded, timeout=10000) as blocker:
+        ctrl.open_project(broken)
+    assert blocker.args[0].error and "broken.ktproj" in w.last_message and w.message_bar.isVisible()
+    assert ctrl.session.project_path == saved and ctrl.session.document[0].box == (30, 120, 40, 40)  # untouched
 
 
 # ---------------------------------------------------------------------------------------------------- 6: unsaved work

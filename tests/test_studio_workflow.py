@@ -1,7 +1,7 @@
 """The annotation workflow defects of issue 11, each driven end to end through the real window with keys and
 the mouse: a stale box overwriting work, boxes lost after recovery, autosaves not offered, a backward run
-discarding results, typed boxes and stray handles. A deterministic engine (registered here) moves the box
-1 px right per frame from wherever it was initialised."""
+discarding results, typed boxes and stray handles. The deterministic engine "test-step" (tests/studio_helpers.py)
+moves the box 1 px right per frame from wherever it was initialised."""
 from __future__ import annotations
 
 import cv2
@@ -11,34 +11,15 @@ from PySide6.QtCore import QPoint, QSettings, Qt, QTimer
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QInputDialog
 
-from studio_helpers import export_and_wait, save_and_wait, trigger_and_wait
+from studio_helpers import StepEngine, export_and_wait, save_and_wait, trigger_and_wait
 from app.annotation import attach_annotations
 from app.main_window import SAMPLE_PATH, MainWindow
 from tracker.annotation import Provenance
-from tracker.engine import Engine, check_frame
 from tracker.registry import EngineInfo, register
 from tracker.result import Assignment, Candidate, FrameResult
 
 NO_MOD = Qt.KeyboardModifier.NoModifier
 SHIFT, CTRL = Qt.KeyboardModifier.ShiftModifier, Qt.KeyboardModifier.ControlModifier
-
-
-class StepEngine(Engine):
-    name = "test-step"
-
-    def initialize(self, frame, box, frame_index=0):
-        check_frame(frame)
-        self.start, self.box = frame_index, tuple(float(v) for v in box)
-        return FrameResult(frame_index, self.box, 1.0)
-
-    def track(self, frame, frame_index=None):
-        check_frame(frame)
-        i = self._next_index(frame_index)
-        x, y, w, h = self.box
-        return FrameResult(i, (x + abs(i - self.start), y, w, h), 0.8)
-
-
-register(EngineInfo("test-step", f"{__name__}:StepEngine", "deterministic workflow test engine"))
 
 
 def make_window(qtbot, tmp_path, name, answer=True):
