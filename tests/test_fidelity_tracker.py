@@ -20,7 +20,7 @@ import pytest
 import torch
 
 from tracker.keeptrack.engine import engine_from_networks
-from tracker.keeptrack.params import profile_params
+from tracker.keeptrack.profiles import profile_params
 from tracker.keeptrack.testing import ReplayRandom, rule_networks
 
 pytestmark = pytest.mark.slow

@@ -14,7 +14,8 @@ from tracker.keeptrack.crop import sample_patch
 from tracker.keeptrack.geometry import association_coords, patch_box
 from tracker.keeptrack.engine import KeepTrackEngine
 from tracker.keeptrack.memory import SampleMemory, gn_iterations
-from tracker.keeptrack.params import TrackerParams, profile_params
+from tracker.keeptrack.params import TrackerParams
+from tracker.keeptrack.profiles import profile_params
 from tracker.keeptrack.parts import (BaseNetwork, CandidateMatcher, CandidateSet, MatchResult, PatchFeatures)
 from tracker.result import Flag
 

@@ -36,7 +36,8 @@ from .geometry import (association_coords, box_from_state, cell_translation, lab
                        refined_state, score_grid, state_from_box)
 from .localisation import localise_advanced
 from .memory import SampleMemory, gn_iterations
-from .params import TrackerParams, profile_params
+from .params import TrackerParams
+from .profiles import profile_params
 from .parts import (BaseNetwork, BoxRefiner, CandidateMatcher, CandidateSet, FrameContext, MatchResult, RandomSource,
                     TorchRandom)
 
