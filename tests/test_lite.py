@@ -345,3 +345,22 @@ def test_association_model_is_chosen_by_name(tmp_path):
     bad.write_bytes(b"not a model")
     with pytest.raises(CheckpointError, match="model.pt"):
         create_engine("keeptrack-lite", association=str(bad))
+
+
+def test_scale_refiner_keeps_the_engine_centre():
+    """A refiner box that keeps the size must give back the engine's position: the start box (geometry.patch_box,
+    centre top-left + (size - 1) / 2) and the returned one (read as top-left + size / 2) differ in convention."""
+    from tracker.keeptrack.geometry import patch_box, refined_state
+    from tracker.keeptrack.lite_scale import LiteScaleParams, LiteScaleRefiner
+    from tracker.keeptrack.parts import PatchFeatures, TorchRandom
+
+    torch.manual_seed(0)
+    features = PatchFeatures(torch.zeros(1, 4, 16, 16), {"s8": torch.randn(1, 8, 32, 32)})
+    pos, size = torch.tensor([131.0, 117.0]), torch.tensor([60.0, 40.0])
+    sample_pos, sample_scale = torch.tensor([128.0, 120.0]), torch.tensor(1.0)
+    start = patch_box(pos, size, sample_pos, sample_scale, 256)
+    refiner = LiteScaleRefiner(LiteScaleParams(subcell=False))
+    refiner.initialize(features, start)
+    new_pos, new_size = refined_state(refiner.refine(features, start, TorchRandom(0)), sample_pos, sample_scale, 256)
+    assert torch.allclose(new_size, size, atol=0.05)
+    assert torch.allclose(new_pos, pos, atol=0.01), (new_pos, pos)
