@@ -41,7 +41,7 @@ def lite_setup(frames: int):
 def keeptrack_setup(profile: str, frames: int):
     from bench.keeptrack_speed import load_sequence
     from tracker.keeptrack.engine import engine_from_networks
-    from tracker.keeptrack.params import profile_params
+    from tracker.keeptrack.profiles import profile_params
     from tracker.keeptrack.testing import rule_networks
 
     images, box = load_sequence(shared_dir() / "data" / "otb", "Subway", frames)

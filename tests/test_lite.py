@@ -313,3 +313,54 @@ def test_reinitialised_engine_tracks_like_a_fresh_one():
         _paste(f, other_obj, 200.0 - 15 * t, 100.0 + 5 * t)
         used.track(f)
     assert run(used) == run(create_lite_engine())
+
+
+def test_every_keeptrack_engine_is_registered_from_its_profile():
+    from tracker.keeptrack.profiles import PROFILES
+    from tracker.registry import engine_info
+
+    for name, profile in PROFILES.items():
+        info = engine_info(name)
+        assert info.target == "tracker.keeptrack.profiles:create_profile_engine"
+        assert dict(info.defaults) == {"profile": name} and info.needs_weights == profile.needs_weights
+
+
+def test_parameter_a_profile_does_not_use_is_refused():
+    from tracker.keeptrack.profiles import profile_params
+
+    with pytest.raises(InputError, match="superdimp does not use redetection_score_th"):
+        profile_params("superdimp", redetection_score_th=0.3)
+    assert profile_params("keeptrack", redetection_score_th=0.3).redetection_score_th == 0.3
+
+
+def test_association_model_is_chosen_by_name(tmp_path):
+    from tracker.registry import create_engine
+    from tracker.training.model import TrainedAssociationMatcher
+
+    assert isinstance(create_engine("keeptrack-lite").matcher, LiteMatcher)
+    assert isinstance(create_engine("keeptrack-lite", association="trained").matcher, TrainedAssociationMatcher)
+    with pytest.raises(InputError, match="unknown association 'learnt'"):
+        create_engine("keeptrack-lite", association="learnt")
+    bad = tmp_path / "model.pt"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(CheckpointError, match="model.pt"):
+        create_engine("keeptrack-lite", association=str(bad))
+
+
+def test_scale_refiner_keeps_the_engine_centre():
+    """A refiner box that keeps the size must give back the engine's position: the start box (geometry.patch_box,
+    centre top-left + (size - 1) / 2) and the returned one (read as top-left + size / 2) differ in convention."""
+    from tracker.keeptrack.geometry import patch_box, refined_state
+    from tracker.keeptrack.lite_scale import LiteScaleParams, LiteScaleRefiner
+    from tracker.keeptrack.parts import PatchFeatures, TorchRandom
+
+    torch.manual_seed(0)
+    features = PatchFeatures(torch.zeros(1, 4, 16, 16), {"s8": torch.randn(1, 8, 32, 32)})
+    pos, size = torch.tensor([131.0, 117.0]), torch.tensor([60.0, 40.0])
+    sample_pos, sample_scale = torch.tensor([128.0, 120.0]), torch.tensor(1.0)
+    start = patch_box(pos, size, sample_pos, sample_scale, 256)
+    refiner = LiteScaleRefiner(LiteScaleParams(subcell=False))
+    refiner.initialize(features, start)
+    new_pos, new_size = refined_state(refiner.refine(features, start, TorchRandom(0)), sample_pos, sample_scale, 256)
+    assert torch.allclose(new_size, size, atol=0.05)
+    assert torch.allclose(new_pos, pos, atol=0.01), (new_pos, pos)
