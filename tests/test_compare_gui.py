@@ -134,6 +134,7 @@ def test_three_trackers_side_by_side_failures_id_switches_and_success_dock(qtbot
     w.set_engine("test-switch")
     track_to_end(qtbot, w, compare)
     assert compare.comparison.names == [CURRENT_RUN]
+    assert compare.comparison.entries[CURRENT_RUN].tracker.origin.endswith("(test-switch)")
     load_with_keys(qtbot, w, compare, monkeypatch, folder=tmp_path / "res")
     load_with_keys(qtbot, w, compare, monkeypatch, files=[tmp_path / "lost" / "Seq.txt"])
     c = compare.comparison
