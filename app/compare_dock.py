@@ -443,11 +443,13 @@ class CompareController(QObject):
         if not records and CURRENT_RUN not in self.comparison.entries:
             return
         convention = self.comparison.convention
+        engines = sorted({a.engine for i in records if (a := doc[i]) is not None and a.engine})
+        origin = "the engine results of this session" + (f" ({', '.join(engines)})" if engines else "")
 
         def job():
             if not records:
                 return [None], []
-            tracker = boxes_from_records(CURRENT_RUN, records, info.num_frames, "the engine results of this session")
+            tracker = boxes_from_records(CURRENT_RUN, records, info.num_frames, origin)
             return [score_tracker(tracker, info, convention)], []
 
         self._run(job)

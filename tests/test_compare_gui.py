@@ -4,6 +4,8 @@ current run), an IoU strip each, jumps to the next failure and the next identity
 dock whose AUCs are the ones `main.py eval` prints for the same boxes."""
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 from PySide6.QtCore import QSettings, Qt
@@ -13,6 +15,7 @@ from test_eval_protocol import SubPixelEngine, gt_rows, make_otb, table_rows
 
 from app.annotation import attach_annotations
 from app.compare import CURRENT_RUN
+from app import compare_dock
 from app.compare_dock import FAIL_COLOR, attach_compare
 from app.main_window import MainWindow
 from main import main
@@ -131,6 +134,7 @@ def test_three_trackers_side_by_side_failures_id_switches_and_success_dock(qtbot
     w.set_engine("test-switch")
     track_to_end(qtbot, w, compare)
     assert compare.comparison.names == [CURRENT_RUN]
+    assert compare.comparison.entries[CURRENT_RUN].tracker.origin.endswith("(test-switch)")
     load_with_keys(qtbot, w, compare, monkeypatch, folder=tmp_path / "res")
     load_with_keys(qtbot, w, compare, monkeypatch, files=[tmp_path / "lost" / "Seq.txt"])
     c = compare.comparison
@@ -225,7 +229,13 @@ def test_footage_without_ground_truth_says_so(qtbot, tmp_path, monkeypatch):
     write_boxes(tmp_path / "mine.txt", [[5, 5, 10, 10]] * 8)
     w, compare = make_window(qtbot, tmp_path)
     open_and_wait(qtbot, w, folder)
-    load_with_keys(qtbot, w, compare, monkeypatch, files=[tmp_path / "mine.txt"])
+    threads = []
+    real = compare_dock.load_trackers
+    monkeypatch.setattr(compare_dock, "load_trackers", lambda *a: threads.append(threading.current_thread()) or real(*a))
+    with qtbot.waitSignal(compare.loaded, timeout=10000):
+        assert compare.load([tmp_path / "mine.txt"])
+        assert compare.busy and compare.comparison.names == []  # load() returned before anything was read
+    assert threads and threads[0] is not threading.main_thread()
     assert compare.comparison.names == ["mine"]
     assert "no ground truth" in compare.strips.note.text() and compare.strips.note.isVisible()
     assert compare.overlay.visible_boxes() == {"mine": (5.0, 5.0, 10.0, 10.0)}
