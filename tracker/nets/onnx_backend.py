@@ -18,8 +18,8 @@ to torch with one log line (onnxruntime missing, export failed, outputs differ, 
 "onnx" insists and raises `BackendError` instead; "torch" never tries. Override per engine
 (`create_engine("keeptrack-lite", backend="torch")`) or for a whole process with $KEEPTRACK_BACKEND.
 
-Threads: the ORT session's intra-op thread count follows torch's, which `tracker.threads.ThreadGovernor`
-sets from the load; one session per count in use is kept, created when first needed.
+Threads: the ORT session's intra-op thread count follows `tracker.threads.current_threads()` (the count the
+ThreadGovernor sets from the load); one session per count in use is kept, created when first needed.
 """
 from __future__ import annotations
 
@@ -38,6 +38,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
+from ..threads import current_threads
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +224,7 @@ class OnnxNetwork:
 
     def run(self, x: torch.Tensor, threads: int | None = None) -> tuple[torch.Tensor, ...]:
         """Outputs for `x`; `threads` defaults to torch's current count (the ThreadGovernor's choice)."""
-        n = torch.get_num_threads() if threads is None else threads
+        n = current_threads() if threads is None else threads
         feed = {"input": np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)}
         return tuple(torch.from_numpy(out) for out in self.session(max(1, int(n))).run(None, feed))
 
