@@ -26,6 +26,7 @@ from ..batch import evaluate_batch
 from ..errors import InputError
 from ..evaluation.metrics import CONVENTIONS
 from ..evaluation.runner import evaluate_engines, format_table
+from ..nets.onnx_backend import use_backend_for_process
 from ..registry import create_engine, engine_info
 from ..sources import open_source
 from ..threads import requested_threads
@@ -57,6 +58,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, help="local Ray workers (default: one per core)")
     parser.add_argument("--no-resume", action="store_true",
                         help="re-run sequences whose result files under --results are already complete")
+    parser.add_argument("--backend", choices=("auto", "onnx", "torch"),
+                        help="keeptrack-lite's feature stage: auto (ONNX Runtime where it holds, else torch; the "
+                             "default), onnx, or torch (the reference path); also $KEEPTRACK_BACKEND")
     parser.add_argument("--protocol", default="ope", choices=("ope", "sre", "tre"),
                         help="ope: one pass from the first box (default); sre: 12 perturbed first boxes; "
                              "tre: 20 start frames spread over the sequence")
@@ -88,6 +92,7 @@ def _attributes(sequences: list[str]) -> dict[str, tuple[str, ...]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    use_backend_for_process(args.backend)
     published = parse_results_from(args.results_from)
     spec = args.engines if args.engines is not None else ("" if published else DEFAULT_ENGINES)
     names = [n.strip() for n in spec.split(",") if n.strip()]

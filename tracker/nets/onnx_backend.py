@@ -67,6 +67,13 @@ def requested_backend(value: str | None = None, what: str = "backend") -> str:
     return text
 
 
+def use_backend_for_process(value: str | None) -> None:
+    """A command's --backend: validated, then set as $KEEPTRACK_BACKEND, so that every engine this process
+    creates, and the workers of a local Ray cluster started after it, use it. None leaves the setting alone."""
+    if value is not None:
+        os.environ[ENV_VAR] = requested_backend(value, "--backend")
+
+
 def cache_dir() -> Path:
     """$KEEPTRACK_CACHE, else $XDG_CACHE_HOME/keeptrack-studio, else ~/.cache/keeptrack-studio; + /onnx."""
     root = os.environ.get(CACHE_ENV_VAR)
