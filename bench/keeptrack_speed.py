@@ -4,8 +4,11 @@ fp32, rule-generated fidelity weights (speed does not depend on the weight value
 Printed against the original's published figures (KeepTrack: init 8.6 s, 0.16-0.5 s/frame; KeepTrack-fast:
 init 4.2 s, 0.1-0.2 s/frame). The target is at most half of those.
 
-    .venv/bin/python bench/keeptrack_speed.py [--frames 20] [--sequence Subway] [--device cpu|cuda] [--threads N]
-                                              [--variants plain,compile,bf16,bf16+compile|all]
+    .venv/bin/python bench/keeptrack_speed.py [--frames 20] [--sequence Subway] [--device cpu|cuda]
+                                              [--threads auto|N] [--variants plain,compile,bf16,bf16+compile|all]
+
+--threads auto (the default) is the thread policy `track` and `eval` use (tracker/threads.py: the cores other
+processes leave free, re-checked as the run goes on); a number fixes the count. ~2 min quiet for both profiles.
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ from tracker.keeptrack.engine import engine_from_networks  # noqa: E402
 from tracker.keeptrack.profiles import profile_params  # noqa: E402
 from tracker.keeptrack.testing import rule_networks  # noqa: E402
 from tracker.paths import shared_dir  # noqa: E402
+from tracker.threads import governor_for_run  # noqa: E402
 
 ORIGINAL = {"keeptrack": (8.6, "0.16-0.5"), "keeptrack-fast": (4.2, "0.1-0.2")}
 TARGET = {"keeptrack": (4.3, 0.25), "keeptrack-fast": (2.1, 0.1)}
@@ -52,7 +56,7 @@ VARIANTS = {
 }
 
 
-def run(profile: str, frames, box, device: str, networks, overrides=None):
+def run(profile: str, frames, box, device: str, networks, overrides=None, governor=None):
     base, assoc = networks
     engine = engine_from_networks(device, profile_params(profile, **(overrides or {})), base, assoc, name=profile)
     t0 = time.perf_counter()
@@ -68,6 +72,8 @@ def run(profile: str, frames, box, device: str, networks, overrides=None):
         t0 = time.perf_counter()
         r = engine.track(frame)
         per_frame.append(time.perf_counter() - t0)
+        if governor is not None:
+            governor.tick()  # as tracker.runloop does after each frame
         results.append(r)
         for s in STAGES:
             per_stage[s].append(r.timings.get(s, 0.0))
@@ -99,7 +105,7 @@ def main(argv=None) -> int:
     ap.add_argument("--frames", type=int, default=20)
     ap.add_argument("--sequence", default="Subway")
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    ap.add_argument("--threads", default="auto", help="CPU threads: 'auto' (the thread policy, default) or a number")
     ap.add_argument("--profiles", default="keeptrack,keeptrack-fast")
     ap.add_argument("--variants", default="",
                     help=f"comma-separated extra runs of each profile: {', '.join(VARIANTS)} (or 'all')")
@@ -108,15 +114,14 @@ def main(argv=None) -> int:
     if shared is None:
         print("needs ../shared (OTB data and the fidelity weight rule)")
         return 2
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    governor = governor_for_run(args.threads)
     variants = list(VARIANTS) if args.variants == "all" else [v for v in args.variants.split(",") if v]
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         ap.error(f"unknown variant(s) {unknown}; known: {', '.join(VARIANTS)}")
     frames, box = load_sequence(shared / "data" / "otb", args.sequence, args.frames)
     networks = rule_networks(shared / "fidelity")
-    print(f"device {args.device}, torch {torch.__version__}, {torch.get_num_threads()} CPU threads, "
+    print(f"device {args.device}, torch {torch.__version__}, {governor.reason}, "
           f"OTB {args.sequence}, {len(frames) - 1} tracked frames")
     header = (f"{'profile':24s} {'warm-up s':>9s} {'init s':>7s} {'orig':>5s} {'target':>6s} {'frame s':>8s} "
               f"{'orig':>9s} {'target':>6s}")
@@ -126,7 +131,7 @@ def main(argv=None) -> int:
         reference = None
         for variant in ["default"] + variants:
             label = profile if variant == "default" else f"{profile} {variant}"
-            out = run(profile, frames, box, args.device, networks, VARIANTS.get(variant))
+            out = run(profile, frames, box, args.device, networks, VARIANTS.get(variant), governor)
             med = statistics.median(out["per_frame"])
             o_init, o_frame = ORIGINAL[profile]
             t_init, t_frame = TARGET[profile]
@@ -142,6 +147,8 @@ def main(argv=None) -> int:
                 drift_lines.append(f"{label:24s} {drift(reference, out, patch)}")
             if variant != "default":
                 del out["engine"]
+    if governor.changes:
+        print(f"# the thread policy changed the count {governor.changes} time(s) during the runs; now {governor.threads}")
     print("\n".join(lines))
     print("\nmedian seconds per stage and frame")
     print("\n".join(stage_lines))

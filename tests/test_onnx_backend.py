@@ -173,3 +173,34 @@ def test_engine_tracks_the_same_on_either_backend():
 def test_onnx_network_refuses_a_model_ort_cannot_load():
     with pytest.raises(Exception):
         OnnxNetwork(b"definitely not onnx", ("s8",), None, exported=True, difference=None)
+
+
+def test_track_and_eval_take_a_backend_flag(tmp_path, monkeypatch, capsys):
+    import cv2
+
+    from tracker.cli import main as cli_main
+    from tracker.keeptrack import lite_features
+
+    monkeypatch.delenv("KEEPTRACK_BACKEND", raising=False)  # the flag sets it; monkeypatch restores it after
+    folder = tmp_path / "clip"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(3):
+        image = rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)
+        image[40:80, 50 + 3 * i:80 + 3 * i] = (20, 30, 220)
+        cv2.imwrite(str(folder / f"{i:04d}.jpg"), image)
+    used = []
+    real_init = lite_features.LiteFeatures.__init__
+
+    def spy(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        used.append(self.backend)
+
+    monkeypatch.setattr(lite_features.LiteFeatures, "__init__", spy)
+    out = tmp_path / "boxes.txt"
+    assert cli_main(["track", str(folder), "--box", "50,40,30,40", "--out", str(out), "--backend", "torch",
+                     "--threads", "1"]) == 0
+    assert used == ["torch"] and len(out.read_text().splitlines()) == 3
+    with pytest.raises(SystemExit):
+        cli_main(["eval", str(folder), "--engines", "keeptrack-lite", "--backend", "tensorrt"])
+    assert "invalid choice" in capsys.readouterr().err

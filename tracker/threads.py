@@ -8,6 +8,10 @@ the cores left, at least 1 and at most torch's default, and re-checks every few 
 on (`ThreadGovernor.tick`), so a desktop that gets busy mid-run drops to 1 thread within a few seconds and
 goes back up when the other work ends.
 
+The count applies to every runtime an engine computes with: torch's intra-op pool, OpenCV's parallel_for
+pool (the OpenCV baselines, NanoTrack's DNN) and ONNX Runtime's sessions (tracker/nets/onnx_backend.py reads
+`current_threads()` at each call and keeps one session per count).
+
 Override: $KEEPTRACK_THREADS (a number, or "auto") or a command's --threads flag; a number turns the
 policy off and fixes the count. The studio's tracking worker calls `governor_for_run()` once per run, in
 the worker thread, and `tick()` after each frame, like tracker.runloop does.
@@ -35,6 +39,25 @@ def torch_default_threads() -> int:
 
         _torch_default = max(1, int(torch.get_num_threads()))
     return _torch_default
+
+
+def current_threads() -> int:
+    """The intra-op thread count in force (torch's, which `ThreadGovernor` sets): what other runtimes follow."""
+    import torch
+
+    return max(1, int(torch.get_num_threads()))
+
+
+def _apply(threads: int) -> None:
+    """Set the count for torch and OpenCV (ONNX Runtime follows torch's through `current_threads`)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    try:
+        import cv2
+    except ImportError:  # pragma: no cover - OpenCV is a project requirement
+        return
+    cv2.setNumThreads(threads)
 
 
 def usable_cores() -> int:
@@ -131,16 +154,13 @@ class ThreadChoice:
 
 
 class ThreadGovernor:
-    """Sets torch's intra-op thread count for this run and adapts it to the load as the run goes on.
+    """Sets the engine's intra-op thread count (torch, OpenCV; ONNX Runtime follows) for this run and adapts it to the load as the run goes on.
 
     Call `tick()` after each frame (cheap: it looks at the load at most every RECHECK_SECONDS).
     """
 
     def __init__(self, fixed: int | None = None, sample_seconds: float = SAMPLE_SECONDS,
                  recheck_seconds: float = RECHECK_SECONDS):
-        import torch
-
-        self._torch = torch
         self.ceiling = torch_default_threads()
         self.fixed = fixed
         self.recheck_seconds = recheck_seconds
@@ -157,7 +177,7 @@ class ThreadGovernor:
             self.threads = threads_for_load(other, ceiling=self.ceiling)
             self.reason = (f"{self.threads} thread(s): other processes keep {other:.1f} of "
                            f"{usable_cores()} cores busy (override with --threads or ${ENV_VAR})")
-        torch.set_num_threads(self.threads)
+        _apply(self.threads)
 
     @property
     def choice(self) -> ThreadChoice:
@@ -177,7 +197,7 @@ class ThreadGovernor:
         if wanted != self.threads:
             self.threads = wanted
             self.changes += 1
-            self._torch.set_num_threads(wanted)
+            _apply(wanted)
         return self.threads
 
 

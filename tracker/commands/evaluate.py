@@ -27,6 +27,7 @@ from ..errors import InputError
 from ..evaluation.attributes import lasot_attributes
 from ..evaluation.metrics import CONVENTIONS
 from ..evaluation.runner import evaluate_engines, format_table
+from ..nets.onnx_backend import use_backend_for_process
 from ..registry import create_engine, engine_info
 from ..sources import open_source
 from ..threads import requested_threads
@@ -61,6 +62,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, help="local Ray workers (default: one per core)")
     parser.add_argument("--no-resume", action="store_true",
                         help="re-run sequences whose result files under --results are already complete")
+    parser.add_argument("--backend", choices=("auto", "onnx", "torch"),
+                        help="keeptrack-lite's feature stage: auto (ONNX Runtime where it holds, else torch; the "
+                             "default), onnx, or torch (the reference path); also $KEEPTRACK_BACKEND")
     parser.add_argument("--protocol", default="ope", choices=("ope", "sre", "tre"),
                         help="ope: one pass from the first box (default); sre: 12 perturbed first boxes; "
                              "tre: 20 start frames spread over the sequence")
@@ -100,6 +104,7 @@ def _attributes(sequences: list[str], lasot_folder: str | None = None) -> dict[s
 
 
 def run(args: argparse.Namespace) -> int:
+    use_backend_for_process(args.backend)
     published = parse_results_from(args.results_from)
     spec = args.engines if args.engines is not None else ("" if published else DEFAULT_ENGINES)
     names = [n.strip() for n in spec.split(",") if n.strip()]

@@ -21,6 +21,7 @@ from ..boxes import validate_init_box
 from ..errors import InputError
 from ..evaluation.runner import track_source
 from ..formats.pytracking import format_boxes, write_boxes
+from ..nets.onnx_backend import use_backend_for_process
 from ..progress import progress_bar
 from ..registry import DEFAULT_ENGINE, create_engine, engine_info
 from ..sources import open_source
@@ -56,6 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="keeptrack engines: opt-in bfloat16 features (~2x faster on CPU, not the reference numbers)")
     parser.add_argument("--compile", action="store_true",
                         help="keeptrack engines: opt-in torch.compile of the feature stage (needs a C++ compiler)")
+    parser.add_argument("--backend", choices=("auto", "onnx", "torch"),
+                        help="keeptrack-lite's feature stage: auto (ONNX Runtime where it holds, else torch; the "
+                             "default), onnx, or torch (the reference path); also $KEEPTRACK_BACKEND")
     parser.add_argument("--threads", help="torch threads: a number, or 'auto' (default; follows the load; "
                                           "also $KEEPTRACK_THREADS)")
 
@@ -80,6 +84,7 @@ def check_out_file(path: str | None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    use_backend_for_process(args.backend)
     if args.frames is not None and args.frames < 1:
         raise InputError(f"--frames must be at least 1; got {args.frames}")
     if args.batch:

@@ -18,8 +18,8 @@ to torch with one log line (onnxruntime missing, export failed, outputs differ, 
 "onnx" insists and raises `BackendError` instead; "torch" never tries. Override per engine
 (`create_engine("keeptrack-lite", backend="torch")`) or for a whole process with $KEEPTRACK_BACKEND.
 
-Threads: the ORT session's intra-op thread count follows torch's, which `tracker.threads.ThreadGovernor`
-sets from the load; one session per count in use is kept, created when first needed.
+Threads: the ORT session's intra-op thread count follows `tracker.threads.current_threads()` (the count the
+ThreadGovernor sets from the load); one session per count in use is kept, created when first needed.
 """
 from __future__ import annotations
 
@@ -38,6 +38,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
+from ..threads import current_threads
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,13 @@ def requested_backend(value: str | None = None, what: str = "backend") -> str:
     if text not in BACKENDS:
         raise InputError(f"{what} must be one of {', '.join(BACKENDS)}; got {value!r}")
     return text
+
+
+def use_backend_for_process(value: str | None) -> None:
+    """A command's --backend: validated, then set as $KEEPTRACK_BACKEND, so that every engine this process
+    creates, and the workers of a local Ray cluster started after it, use it. None leaves the setting alone."""
+    if value is not None:
+        os.environ[ENV_VAR] = requested_backend(value, "--backend")
 
 
 def cache_dir() -> Path:
@@ -223,7 +231,7 @@ class OnnxNetwork:
 
     def run(self, x: torch.Tensor, threads: int | None = None) -> tuple[torch.Tensor, ...]:
         """Outputs for `x`; `threads` defaults to torch's current count (the ThreadGovernor's choice)."""
-        n = torch.get_num_threads() if threads is None else threads
+        n = current_threads() if threads is None else threads
         feed = {"input": np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)}
         return tuple(torch.from_numpy(out) for out in self.session(max(1, int(n))).run(None, feed))
 
