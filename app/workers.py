@@ -230,6 +230,18 @@ class ResultBatch:
     targets: tuple[int, ...] = ()  # the target of each result
 
 
+def _track_together(engines: list, frame, index: int) -> list:
+    """The results of several KeepTrack engines on one frame from one batched backbone call, where they can
+    share it (tracker.keeptrack.engine.track_together); [] otherwise (each engine then tracks alone)."""
+    if len(engines) < 2 or "tracker.keeptrack.engine" not in sys.modules:  # never imports torch itself
+        return []
+    from tracker.keeptrack.engine import KeepTrackEngine, can_batch, track_together
+
+    if not all(isinstance(e, KeepTrackEngine) for e in engines) or not can_batch(engines):
+        return []
+    return track_together(engines, frame, index)
+
+
 @dataclass
 class _Held:
     """An engine the worker holds for one target, and where it stands."""
@@ -308,6 +320,8 @@ class TrackingWorker(QObject):
                     break
                 frame = self._source.frame(i)  # decoded once for every target on it
                 tracked = False
+                batched = _track_together([self._engines[part.target].engine for part, init in steps[i] if not init],
+                                          frame, i)
                 for part, init in steps[i]:
                     if init:
                         held = self._engines.get(part.target)
@@ -320,7 +334,7 @@ class TrackingWorker(QObject):
                         result = held.engine.initialize(frame, box, frame_index=i)
                     else:
                         held = self._engines[part.target]
-                        result = held.engine.track(frame, frame_index=i)
+                        result = batched.pop(0) if batched else held.engine.track(frame, frame_index=i)
                         tracked = True
                     self._add(result, frame, i, part.target)
                     held.last_index, held.direction = i, d

@@ -266,3 +266,18 @@ def test_model_plans_all_targets_skipping_locked_and_boxless_ones(tmp_path):
     m.annotations.undo()
     assert not m.document.has_target(new)
     m.close()
+
+
+def test_split_and_merge_from_the_targets_menu(qtbot, studio):
+    w, ctrl = studio
+    doc = w.model.document
+    draw_box(w, (30, 120, 40, 40))
+    track_and_wait(qtbot, w, lambda: w.run_frames(10))
+    go_to(qtbot, w, 4)
+    w.action("split_target").trigger()
+    assert [t.id for t in doc.targets] == [1, 2] and doc.selected == 2
+    assert doc.track(1).annotated_frames() == [0, 1, 2, 3] and doc.track(2).annotated_frames()[0] == 4
+    qtbot.waitUntil(lambda: [r["frames"] for r in ctrl.panel.rows()] == [4, 7], timeout=3000)
+    ctrl.select_target(1)
+    ctrl.merge_target(2)
+    assert [t.id for t in doc.targets] == [1] and doc.track(1).annotated_frames() == list(range(11))
