@@ -230,6 +230,8 @@ class AnnotationController(QObject):
 
     def remove_target(self, target_id: int | None = None) -> None:
         try:
+            if target_id is None:
+                target_id = self.model.selected_target
             name = self.model.document.target(target_id).name if self.model.document is not None else ""
             self.model.remove_target(target_id)
         except InputError as exc:
