@@ -182,6 +182,7 @@ class AnnotationController(QObject):
         for key, slot in (("new_target", self.new_target), ("next_target", lambda: self.cycle_target(1)),
                           ("prev_target", lambda: self.cycle_target(-1)), ("remove_target", self.remove_target),
                           ("promote_candidate", self.promote_candidate), (None, None),
+                          ("split_target", self.split_target), ("merge_target", self.merge_dialog), (None, None),
                           ("track_selected", self.track_selected), ("track_all", self.track_all),
                           ("track_all_back", lambda: self.track_all(-1))):
             if key is None:
@@ -230,6 +231,8 @@ class AnnotationController(QObject):
 
     def remove_target(self, target_id: int | None = None) -> None:
         try:
+            if target_id is None:
+                target_id = self.model.selected_target
             name = self.model.document.target(target_id).name if self.model.document is not None else ""
             self.model.remove_target(target_id)
         except InputError as exc:
@@ -239,6 +242,29 @@ class AnnotationController(QObject):
             self.w.tracker.worker.forget(target_id)
         self._target_shown()
         self.w.show_status(f"Removed target {name} (Ctrl+Z brings it back)")
+
+    def split_target(self) -> None:
+        """The selected track from this frame on becomes a new target (CVAT's split)."""
+        doc = self.model.document
+        if doc is not None and doc.selected is not None and self._edit("split_target", doc.selected,
+                                                                       self.w.current_index):
+            self._target_shown()
+
+    def merge_dialog(self) -> None:
+        doc = self.model.document
+        if doc is None or doc.selected is None or len(doc.targets) < 2:
+            self.w.show_message("Merging needs two targets")
+            return
+        others = [t.name for t in doc.targets if t.id != doc.selected]
+        choice, ok = QInputDialog.getItem(self.w, "Merge tracks", f"Merge which track into {doc.target().name}?",
+                                          others, 0, False)
+        if ok:
+            self.merge_target(int(choice.rsplit("-", 1)[1]))
+
+    def merge_target(self, other: int) -> None:
+        doc = self.model.document
+        if self._edit("merge_targets", doc.selected, other):
+            self._target_shown()
 
     def change_target(self, target_id: int, **changes) -> None:
         self._edit("change_target", target_id, **changes)

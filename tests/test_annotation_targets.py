@@ -249,3 +249,25 @@ def test_presence_threshold_applies_to_every_unlocked_target_as_one_step():
     assert len(s.history) == steps + 1
     assert s.document.track(1)[3].absent and s.document.track(two)[3].absent
     assert not s.document.track(three)[3].absent  # locked: untouched
+
+
+def test_split_and_merge_tracks_as_cvat_does_one_undo_step_each():
+    from tracker.annotation.edits import merge_targets, split_target
+
+    doc, h = three_targets(30)
+    run_plans({1: DriftEngine()}, CountingFrames(30),
+              TrackingRun(h, plan_retrack(doc, 0, target=1, options=RetrackOptions(max_frames=12)), "drift"))
+    before = doc.copy()
+    h.execute(split_target(doc, 1, 6))
+    new = 4
+    assert doc.track(1).annotated_frames() == list(range(6)) and doc.track(new).annotated_frames() == list(range(6, 13))
+    assert doc.target(new).label == "person" and doc.track(new).debug_record(8).frame_index == 8
+    with pytest.raises(InputError, match="both have boxes on frame"):
+        merge_targets(doc, 1, 2)  # target 2 also has frame 0
+    h.execute(merge_targets(doc, 1, new))
+    assert not doc.has_target(new) and doc.differences(before, debug=True) == []
+    h.undo()
+    h.undo()
+    assert doc.differences(before, debug=True) == []
+    with pytest.raises(InputError, match="leaves one side without boxes"):
+        split_target(doc, 1, 0)

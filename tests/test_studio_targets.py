@@ -199,6 +199,21 @@ def test_promote_a_candidate_then_track_all_and_retrack_one_target(qtbot, studio
 
     again = load_project(project).document
     assert again.differences(doc) == [] and again.target(2).locked
+    expected = doc.copy()
+    w.close()
+
+    # a new window, as at the next start: File > Open project finds every target in the panel
+    w2 = MainWindow(settings=QSettings(str(tmp_path / "s2.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w2)
+    ctrl2 = attach_annotations(w2, autosave_folder=tmp_path / "autosave2", ask=lambda text: True)
+    with qtbot.waitSignal(w2.frameShown, timeout=10000):
+        assert ctrl2.open_project(project)
+    qtbot.waitUntil(lambda: len(ctrl2.panel.rows()) == 4, timeout=5000)
+    assert w2.model.document.differences(expected) == []
+    assert [(r["id"], r["locked"]) for r in ctrl2.panel.rows()] == [(1, False), (2, True), (3, False), (4, False)]
+    assert ctrl2.panel.rows()[3]["frames"] == expected.frames_annotated(4)
+    ctrl2.confirm_unsaved = False
+    w2.close()
 
 
 def test_p_promotes_the_picked_candidate_and_engine_overlays_follow_the_selected_target(qtbot, studio):
@@ -266,3 +281,18 @@ def test_model_plans_all_targets_skipping_locked_and_boxless_ones(tmp_path):
     m.annotations.undo()
     assert not m.document.has_target(new)
     m.close()
+
+
+def test_split_and_merge_from_the_targets_menu(qtbot, studio):
+    w, ctrl = studio
+    doc = w.model.document
+    draw_box(w, (30, 120, 40, 40))
+    track_and_wait(qtbot, w, lambda: w.run_frames(10))
+    go_to(qtbot, w, 4)
+    w.action("split_target").trigger()
+    assert [t.id for t in doc.targets] == [1, 2] and doc.selected == 2
+    assert doc.track(1).annotated_frames() == [0, 1, 2, 3] and doc.track(2).annotated_frames()[0] == 4
+    qtbot.waitUntil(lambda: [r["frames"] for r in ctrl.panel.rows()] == [4, 7], timeout=3000)
+    ctrl.select_target(1)
+    ctrl.merge_target(2)
+    assert [t.id for t in doc.targets] == [1] and doc.track(1).annotated_frames() == list(range(11))

@@ -13,7 +13,9 @@ with its own `on_step` / `should_stop`.
   run cleanly: the steps so far stand, and the RunEnd names the frame and the reason. Other exceptions
   (bugs) propagate.
 - Several targets (the studio's "track all"): `run_engines` drives one engine per target and reads each
-  frame once for all of them; `run_engine` is its one-target case.
+  frame once for all of them (engines of a class with `track_many(engines, frame, index)` track a frame
+  together: keeptrack-lite's k search patches go through one backbone call); `run_engine` is its one-target
+  case.
 - An initial box the engine refuses (InputError: outside the image) ends the run like an unreadable frame.
 - Thread count: a ThreadGovernor (tracker.threads) is ticked after each frame, so the intra-op threads
   follow the machine's load. The studio gives one to engines that use torch (`engine_uses_torch`).
@@ -111,13 +113,17 @@ def run_engines(parts: Sequence[TargetPlan], frames, on_step: Callable[[int, Ste
                 return RunEnd(steps, planned, cancelled=True, thread_changes=_changes(governor))
             current = index
             frame = frames[index]
+            together = _track_together([part.engine for part, initial in todo if not initial], frame, index)
             for part, initial in todo:
                 t0 = time.perf_counter()
                 if initial:
                     result = part.engine.initialize(frame, part.plan.init_box, index)
+                    seconds = time.perf_counter() - t0
+                elif together:
+                    result, seconds = together.pop(0)
                 else:
                     result = part.engine.track(frame, index)
-                seconds = time.perf_counter() - t0
+                    seconds = time.perf_counter() - t0
                 state = states[part.target]
                 if result.box is not None:
                     state.box = tuple(float(v) for v in result.box)
@@ -133,6 +139,20 @@ def run_engines(parts: Sequence[TargetPlan], frames, on_step: Callable[[int, Ste
             message = f"frame {current}: {message}"
         return RunEnd(steps, planned, failed_frame=current, failure=message, thread_changes=_changes(governor))
     return RunEnd(steps, planned, thread_changes=_changes(governor))
+
+
+def _track_together(engines: list, frame, index: int) -> list[tuple[FrameResult, float]]:
+    """Several engines' results on one frame from their class's `track_many` (e.g. one batched backbone call
+    for k keeptrack-lite targets), each with its share of the time; [] where they track one by one."""
+    if len(engines) < 2 or len({type(e) for e in engines}) > 1:
+        return []
+    track_many = getattr(type(engines[0]), "track_many", None)
+    if track_many is None:
+        return []
+    t0 = time.perf_counter()
+    results = list(track_many(engines, frame, index))
+    share = (time.perf_counter() - t0) / len(engines)
+    return [(r, share) for r in results]
 
 
 def _schedule(parts: Sequence[TargetPlan], direction: int) -> list[tuple[int, list[tuple[TargetPlan, bool]]]]:

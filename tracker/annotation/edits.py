@@ -255,3 +255,57 @@ def add_label(doc: AnnotationDocument, name: str, colour: str | None = None) -> 
     if any(lab.name == name for lab in doc.labels):
         raise InputError(f"there is already a label {name!r}")
     return set_labels(doc, (*doc.labels, Label(name, colour or new_label_colour(doc.labels))))
+
+
+def split_target(doc: AnnotationDocument, target_id: int, frame: int) -> Edit:
+    """CVAT's split: the target's frames from `frame` on become a new target (next id, same label); the
+    frames before stay. One undo step."""
+    t = doc.target(target_id)
+    from .history import check_unlocked
+
+    check_unlocked(t)
+    track = doc.track(t.id)
+    frame = doc._check_frame(frame)
+    moved = [i for i in range(frame, len(doc)) if track[i] is not None or track.debug_record(i) is not None]
+    if not moved or frame == 0 or not any(track[i] is not None for i in range(frame)):
+        raise InputError(f"splitting {t.name} at frame {frame} leaves one side without boxes; nothing was changed")
+    tid = doc.next_target_id()
+    edit = Edit(f"split {t.name} at frame {frame}", frame, target=tid)
+    edit.targets_before[tid], edit.targets_after[tid] = None, Target(tid, t.label)
+    for i in moved:
+        if track[i] is not None:
+            edit.before[(t.id, i)], edit.after[(t.id, i)] = track[i], None
+            edit.before[(tid, i)], edit.after[(tid, i)] = None, track[i]
+        r = track.debug_record(i)
+        if r is not None:
+            edit.debug_before[(t.id, i)], edit.debug_after[(t.id, i)] = r, None
+            edit.debug_before[(tid, i)], edit.debug_after[(tid, i)] = None, r
+    return edit
+
+
+def merge_targets(doc: AnnotationDocument, keep: int, other: int) -> Edit:
+    """CVAT's merge: `other`'s frames join `keep` (its id and label stay) and `other` is removed. Both may not
+    annotate the same frame: that is refused, naming the frames, and nothing changes. One undo step."""
+    a, b = doc.target(keep), doc.target(other)
+    if a.id == b.id:
+        raise InputError("merging a target with itself changes nothing")
+    from .history import check_unlocked
+
+    check_unlocked(a)
+    check_unlocked(b)
+    ta, tb = doc.track(a.id), doc.track(b.id)
+    both = [i for i in range(len(doc)) if ta[i] is not None and tb[i] is not None]
+    if both:
+        shown = ", ".join(map(str, both[:10])) + (" ..." if len(both) > 10 else "")
+        raise InputError(f"{a.name} and {b.name} both have boxes on frame(s) {shown}; clear one side there "
+                         "before merging; nothing was changed")
+    edit = remove_target(doc, b.id)
+    edit.description, edit.target = f"merge {b.name} into {a.name}", a.id
+    for i in range(len(doc)):
+        if tb[i] is not None:
+            edit.before[(a.id, i)], edit.after[(a.id, i)] = None, tb[i]
+        r = tb.debug_record(i)
+        if r is not None and ta.debug_record(i) is None:
+            edit.debug_before[(a.id, i)], edit.debug_after[(a.id, i)] = None, r
+    edit.frame = next((i for i in range(len(doc)) if tb[i] is not None), 0)
+    return edit

@@ -398,6 +398,8 @@ class Autosaver:
         self._unsubscribe = document.subscribe(self._changed)
 
     def _changed(self, _frames) -> None:
+        if not self.pending:  # a selection change: nothing new to write
+            return
         now = self.clock()
         if self._first_change is None:
             self._first_change = now

@@ -14,7 +14,8 @@ from pathlib import Path
 from ..errors import InputError
 from .document import AnnotationDocument, frames_from_arrays
 from .edits import (add_label, add_target, apply_presence_threshold, change_target, clear_frames, interpolate,
-                    mark_absent, remove_target, replace_all, replace_track, set_box, set_labels)
+                    mark_absent, merge_targets, remove_target, replace_all, replace_track, set_box, set_labels,
+                    split_target)
 from .history import Edit, History, combine
 from .project import (Autosaver, Project, Recovery, autosave_path, find_recovery, list_recoveries, load_project,
                       save_project)
@@ -119,6 +120,18 @@ class AnnotationSession:
 
     def select_target(self, target_id: int | None) -> None:
         self.document.select(target_id)
+
+    def split_target(self, target_id: int, frame: int) -> int:
+        """Split at `frame` (CVAT): the later frames become a new target, selected; returns its id."""
+        edit = self.history.execute(split_target(self.document, target_id, frame))
+        self.document.select(edit.target)
+        return edit.target
+
+    def merge_targets(self, keep: int, other: int) -> Edit | None:
+        """`other`'s frames join `keep` (CVAT's merge); refused where both have a frame."""
+        edit = self.history.execute(merge_targets(self.document, keep, other))
+        self.document.select(keep)
+        return edit
 
     def add_label(self, name: str, colour: str | None = None) -> Edit | None:
         return self.history.execute(add_label(self.document, name, colour))

@@ -215,6 +215,20 @@ class KeepTrackEngine(Engine):
     # ------------------------------------------------------------------ tracking
 
     def track(self, frame: np.ndarray, frame_index: int | None = None) -> FrameResult:
+        index, timer = self._begin_track(frame, frame_index)
+        with torch.no_grad():
+            crop = self._search_crop(image_to_tensor(frame, self.device))
+            timer.stop("crop")
+            features = self.base.extract(crop.patch)
+            timer.stop("backbone")
+            return self._track(index, crop, features, timer)
+
+    @staticmethod
+    def track_many(engines, frame: np.ndarray, frame_index: int | None = None) -> list[FrameResult]:
+        """The run loop's hook for several targets on one frame: `track_together`."""
+        return track_together(engines, frame, frame_index)
+
+    def _begin_track(self, frame: np.ndarray, frame_index: int | None) -> tuple[int, StageTimer]:
         st = self.state
         if st is None:
             raise InputError("track() called before initialize(): draw a box on a frame first")
@@ -225,20 +239,21 @@ class KeepTrackEngine(Engine):
                              f"{st.image_hw[1]}x{st.image_hw[0]} image")
         timer = StageTimer(self.device)
         timer.start()
-        with torch.no_grad():
-            return self._track(frame, index, timer)
+        return index, timer
 
-    def _track(self, frame: np.ndarray, index: int, timer: StageTimer) -> FrameResult:
+    def _search_crop(self, image: Tensor) -> Crop:
+        p, st = self.params, self.state
+        S = p.image_sample_size
+        return sample_patch(image, st.pos, st.target_scale * torch.tensor([float(S), float(S)]), S,
+                            mode=p.border_mode, max_scale_change=p.patch_max_scale_change)
+
+    def _track(self, index: int, crop: Crop, features, timer: StageTimer) -> FrameResult:
+        """One frame from the search patch's features on (crop and backbone done, by `track` or
+        `track_together`)."""
         p, st = self.params, self.state
         S = p.image_sample_size
         st.frame_num += 1
-        image = image_to_tensor(frame, self.device)
-        crop = sample_patch(image, st.pos, st.target_scale * torch.tensor([float(S), float(S)]), S,
-                            mode=p.border_mode, max_scale_change=p.patch_max_scale_change)
         sample_pos, sample_scale = crop.sample_pos, crop.sample_scale(S)
-        timer.stop("crop")
-        features = self.base.extract(crop.patch)
-        timer.stop("backbone")
         scores_raw = self.base.classify(st.filter, features.classification)
         scores = scores_raw[0, 0]
         scores_cpu = scores.detach().float().cpu()
@@ -436,6 +451,43 @@ class KeepTrackEngine(Engine):
         return FrameResult(frame_index=index, box=box, presence=float(presence), flag=Flag(flag),
                            search_area=crop.search_area, score_map=score_map, candidates=candidates,
                            selected_id=selected_id, assignment=assignment, timings=timings)
+
+
+def track_together(engines, frame: np.ndarray, frame_index: int | None = None) -> list[FrameResult]:
+    """Track one frame with several engines (one per target): the frame is converted once and the k search
+    patches go through the backbone in one batched call; the rest (classifier, candidates, association,
+    memory) runs per engine as in `track`. The engines must share a backbone (`can_batch`); each one's
+    "backbone" timing is its share (1/k) of the batched call."""
+    engines = list(engines)
+    if len(engines) == 1 or not can_batch(engines):
+        return [e.track(frame, frame_index) for e in engines]
+    begun = [e._begin_track(frame, frame_index) for e in engines]
+    first = engines[0]
+    with torch.no_grad():
+        image = image_to_tensor(frame, first.device)
+        crops = [e._search_crop(image) for e in engines]
+        for _, timer in begun:
+            timer.stop("crop")
+        batch = StageTimer(first.device)
+        batch.start()
+        features = first.base.extract(torch.cat([c.patch for c in crops]))
+        batch.stop("backbone")
+        share = batch.times["backbone"] / len(engines)
+        out = []
+        for k, (e, (index, timer)) in enumerate(zip(engines, begun)):
+            timer.times["backbone"] = timer.times.get("backbone", 0.0) + share
+            timer.start()  # the classifier stage starts now
+            out.append(e._track(index, crops[k], features.select(k), timer))
+    return out
+
+
+def can_batch(engines) -> bool:
+    """Whether the engines' search patches may go through one backbone call: same class, device and patch
+    size, and bases that compute the same features (`BaseNetwork.same_features`)."""
+    first = engines[0]
+    return all(type(e) is type(first) and e.device == first.device
+               and e.params.image_sample_size == first.params.image_sample_size
+               and first.base.same_features(e.base) for e in engines)
 
 
 def _boost(m: float) -> float:

@@ -67,6 +67,10 @@ class LiteBase(BaseNetwork):
         clf, raw = self.features.extract(patches)
         return PatchFeatures(clf, raw)
 
+    def same_features(self, other) -> bool:
+        # every LiteBase carries the same built-in ImageNet backbone; only its layer choice can differ
+        return isinstance(other, LiteBase) and other.params == self.params
+
     def _optimise(self, filt, features, labels, weights, num_iter):
         p = self.params
         filt, _ = gauss_newton_hinge(filt, features, labels, weights, num_iter=num_iter, filter_reg=p.filter_reg,

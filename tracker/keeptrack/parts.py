@@ -185,6 +185,11 @@ class BaseNetwork(ABC):
     def extract(self, patches: Tensor) -> PatchFeatures:
         """Features of (B, 3, S, S) RGB 0..255 patches."""
 
+    def same_features(self, other: "BaseNetwork") -> bool:
+        """Whether `other.extract` computes exactly what this `extract` does (then the patches of several
+        targets may go through one batched call, keeptrack.engine.track_together). Default: the same object."""
+        return other is self
+
     @abstractmethod
     def init_filter(self, features: Tensor, boxes: Tensor, labels: Tensor, num_iter: int) -> Tensor:
         """Initial filter (1, C, k, k) from N training samples.

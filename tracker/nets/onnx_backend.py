@@ -216,6 +216,10 @@ class OnnxNetwork:
         self._sessions: dict[int, object] = {}
         self.session(1)  # refuse a model ORT cannot load here, before anyone relies on it
 
+    def __deepcopy__(self, memo):
+        # Immutable once built (model bytes, sessions whose run() is thread-safe): copies of an engine share it.
+        return self
+
     def session(self, threads: int):
         session = self._sessions.get(threads)
         if session is None:
