@@ -75,6 +75,33 @@ def test_several_targets_read_each_frame_once_and_keep_their_own_boxes():
     assert all(s.box == (9, 9, 1, 1) for t, s in steps if t == 2 and not s.initial)
 
 
+class BatchingEngine(ListEngine):
+    """An engine class that tracks several of its engines on one frame together (like keeptrack-lite's
+    batched backbone): the loop must use it, and give each target its own result."""
+
+    calls = []
+
+    @staticmethod
+    def track_many(engines, frame, frame_index=None):
+        BatchingEngine.calls.append((frame_index, len(engines)))
+        return [e.track(frame, frame_index) for e in engines]
+
+
+def test_several_targets_of_a_batching_class_track_a_frame_together():
+    BatchingEngine.calls.clear()
+    parts = [TargetPlan(t, BatchingEngine([(t, t, 1, 1)] * 6), RunPlan(0, (0, 0, 1, 1), range(1, 6))) for t in (1, 2, 3)]
+    parts.append(TargetPlan(4, ListEngine([(4, 4, 1, 1)] * 6), RunPlan(0, (0, 0, 1, 1), range(1, 3))))
+    steps = []
+    end = run_engines(parts, Frames(6), lambda t, s: steps.append((t, s)))
+    assert end.complete
+    # frames 1-2 also carry an engine of another class: tracked one by one; frames 3-5 together
+    assert BatchingEngine.calls == [(3, 3), (4, 3), (5, 3)]
+    assert {t: s.box for t, s in steps if s.index == 5} == {1: (1, 1, 1, 1), 2: (2, 2, 1, 1), 3: (3, 3, 1, 1)}
+    BatchingEngine.calls.clear()
+    run_engines(parts[:3], Frames(6))
+    assert BatchingEngine.calls == [(i, 3) for i in range(1, 6)]
+
+
 def test_several_targets_backwards_a_cancel_and_a_bad_frame_end_the_whole_run():
     parts = [TargetPlan(1, ListEngine([(1, 1, 1, 1)] * 10), RunPlan(9, (1, 1, 1, 1), range(8, -1, -1))),
              TargetPlan(2, ListEngine([(2, 2, 1, 1)] * 10), RunPlan(6, (2, 2, 1, 1), range(5, 2, -1)))]
