@@ -93,6 +93,8 @@ class DebugDock(QDockWidget):
         self.scores_plot.addItem(self.scores_line)
         self.scores_hint = pg.TextItem("no candidates with object ids yet", color=(150, 150, 150), anchor=(0.5, 0.5))
         self.scores_plot.addItem(self.scores_hint)
+        # in the middle of the frames on view (on long footage the sequence's middle is off screen)
+        self.scores_plot.getViewBox().sigXRangeChanged.connect(self._centre_hint)
         split.addWidget(self._titled("Candidate score per object id", self.scores_plot))
 
         self.presence_plot = pg.PlotWidget()
@@ -139,7 +141,11 @@ class DebugDock(QDockWidget):
             plot.getViewBox().setMouseEnabled(x=True, y=False)
         self.scores_plot.enableAutoRange(axis="y", enable=False)
         self.scores_plot.setYRange(0, 1.05)
-        self.scores_hint.setPos((num_frames - 1) / 2, 0.5)
+        self._centre_hint()
+
+    def _centre_hint(self, *_) -> None:
+        lo, hi = self.visible_frames()
+        self.scores_hint.setPos((lo + hi) / 2, 0.5)
 
     def visible_frames(self) -> tuple[float, float]:
         return tuple(self.scores_plot.getViewBox().viewRange()[0])

@@ -253,17 +253,16 @@ def _positions(near: LabelRect, w: float, h: float, gap: float, side: str) -> np
     """Top-left corners to try for a (w, h) label beside `near`, nearest first: the four sides (the
     preferred one first), then the corners, on rings moving outwards by half the label's height."""
     nx, ny, nw, nh = near
-    cy = ny + nh / 2 - h / 2
-    order = (side,) + tuple(s for s in _SIDES if s != side)
-    rows = []
-    for k in range(RINGS + 1):
-        d = gap + k * h / 2
-        at = {"right": (nx + nw + d, cy), "above": (nx, ny - h - d), "left": (nx - w - d, cy),
-              "below": (nx, ny + nh + d)}
-        rows += [at[s] for s in order]
-        rows += [(nx + nw + d, ny - h - d), (nx + nw + d, ny + nh + d), (nx - w - d, ny - h - d),
-                 (nx - w - d, ny + nh + d)]
-    return np.asarray(rows, dtype=np.float64)
+    d = gap + np.arange(RINGS + 1) * (h / 2)  # one distance per ring
+    right, left = nx + nw + d, nx - w - d
+    above, below = ny - h - d, ny + nh + d
+    cy, x0 = np.full_like(d, ny + nh / 2 - h / 2), np.full_like(d, nx)
+    sides = {"right": (right, cy), "above": (x0, above), "left": (left, cy), "below": (x0, below)}
+    order = [sides[side]] + [sides[k] for k in _SIDES if k != side]
+    order += [(right, above), (right, below), (left, above), (left, below)]
+    xs = np.stack([x for x, _ in order], axis=1)  # (rings, 8)
+    ys = np.stack([y for _, y in order], axis=1)
+    return np.stack([xs.ravel(), ys.ravel()], axis=1)
 
 
 def _overlap(pos: np.ndarray, w: float, h: float, others: np.ndarray) -> np.ndarray:

@@ -9,34 +9,11 @@ from PySide6.QtCore import QSettings
 from PySide6.QtGui import QKeySequence
 
 from app import overlays as ov
-from studio_helpers import export_and_wait, save_and_wait, trigger_and_wait
+from studio_helpers import export_and_wait, save_and_wait  # (and the engine test-step)
 from app.annotation import STRIP_COLORS, attach_annotations
 from app.main_window import SAMPLE_PATH, MainWindow
 from tracker.annotation import Provenance
-from tracker.engine import Engine, check_frame
 from tracker.formats.registry import read_annotations
-from tracker.registry import EngineInfo, register
-from tracker.result import FrameResult
-
-
-class DriftEngine(Engine):
-    """Deterministic: the box moves 1 px right per frame from wherever it was initialised."""
-
-    name = "test-drift"
-
-    def initialize(self, frame, box, frame_index=0):
-        check_frame(frame)
-        self.start, self.box = frame_index, tuple(float(v) for v in box)
-        return FrameResult(frame_index, self.box, 1.0)
-
-    def track(self, frame, frame_index=None):
-        check_frame(frame)
-        i = self._next_index(frame_index)
-        x, y, w, h = self.box
-        return FrameResult(i, (x + abs(i - self.start), y, w, h), 0.8)
-
-
-register(EngineInfo("test-drift", f"{__name__}:DriftEngine", "deterministic annotation test engine"))
 
 
 SAMPLE_ROW_5 = tuple(float(v) for v in (SAMPLE_PATH / "groundtruth_rect.txt").read_text().splitlines()[5].split(","))
@@ -48,7 +25,7 @@ def make_window(qtbot, tmp_path, name):
     questions = []
     ctrl = attach_annotations(w, autosave_folder=tmp_path / "autosave",
                               ask=lambda text: questions.append(text) or True)
-    w.set_engine("test-drift")
+    w.set_engine("test-step")  # tests/studio_helpers.py: 1 px right per frame
     return w, ctrl, questions
 
 
@@ -80,7 +57,7 @@ def test_annotation_story(qtbot, tmp_path):
     assert doc[0].provenance is Provenance.MANUAL and doc[0].box == (30, 120, 40, 40)
     track_and_wait(qtbot, w, lambda: w.run_frames(None))  # the studio's "Track to the end"
     assert doc[119] is not None and doc[119].box == (149, 120, 40, 40)
-    assert doc[60].provenance is Provenance.TRACKED and doc[60].engine == "test-drift"
+    assert doc[60].provenance is Provenance.TRACKED and doc[60].engine == "test-step"
     assert doc.debug_record(60) is not None
     steps = len(ctrl.session.history)
 
@@ -199,7 +176,7 @@ def test_absent_threshold_applies_to_tracked_frames_as_one_step(qtbot, tmp_path)
     track_and_wait(qtbot, w, lambda: w.run_frames(10))
     doc = ctrl.session.document
     assert [doc[i].box is not None for i in range(11)] == [True] * 11
-    ctrl.set_absent_threshold(0.9)  # the drift engine reports presence 0.8
+    ctrl.set_absent_threshold(0.9)  # the step engine reports presence 0.8
     assert all(doc[i].absent for i in range(1, 11)) and doc[0].box == (30, 120, 40, 40)
     w.action("undo").trigger()
     assert doc[5].box == (35, 120, 40, 40)

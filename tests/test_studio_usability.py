@@ -568,3 +568,22 @@ def test_save_as_starts_in_the_last_project_folder_never_inside_the_data_folder(
     answers.paths = [""]
     QTest.keyClick(w, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     assert Path(answers.saves[-1][1]).parent == projects
+
+
+def test_the_empty_score_plot_says_so_on_long_footage(qtbot, studio, tmp_path):
+    import cv2
+    import numpy as np
+
+    w, _ = studio
+    folder = tmp_path / "long"
+    folder.mkdir()
+    for i in range(400):
+        cv2.imwrite(str(folder / f"{i:04d}.png"), np.full((48, 64, 3), i % 250, np.uint8))
+    open_sample(qtbot, w, folder)
+    dock = w.debug_dock
+    for frame in (0, 350):
+        with qtbot.waitSignal(w.frameShown, timeout=5000):
+            w.go_to(frame)
+        lo, hi = dock.visible_frames()
+        # the hint stood in the middle of all 400 frames, off the 100-frame window on view (vtest.avi)
+        assert dock.scores_hint.isVisible() and lo <= dock.scores_hint.pos().x() <= hi

@@ -11,7 +11,7 @@ from PySide6.QtCore import QPoint, QSettings, Qt, QTimer
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QInputDialog
 
-from studio_helpers import StepEngine, export_and_wait, save_and_wait, trigger_and_wait
+from studio_helpers import StepEngine, save_and_wait
 from app.annotation import attach_annotations
 from app.main_window import SAMPLE_PATH, MainWindow
 from tracker.annotation import Provenance
