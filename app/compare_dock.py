@@ -25,7 +25,6 @@ from tracker.errors import InputError
 
 from .annotation_shortcuts import ANNOTATION_SHORTCUTS
 from .compare import CURRENT_RUN, Comparison, SequenceInfo, boxes_from_records, load_trackers, score_tracker
-from .overlays import GROUND_TRUTH_COLOR
 from .shortcuts import SHORTCUTS, Shortcut
 from .timeline import ColorStrip
 from .workers import describe_error

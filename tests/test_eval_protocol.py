@@ -115,6 +115,20 @@ def test_start_frame_after_one_is_evaluated_from_there(tmp_path, capsys):
     assert table_rows(capsys.readouterr().out)[("csrt", "Late")][0] == "9"
 
 
+def test_tiger1_starts_five_frames_in_as_pytracking_has_it(tmp_path):
+    gt = gt_rows(12)
+    folder = make_otb(tmp_path, "Tiger1", gt, cfg={"startFrame": 1, "endFrame": 12})
+    with open_source(folder) as source:
+        assert evaluation_range(source) == (5, 12)
+    [ev] = evaluate_engines({"sub": SubPixelEngine}, [folder], results_root=tmp_path / "res")
+    assert ev.run.start == 5 and ev.metrics.num_frames == 7
+    lines = (tmp_path / "res/sub/default/Tiger1.txt").read_text().splitlines()
+    assert len(lines) == 7 and lines[0].split("\t") == [f"{v:g}" for v in gt[5]]
+    other = make_otb(tmp_path, "Tiger2", gt)
+    with open_source(other) as source:
+        assert evaluation_range(source) == (0, 12)
+
+
 def test_end_frame_limits_the_evaluated_frames(tmp_path):
     folder = make_otb(tmp_path, "Short", gt_rows(6), files=10, cfg={"startFrame": 1, "endFrame": 6})
     with open_source(folder) as source:

@@ -117,13 +117,19 @@ class SequenceEvaluation:
         return self.run.sequence
 
 
+# pytracking's OTB list leaves the first frames of these sequences out (its `initOmit`): evaluation starts that
+# many frames after the stated (or first annotated) frame. A rule by name, as that list is one.
+OTB_INIT_OMIT = {"Tiger1": 5}
+
+
 def evaluation_range(source: FrameSource, max_frames: int | None = None) -> tuple[int, int]:
     """(start, stop): the frames a one-pass evaluation covers, initialised on frame `start`.
 
     Where the dataset states the range (OTB cfg.json startFrame/endFrame: David is evaluated on its
     frames 300..770, as pytracking does) that range; otherwise from the first to the last annotated
     frame (OTB's Football1 has 81 images but ground truth for 74, and the benchmark's sequence is those
-    74). At most `max_frames` frames. Raises InputError where the start frame has no usable box.
+    74). OTB's Tiger1 starts 5 frames later (pytracking's initOmit, OTB_INIT_OMIT). At most `max_frames`
+    frames. Raises InputError where the start frame has no usable box.
     """
     gt = source.ground_truth
     if gt is None:
@@ -137,6 +143,8 @@ def evaluation_range(source: FrameSource, max_frames: int | None = None) -> tupl
         start, stop = stated
     else:
         start, stop = int(annotated[0]), min(len(source), int(annotated[-1]) + 1)
+    if gt.format == "otb":
+        start = min(start + OTB_INIT_OMIT.get(source.name, 0), stop - 1)
     if max_frames is not None:
         stop = min(stop, start + max(int(max_frames), 1))
     first = boxes[start]
