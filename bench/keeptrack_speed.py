@@ -26,7 +26,7 @@ import torch  # noqa: E402
 
 from tracker.evaluation.metrics import iou_inclusive  # noqa: E402
 from tracker.keeptrack.engine import engine_from_networks  # noqa: E402
-from tracker.keeptrack.params import profile_params  # noqa: E402
+from tracker.keeptrack.profiles import profile_params  # noqa: E402
 from tracker.keeptrack.testing import rule_networks  # noqa: E402
 from tracker.paths import shared_dir  # noqa: E402
 from tracker.threads import governor_for_run  # noqa: E402

@@ -57,7 +57,7 @@ def video_setup(name: str, frames: int):
 def keeptrack_setup(profile: str, frames: int):
     from bench.keeptrack_speed import load_sequence
     from tracker.keeptrack.engine import engine_from_networks
-    from tracker.keeptrack.params import profile_params
+    from tracker.keeptrack.profiles import profile_params
     from tracker.keeptrack.testing import rule_networks
 
     images, box = load_sequence(shared_dir() / "data" / "otb", "Subway", frames)

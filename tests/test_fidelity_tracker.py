@@ -20,7 +20,7 @@ import pytest
 import torch
 
 from tracker.keeptrack.engine import engine_from_networks
-from tracker.keeptrack.params import profile_params
+from tracker.keeptrack.profiles import profile_params
 from tracker.keeptrack.testing import ReplayRandom, rule_networks
 
 pytestmark = pytest.mark.slow
@@ -50,9 +50,9 @@ def _replay(run: dict, networks, otb):
     params = profile_params("keeptrack", **run["param_overrides"])
     engine = engine_from_networks("cpu", params, base, assoc, rng=ReplayRandom(run["draws"]))
     engine.initialize(_frame(otb, 0), run["init_box_xywh"])
-    init = {"filter": engine.filter.clone(), "debug": dict(engine.debug),
-            "modulation": [m.clone() for m in engine.refiner.modulation], "sigma": engine.sigma.clone(),
-            "weights": engine.memory.weights.clone()}
+    init = {"filter": engine.state.filter.clone(), "debug": dict(engine.debug),
+            "modulation": [m.clone() for m in engine.refiner.modulation], "sigma": engine.state.sigma.clone(),
+            "weights": engine.state.memory.weights.clone()}
     frames = []
     for rec in run["frames"]:
         result = engine.track(_frame(otb, rec["frame_index"]), rec["frame_index"])
@@ -61,14 +61,14 @@ def _replay(run: dict, networks, otb):
             "result": result, "scores": dbg["scores"].clone(), "candidates": dbg["candidates"],
             "assignment": dbg["assignment"], "update": dbg["update"], "refined": dbg["refined"],
             "refine_start": dbg["refine_start_boxes"],
-            "ids": engine.collection.object_ids if engine.collection else None,
-            "selected_index": engine.collection.selected_index if engine.collection else None,
-            "selected_id": engine.collection.selected_id if engine.collection else None,
-            "collection_flag": engine.collection.flag if engine.collection else None,
-            "pos": engine.pos.clone(), "target_sz": engine.target_sz.clone(),
-            "target_scale": float(engine.target_scale), "not_found": engine.target_not_found_counter,
-            "num_stored": engine.memory.num_stored, "weights": engine.memory.weights.clone(),
-            "certainties": engine.memory.certainties.clone(), "filter": engine.filter.clone(),
+            "ids": engine.state.collection.object_ids if engine.state.collection else None,
+            "selected_index": engine.state.collection.selected_index if engine.state.collection else None,
+            "selected_id": engine.state.collection.selected_id if engine.state.collection else None,
+            "collection_flag": engine.state.collection.flag if engine.state.collection else None,
+            "pos": engine.state.pos.clone(), "target_sz": engine.state.target_sz.clone(),
+            "target_scale": float(engine.state.target_scale), "not_found": engine.state.target_not_found_counter,
+            "num_stored": engine.state.memory.num_stored, "weights": engine.state.memory.weights.clone(),
+            "certainties": engine.state.memory.certainties.clone(), "filter": engine.state.filter.clone(),
         })
     assert engine.rng.position == len(run["draws"]), "the engine used fewer random draws than the original"
     return init, frames

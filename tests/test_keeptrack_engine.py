@@ -123,7 +123,7 @@ def test_windowed_iou_features_give_the_same_refined_box(otb, fidelity):
     """The `iou_feature_window` path must reproduce the full-map refinement (up to float rounding), and it must
     actually have been taken (not its fallback to the full maps)."""
     from tracker.keeptrack.crop import image_to_tensor, sample_patch
-    from tracker.keeptrack.params import profile_params
+    from tracker.keeptrack.profiles import profile_params
     from tracker.keeptrack.parts import PatchFeatures, TorchRandom
     from tracker.keeptrack.refine import IoUNetRefiner
     from tracker.keeptrack.testing import rule_networks
@@ -154,7 +154,7 @@ def test_superdimp_profile_runs_with_the_learned_loss_classifier(otb):
     """Smoke test of the superdimp profile (no association, no certainties, learned-loss optimiser) with the
     networks' own random initialisation (no rule manifest exists for super_dimp)."""
     from tracker.keeptrack.engine import engine_from_networks
-    from tracker.keeptrack.params import profile_params
+    from tracker.keeptrack.profiles import profile_params
     from tracker.nets.base_net import DiMPNet
 
     torch.manual_seed(0)
@@ -180,7 +180,7 @@ def test_opt_in_bf16_path_runs_in_bfloat16_and_stays_close(otb, fidelity):
     classification conv and the IoU-Net test-branch convs hold bfloat16 weights, hand float32 features on, move
     them by about 1 % (not 0: it really ran in bf16) and the engine still tracks."""
     from tracker.keeptrack.engine import engine_from_networks
-    from tracker.keeptrack.params import profile_params
+    from tracker.keeptrack.profiles import profile_params
     from tracker.keeptrack.testing import rule_networks
 
     base, assoc = rule_networks(fidelity)
@@ -203,7 +203,7 @@ def test_opt_in_bf16_path_runs_in_bfloat16_and_stays_close(otb, fidelity):
 
 def test_compile_needs_a_compiler(fidelity, monkeypatch):
     from tracker.keeptrack.engine import engine_from_networks
-    from tracker.keeptrack.params import profile_params
+    from tracker.keeptrack.profiles import profile_params
     from tracker.keeptrack.testing import rule_networks
 
     base, assoc = rule_networks(fidelity)
@@ -221,7 +221,7 @@ def test_opt_in_compile_path_gives_the_same_features(otb, fidelity):
     if not any(shutil.which(c) for c in ("g++", "c++", "clang++")):
         pytest.skip("torch.compile on CPU needs a C++ compiler; none on PATH")
     from tracker.keeptrack.engine import engine_from_networks
-    from tracker.keeptrack.params import profile_params
+    from tracker.keeptrack.profiles import profile_params
     from tracker.keeptrack.testing import rule_networks
 
     base, assoc = rule_networks(fidelity)

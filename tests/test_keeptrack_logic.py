@@ -9,11 +9,13 @@ import pytest
 import torch
 
 from tracker.errors import InputError
-from tracker.keeptrack.candidates import CandidateCollection, cells_to_image, find_peaks
-from tracker.keeptrack.crop import patch_box, sample_patch
+from tracker.keeptrack.candidates import CandidateCollection, find_peaks
+from tracker.keeptrack.crop import sample_patch
+from tracker.keeptrack.geometry import association_coords, patch_box
 from tracker.keeptrack.engine import KeepTrackEngine
 from tracker.keeptrack.memory import SampleMemory, gn_iterations
-from tracker.keeptrack.params import TrackerParams, profile_params
+from tracker.keeptrack.params import TrackerParams
+from tracker.keeptrack.profiles import profile_params
 from tracker.keeptrack.parts import (BaseNetwork, CandidateMatcher, CandidateSet, MatchResult, PatchFeatures)
 from tracker.result import Flag
 
@@ -41,7 +43,7 @@ def test_peaks_are_local_maxima_above_threshold_sorted_by_score():
 
 
 def test_cells_map_over_the_search_area():
-    coords = cells_to_image(torch.tensor([[0, 0], [30, 30], [15, 0]]), 31, (10.0, 20.0, 300.0, 150.0))
+    coords = association_coords(torch.tensor([[0, 0], [30, 30], [15, 0]]), 31, (10.0, 20.0, 300.0, 150.0))
     assert coords.tolist() == [[20.0, 10.0], [170.0, 310.0], [95.0, 10.0]]
 
 
@@ -258,21 +260,21 @@ def test_not_found_keeps_the_box_and_widens_the_search_from_past_scales():
     script = [target, target, torch.full((23, 23), 0.01), torch.full((23, 23), 0.01), target]
     engine, base = _engine(script)
     engine.initialize(_frame(), (100, 100, 30, 40))
-    scale0 = float(engine.target_scale)
+    scale0 = float(engine.state.target_scale)
     r1 = engine.track(_frame())
     assert r1.flag == Flag.UNCERTAIN or r1.flag == Flag.NORMAL
-    engine.target_scale = engine.target_scale * 1.2      # pretend the box grew
+    engine.state.target_scale = engine.state.target_scale * 1.2      # pretend the box grew
     r2 = engine.track(_frame())
     assert r2.flag == Flag.NORMAL and r2.selected_id == 0
     lost = engine.track(_frame())
     assert lost.flag == Flag.NOT_FOUND and lost.box == r2.box and lost.candidates == ()
     # scales seen while found: [scale0, 1.2 scale0]; keep those >= the last, mean of the last 2
-    assert float(engine.target_scale) == pytest.approx(1.2 * scale0, rel=1e-5)
-    assert engine.target_not_found_counter == 1
+    assert float(engine.state.target_scale) == pytest.approx(1.2 * scale0, rel=1e-5)
+    assert engine.state.target_not_found_counter == 1
     engine.track(_frame())
-    assert engine.target_not_found_counter == 2
+    assert engine.state.target_not_found_counter == 2
     back = engine.track(_frame())
-    assert back.flag != Flag.NOT_FOUND and engine.target_not_found_counter == 0
+    assert back.flag != Flag.NOT_FOUND and engine.state.target_not_found_counter == 0
     assert len(back.candidates) == 1 and back.candidates[0].object_id == 0  # new collection, id 0 (early frames)
 
 
@@ -294,4 +296,4 @@ def test_frame_results_carry_candidates_ids_assignment_and_score_map_geometry():
     assert {"crop", "backbone", "classifier", "candidates", "association"} <= set(r2.timings)
     assert r2.search_area is not None and r2.presence == pytest.approx(math.sqrt(0.9), abs=1e-3)
     # memory: normal frames store samples; the periodic update comes on frame_num 21, none yet
-    assert engine.memory.num_stored == 1 + 2 and base.updates == []
+    assert engine.state.memory.num_stored == 1 + 2 and base.updates == []

@@ -313,3 +313,35 @@ def test_reinitialised_engine_tracks_like_a_fresh_one():
         _paste(f, other_obj, 200.0 - 15 * t, 100.0 + 5 * t)
         used.track(f)
     assert run(used) == run(create_lite_engine())
+
+
+def test_every_keeptrack_engine_is_registered_from_its_profile():
+    from tracker.keeptrack.profiles import PROFILES
+    from tracker.registry import engine_info
+
+    for name, profile in PROFILES.items():
+        info = engine_info(name)
+        assert info.target == "tracker.keeptrack.profiles:create_profile_engine"
+        assert dict(info.defaults) == {"profile": name} and info.needs_weights == profile.needs_weights
+
+
+def test_parameter_a_profile_does_not_use_is_refused():
+    from tracker.keeptrack.profiles import profile_params
+
+    with pytest.raises(InputError, match="superdimp does not use redetection_score_th"):
+        profile_params("superdimp", redetection_score_th=0.3)
+    assert profile_params("keeptrack", redetection_score_th=0.3).redetection_score_th == 0.3
+
+
+def test_association_model_is_chosen_by_name(tmp_path):
+    from tracker.registry import create_engine
+    from tracker.training.model import TrainedAssociationMatcher
+
+    assert isinstance(create_engine("keeptrack-lite").matcher, LiteMatcher)
+    assert isinstance(create_engine("keeptrack-lite", association="trained").matcher, TrainedAssociationMatcher)
+    with pytest.raises(InputError, match="unknown association 'learnt'"):
+        create_engine("keeptrack-lite", association="learnt")
+    bad = tmp_path / "model.pt"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(CheckpointError, match="model.pt"):
+        create_engine("keeptrack-lite", association=str(bad))

@@ -47,15 +47,10 @@ def create_engine(name: str, device: str = "cpu", **params) -> Engine:
     return factory(device=device, **merged)
 
 
-for _info in (
-    EngineInfo("keeptrack-lite", "tracker.keeptrack.lite:create_lite_engine",
-               "KeepTrack's pipeline on built-in EfficientNet-Lite0 ImageNet features (no downloads)"),
-    EngineInfo("keeptrack", "tracker.keeptrack.engine:create_keeptrack_engine",
-               "KeepTrack (Mayer et al. 2021), official checkpoints", True, (("profile", "keeptrack"),)),
-    EngineInfo("keeptrack-fast", "tracker.keeptrack.engine:create_keeptrack_engine",
-               "KeepTrack, fast profile (352 px, 3 IoU-Net steps)", True, (("profile", "keeptrack-fast"),)),
-    EngineInfo("superdimp", "tracker.keeptrack.engine:create_keeptrack_engine",
-               "SuperDiMP base tracker, official checkpoint", True, (("profile", "superdimp"),)),
+from .keeptrack.profiles import PROFILES  # noqa: E402  (plain data, no torch)
+
+for _info in tuple(EngineInfo(p.name, "tracker.keeptrack.profiles:create_profile_engine", p.description,
+                              p.needs_weights, (("profile", p.name),)) for p in PROFILES.values()) + (
     EngineInfo("csrt", "tracker.baselines.opencv:OpenCVEngine", "OpenCV CSRT", False, (("kind", "csrt"),)),
     EngineInfo("kcf", "tracker.baselines.opencv:OpenCVEngine", "OpenCV KCF", False, (("kind", "kcf"),)),
     EngineInfo("mil", "tracker.baselines.opencv:OpenCVEngine", "OpenCV MIL", False, (("kind", "mil"),)),

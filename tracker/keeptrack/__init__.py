@@ -1,4 +1,5 @@
 """KeepTrack (Mayer et al., ICCV 2021) engine: tracking logic here, networks in tracker/nets.
 
-Parts contract: tracker/keeptrack/parts.py; parameters: tracker/keeptrack/params.py; engine: engine.py.
+Parts contract: parts.py; parameters: params.py; engines by name: profiles.py; coordinates: geometry.py;
+the pipeline: engine.py (state: engine.TrackState).
 """

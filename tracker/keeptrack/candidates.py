@@ -33,16 +33,6 @@ def find_peaks(scores: Tensor, threshold: float, kernel_size: int = 5) -> tuple[
     return cells[order], values[order]
 
 
-def cells_to_image(cells_rc: Tensor, score_size: int, search_area: tuple[float, float, float, float]) -> Tensor:
-    """Image (row, col) of score-map cells, spreading the map over the search area box [x0, y0, w, h]
-    ('full' coordinate reference of the original)."""
-    x0, y0, w, h = search_area
-    c = cells_rc.to(torch.float32)
-    rows = y0 + h * c[:, 0] / (score_size - 1)
-    cols = x0 + w * c[:, 1] / (score_size - 1)
-    return torch.stack([rows, cols], dim=1)
-
-
 @dataclass
 class TrackedObject:
     """One object followed through consecutive frames by the association."""

@@ -122,19 +122,3 @@ def sample_patch(image: Tensor, pos: Tensor, sample_size: Tensor, output_size: i
     else:
         patch = patch.clone()
     return Crop(patch, coords.float())
-
-
-def patch_box(pos: Tensor, size: Tensor, sample_pos: Tensor, sample_scale: Tensor, image_sample_size: int) -> Tensor:
-    """Box [x, y, w, h] in patch pixels of the target (centre `pos`, size (h, w)) in a patch placed at
-    (sample_pos, sample_scale). Centre convention: centre = top-left + (size - 1) / 2."""
-    centre = (pos - sample_pos) / sample_scale + (image_sample_size - 1) / 2
-    box_size = size / sample_scale
-    top_left = centre - (box_size - 1) / 2
-    return torch.cat([top_left.flip((0,)), box_size.flip((0,))])
-
-
-def cell_translation(cell_rc: Tensor, score_size: Tensor, feature_size: Tensor, image_sample_size: int,
-                     sample_scale: Tensor) -> Tensor:
-    """Image displacement (rows, cols) from the patch centre to score-map cell `cell_rc`."""
-    centre = (score_size - 1) / 2
-    return (cell_rc.float() - centre) * (image_sample_size / feature_size) * sample_scale

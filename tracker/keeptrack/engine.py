@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -30,11 +30,14 @@ from ..engine import Engine, check_frame
 from ..errors import InputError
 from ..result import Assignment, Candidate, Flag, FrameResult, ScoreMap
 from .augment import Transform, apply_transforms, init_transforms
-from .candidates import CandidateCollection, cells_to_image, find_peaks
-from .crop import Crop, cell_translation, image_to_tensor, patch_box, sample_patch
+from .candidates import CandidateCollection, find_peaks
+from .crop import Crop, image_to_tensor, sample_patch
+from .geometry import (association_coords, box_from_state, cell_translation, label_centre, patch_box,
+                       refined_state, score_grid, state_from_box)
 from .localisation import localise_advanced
 from .memory import SampleMemory, gn_iterations
-from .params import TrackerParams, profile_params
+from .params import TrackerParams
+from .profiles import profile_params
 from .parts import (BaseNetwork, BoxRefiner, CandidateMatcher, CandidateSet, FrameContext, MatchResult, RandomSource,
                     TorchRandom)
 
@@ -75,6 +78,35 @@ class StageTimer:
 
 
 @dataclass
+class TrackState:
+    """Everything the engine knows about the current track; a new one per `initialize`.
+
+    Image positions are (row, col) and sizes (h, w), float32 CPU (tracker/keeptrack/geometry.py).
+    """
+
+    image_hw: tuple[int, int]
+    image_sz: Tensor                     # (2,) float image (H, W)
+    pos: Tensor                          # target centre
+    target_sz: Tensor                    # target size
+    target_scale: Tensor                 # image px per patch px of the next search crop (0-d)
+    base_target_sz: Tensor               # target size at scale 1 (fixed per track)
+    init_search_area: tuple[float, float, float, float]
+    feature_sz: Tensor = None            # (2,) classification feature map (Hf, Wf)
+    ksz_even: Tensor = None              # (2,) 1 where the filter side is even (score map one cell larger)
+    output_sz: Tensor = None             # (2,) score map (Ho, Wo)
+    sigma: Tensor = None                 # (2,) Gaussian label width in feature cells
+    filter: Tensor = None                # current target filter (1, C, k, k)
+    memory: SampleMemory = None
+    transforms: list[Transform] = field(default_factory=list)   # initial augmentation (with dropout copies)
+    frame_num: int = 1                   # 1 = the initial frame
+    previous_candidates: CandidateSet | None = None
+    collection: CandidateCollection | None = None
+    target_scales: list[Tensor] = field(default_factory=list)   # search scale of every frame found
+    target_not_found_counter: int = 0
+    previous_result_candidates: tuple[Candidate, ...] = ()      # as reported, for the assignment's rows
+
+
+@dataclass
 class _Localised:
     cell: Tensor                      # (2,) float score-map cell of the chosen position
     flag: str
@@ -96,7 +128,7 @@ class KeepTrackEngine(Engine):
         self.matcher = matcher if self.params.use_candidate_matching else None
         self.name = name
         self.rng = rng if rng is not None else TorchRandom(self.params.seed)
-        self.frame_num = 0
+        self.state: TrackState | None = None
         self.debug: dict = {}  # per-frame internals for tests and the fidelity check (not part of the API)
 
     # ------------------------------------------------------------------ initialisation
@@ -110,24 +142,14 @@ class KeepTrackEngine(Engine):
         with torch.no_grad():
             self._initialize(frame, (x, y, w, h), timer)
         return FrameResult(frame_index=index, box=(x, y, w, h), presence=1.0, flag=Flag.NORMAL,
-                           search_area=self._init_search_area, timings=dict(timer.times))
+                           search_area=self.state.init_search_area, timings=dict(timer.times))
 
     def _initialize(self, frame: np.ndarray, box, timer: StageTimer) -> None:
         p = self.params
         S = p.image_sample_size
-        x, y, w, h = box
-        self.image_hw = (int(frame.shape[0]), int(frame.shape[1]))
-        self.image_sz = torch.tensor([float(frame.shape[0]), float(frame.shape[1])])
-        self.pos = torch.tensor([y + (h - 1) / 2, x + (w - 1) / 2], dtype=torch.float32)
-        self.target_sz = torch.tensor([h, w], dtype=torch.float32)
-        search_area = torch.prod(self.target_sz * p.search_area_scale).item()
-        self.target_scale = math.sqrt(search_area) / torch.tensor([float(S), float(S)]).prod().sqrt()
-        self.base_target_sz = self.target_sz / self.target_scale
-        self.frame_num = 1
-        self.previous_candidates: CandidateSet | None = None
-        self.collection: CandidateCollection | None = None
-        self.target_scales: list[Tensor] = []
-        self.target_not_found_counter = 0
+        pos, target_sz = state_from_box(box)
+        search_area = torch.prod(target_sz * p.search_area_scale).item()
+        target_scale = math.sqrt(search_area) / torch.tensor([float(S), float(S)]).prod().sqrt()
         # A new track starts from nothing: no randomness, velocities or templates carried over from the last one.
         self.rng.restart()
         for part in (self.refiner, self.matcher):
@@ -135,8 +157,8 @@ class KeepTrackEngine(Engine):
                 part.reset()
 
         # Enlarged patch around the rounded position, plain replicate padding (§8.6), then the 13 transforms.
-        init_pos = self.pos.round()
-        init_scale = self.target_scale
+        init_pos = pos.round()
+        init_scale = target_scale
         expansion = S
         if p.use_augmentation and p.augmentation_expansion_factor != 1:
             expansion = int(S * p.augmentation_expansion_factor)
@@ -144,7 +166,11 @@ class KeepTrackEngine(Engine):
         image = image_to_tensor(frame, self.device)
         exp_size = torch.tensor([float(expansion), float(expansion)])
         big = sample_patch(image, init_pos, init_scale * exp_size, expansion, mode="replicate")
-        self._init_search_area = _scaled_search_area(big, S / expansion)
+        self.state = st = TrackState(
+            image_hw=(int(frame.shape[0]), int(frame.shape[1])),
+            image_sz=torch.tensor([float(frame.shape[0]), float(frame.shape[1])]),
+            pos=pos, target_sz=target_sz, target_scale=target_scale, base_target_sz=target_sz / target_scale,
+            init_search_area=_scaled_search_area(big, S / expansion))
         transforms = init_transforms(p, self.rng)
         patches = apply_transforms(big.patch, transforms, S)
         timer.stop("crop")
@@ -159,25 +185,24 @@ class KeepTrackEngine(Engine):
             drop = clf[0:1].expand(n, -1, -1, -1) * (keep / (1 - p.dropout_probability)).view(n, ch, 1, 1)
             clf = torch.cat([clf, drop])
             transforms = transforms + [Transform("Identity", (0, 0))] * n
-        self.transforms = transforms
-        self.feature_sz = torch.tensor([float(clf.shape[-2]), float(clf.shape[-1])])
+        st.transforms = transforms
+        st.feature_sz = torch.tensor([float(clf.shape[-2]), float(clf.shape[-1])])
         ksz = float(self.base.filter_size)
-        self.ksz_even = torch.tensor([(ksz + 1) % 2, (ksz + 1) % 2])
-        self.output_sz = self.feature_sz + self.ksz_even
-        self.sigma = ((self.feature_sz / S * self.base_target_sz).prod().sqrt()
-                      * p.output_sigma_factor * torch.ones(2))
+        st.ksz_even = torch.tensor([(ksz + 1) % 2, (ksz + 1) % 2])
+        st.output_sz = st.feature_sz + st.ksz_even
+        st.sigma = ((st.feature_sz / S * st.base_target_sz).prod().sqrt()
+                    * p.output_sigma_factor * torch.ones(2))
 
-        base_box = patch_box(self.pos, self.target_sz, init_pos, init_scale, S)
+        base_box = patch_box(st.pos, st.target_sz, init_pos, init_scale, S)
         shifts = torch.tensor([t.shift for t in transforms], dtype=torch.float32)  # (N, 2) (row, col)
         boxes = base_box.view(1, 4) + torch.cat([shifts.flip(1), torch.zeros_like(shifts)], 1)
-        centre_norm = (self.pos - init_pos) / (init_scale * S)
-        centre = self.feature_sz * centre_norm + 0.5 * self.ksz_even
+        centre = label_centre(st.pos, init_pos, init_scale, st.feature_sz, S, st.ksz_even)
         labels = torch.cat([
-            gaussian_label(self.feature_sz, self.sigma, centre + shift / S * self.feature_sz, self.ksz_even)
+            gaussian_label(st.feature_sz, st.sigma, centre + shift / S * st.feature_sz, st.ksz_even)
             for shift in shifts])
         boxes_dev, labels_dev = boxes.to(self.device), labels.to(self.device)
-        self.filter = self.base.init_filter(clf, boxes_dev, labels_dev, p.net_opt_iter)
-        self.memory = SampleMemory(clf, labels_dev, boxes_dev, p)
+        st.filter = self.base.init_filter(clf, boxes_dev, labels_dev, p.net_opt_iter)
+        st.memory = SampleMemory(clf, labels_dev, boxes_dev, p)
         timer.stop("classifier")
 
         if self.refiner is not None:
@@ -190,30 +215,31 @@ class KeepTrackEngine(Engine):
     # ------------------------------------------------------------------ tracking
 
     def track(self, frame: np.ndarray, frame_index: int | None = None) -> FrameResult:
-        if self.frame_num == 0:
+        st = self.state
+        if st is None:
             raise InputError("track() called before initialize(): draw a box on a frame first")
         check_frame(frame)
         index = self._next_index(frame_index)
-        if (int(frame.shape[0]), int(frame.shape[1])) != self.image_hw:
+        if (int(frame.shape[0]), int(frame.shape[1])) != st.image_hw:
             raise InputError(f"frame {index} is {frame.shape[1]}x{frame.shape[0]} but the track started on a "
-                             f"{self.image_hw[1]}x{self.image_hw[0]} image")
+                             f"{st.image_hw[1]}x{st.image_hw[0]} image")
         timer = StageTimer(self.device)
         timer.start()
         with torch.no_grad():
             return self._track(frame, index, timer)
 
     def _track(self, frame: np.ndarray, index: int, timer: StageTimer) -> FrameResult:
-        p = self.params
+        p, st = self.params, self.state
         S = p.image_sample_size
-        self.frame_num += 1
+        st.frame_num += 1
         image = image_to_tensor(frame, self.device)
-        crop = sample_patch(image, self.pos, self.target_scale * torch.tensor([float(S), float(S)]), S,
+        crop = sample_patch(image, st.pos, st.target_scale * torch.tensor([float(S), float(S)]), S,
                             mode=p.border_mode, max_scale_change=p.patch_max_scale_change)
         sample_pos, sample_scale = crop.sample_pos, crop.sample_scale(S)
         timer.stop("crop")
         features = self.base.extract(crop.patch)
         timer.stop("backbone")
-        scores_raw = self.base.classify(self.filter, features.classification)
+        scores_raw = self.base.classify(st.filter, features.classification)
         scores = scores_raw[0, 0]
         scores_cpu = scores.detach().float().cpu()
         max_score = float(scores_cpu.max().item())
@@ -226,18 +252,18 @@ class KeepTrackEngine(Engine):
         loc = self._localise(scores_cpu, features, crop, sample_pos, sample_scale, timer)
         flag = loc.flag
         translation = cell_translation(loc.cell, torch.tensor([float(scores.shape[0]), float(scores.shape[1])]),
-                                       self.feature_sz, S, sample_scale)
+                                       st.feature_sz, S, sample_scale)
         new_pos = sample_pos + translation
 
-        boosted = self.collection is None or self.collection.selected_id == 0
+        boosted = st.collection is None or st.collection.selected_id == 0
         presence = _boost(max_score) if boosted else max_score
 
         refined = False
         if flag != "not_found":
-            self.target_not_found_counter = 0
-            self.target_scales.append(self.target_scale)
-            inside = (p.target_inside_ratio - 0.5) * self.target_sz
-            self.pos = torch.max(torch.min(new_pos, self.image_sz - inside), inside)
+            st.target_not_found_counter = 0
+            st.target_scales.append(st.target_scale)
+            inside = (p.target_inside_ratio - 0.5) * st.target_sz
+            st.pos = torch.max(torch.min(new_pos, st.image_sz - inside), inside)
             if self.refiner is not None:
                 refined = self._refine(features, sample_pos, sample_scale,
                                        update_scale=p.update_scale_when_uncertain or flag != "uncertain")
@@ -250,7 +276,7 @@ class KeepTrackEngine(Engine):
             update = self._update_memory(features, scores_cpu, sample_pos, sample_scale, flag, boosted, max_score)
             timer.stop("memory_update")
 
-        self.debug = {"frame_num": self.frame_num, "flag": flag, "max_score": max_score, "scores": scores_cpu,
+        self.debug = {"frame_num": st.frame_num, "flag": flag, "max_score": max_score, "scores": scores_cpu,
                       "crop": crop, "candidates": loc.candidates, "assignment": loc.assignment,
                       "refined": refined, "update": update,
                       "refine_start_boxes": getattr(self.refiner, "last_start_boxes", None) if refined else None}
@@ -261,12 +287,13 @@ class KeepTrackEngine(Engine):
 
     def _localise(self, scores: Tensor, features, crop: Crop, sample_pos, sample_scale, timer) -> _Localised:
         """Candidate extraction and association (§1.5, §1.6), or the fallback localisation (§1.7)."""
+        st = self.state
         p = self.params
         S = p.image_sample_size
 
         def fallback() -> tuple[Tensor, str]:
-            loc = localise_advanced(scores, p, self.target_sz, self.pos, sample_pos, sample_scale,
-                                    self.feature_sz, S)
+            loc = localise_advanced(scores, p, st.target_sz, st.pos, sample_pos, sample_scale,
+                                    st.feature_sz, S)
             return loc.cell_rc, loc.flag
 
         th = p.local_max_candidate_score_th
@@ -282,16 +309,16 @@ class KeepTrackEngine(Engine):
             return _Localised(cell, flag, None, None, None)
         device_cells = cells.to(features.classification.device)
         descriptors = self.matcher.describe(features, device_cells)
-        coords = cells_to_image(cells, int(scores.shape[0]), crop.search_area)
-        current = CandidateSet(cells, cand_scores, coords, descriptors, self.frame_num)
-        previous = self.previous_candidates
+        coords = association_coords(cells, int(scores.shape[0]), crop.search_area)
+        current = CandidateSet(cells, cand_scores, coords, descriptors, st.frame_num)
+        previous = st.previous_candidates
         timer.stop("candidates")
 
         assignment = None
         score_list = [float(v) for v in cand_scores]
-        if previous is None or previous.frame_num != self.frame_num - 1:
+        if previous is None or previous.frame_num != st.frame_num - 1:
             cell, flag = fallback()
-            self.collection = None
+            st.collection = None
             prev_for_result = None
         else:
             if (len(previous) == 1 and len(current) == 1 and float(previous.scores[0]) > p.skip_match_score_th
@@ -302,80 +329,80 @@ class KeepTrackEngine(Engine):
                 dev = features.classification.device
                 on_dev = lambda c: CandidateSet(c.cells_rc.to(dev), c.scores.to(dev), c.coords_yx.to(dev),
                                                 c.descriptors, c.frame_num)
-                assignment = self.matcher.match(on_dev(previous), on_dev(current), self.image_hw)
+                assignment = self.matcher.match(on_dev(previous), on_dev(current), st.image_hw)
                 matches = [int(v) for v in assignment.matches1.cpu()]
                 probs = [float(v) for v in assignment.match_scores1.cpu()]
                 timer.stop("association")
-            self.collection.update(score_list, matches, probs)
-            sel = self.collection.selected_index
+            st.collection.update(score_list, matches, probs)
+            sel = st.collection.selected_index
             cell = cells[sel if sel is not None else 0].float()
-            flag = self.collection.flag
+            flag = st.collection.flag
             prev_for_result = previous
 
-        if self.collection is None:
-            self.collection = CandidateCollection(score_list, self.frame_num < p.certain_collection_frames, p)
-        self.previous_candidates = current
+        if st.collection is None:
+            st.collection = CandidateCollection(score_list, st.frame_num < p.certain_collection_frames, p)
+        st.previous_candidates = current
         return _Localised(cell, flag, current, assignment, prev_for_result)
 
     def _context(self) -> FrameContext:
-        filt, base = self.filter, self.base
-        return FrameContext(self.frame_num, self.image_hw, self.target_sz.clone(),
+        st = self.state
+        filt, base = st.filter, self.base
+        return FrameContext(st.frame_num, st.image_hw, st.target_sz.clone(),
                             lambda feats: base.classify(filt, feats))
 
     def _refine(self, features, sample_pos, sample_scale, update_scale: bool) -> bool:
+        st = self.state
         p = self.params
         S = p.image_sample_size
-        start = patch_box(self.pos, self.target_sz, sample_pos, sample_scale, S)
+        start = patch_box(st.pos, st.target_sz, sample_pos, sample_scale, S)
         box = self.refiner.refine(features, start.to(self.device), self.rng)
         if box is None:
             return False
-        box = box.detach().float().cpu()
-        centre = box[:2] + box[2:] / 2
-        self.pos = (centre.flip((0,)) - (S - 1) / 2) * sample_scale + sample_pos
-        self.target_sz = box[2:].flip((0,)) * sample_scale
+        st.pos, st.target_sz = refined_state(box.detach().float().cpu(), sample_pos, sample_scale, S)
         if update_scale:
-            self.target_scale = torch.sqrt(self.target_sz.prod() / self.base_target_sz.prod())
+            st.target_scale = torch.sqrt(st.target_sz.prod() / st.base_target_sz.prod())
         return True
 
     def _rescale_search_area(self) -> None:
         """Target not found: widen the search from the history of crop scales (§1.9)."""
+        st = self.state
         p = self.params
-        self.target_not_found_counter += 1
-        if not self.target_scales or not p.search_area_rescaling:
+        st.target_not_found_counter += 1
+        if not st.target_scales or not p.search_area_rescaling:
             return
-        n = max(2, min(p.scale_history_max_average, self.target_not_found_counter))
-        history = torch.stack([torch.as_tensor(s, dtype=torch.float32) for s in self.target_scales])
+        n = max(2, min(p.scale_history_max_average, st.target_not_found_counter))
+        history = torch.stack([torch.as_tensor(s, dtype=torch.float32) for s in st.target_scales])
         history = history[-p.scale_history_length:]
         history = history[history >= history[-1]]
-        self.target_scale = torch.mean(history[-n:])
+        st.target_scale = torch.mean(history[-n:])
 
     def _update_memory(self, features, scores: Tensor, sample_pos, sample_scale, flag: str, boosted: bool,
                        max_score: float) -> dict:
+        st = self.state
         p = self.params
         S = p.image_sample_size
         hard = flag == "hard_negative"
         lr = p.hard_negative_learning_rate if hard else p.learning_rate
-        centre = self.feature_sz * ((self.pos - sample_pos) / (sample_scale * S)) + 0.5 * self.ksz_even
-        label = gaussian_label(self.feature_sz, self.sigma, centre, self.ksz_even).to(self.device)
-        box = patch_box(self.pos, self.target_sz, sample_pos, sample_scale, S)
+        centre = label_centre(st.pos, sample_pos, sample_scale, st.feature_sz, S, st.ksz_even)
+        label = gaussian_label(st.feature_sz, st.sigma, centre, st.ksz_even).to(self.device)
+        box = patch_box(st.pos, st.target_sz, sample_pos, sample_scale, S)
         certainty = _boost(max_score) if boosted else max_score
-        slot = self.memory.insert(features.classification[0:1], label, box, certainty, lr)
-        iters = gn_iterations(p, self.frame_num, hard, max_score)
+        slot = st.memory.insert(features.classification[0:1], label, box, certainty, lr)
+        iters = gn_iterations(p, st.frame_num, hard, max_score)
         if iters > 0:
-            feats, labels, boxes, weights = self.memory.training_set()
-            self.filter = self.base.optimise_filter(self.filter, feats, boxes, labels, weights, iters)
+            feats, labels, boxes, weights = st.memory.training_set()
+            st.filter = self.base.optimise_filter(st.filter, feats, boxes, labels, weights, iters)
         return {"slot": slot, "lr": lr, "num_gn_iter": iters, "certainty": certainty}
 
     # ------------------------------------------------------------------ output
 
     def _frame_result(self, index, flag, presence, crop, sample_pos, sample_scale, scores, loc: _Localised,
                       timings) -> FrameResult:
+        st = self.state
         S = self.params.image_sample_size
-        step = (S / self.feature_sz) * sample_scale           # image px per score cell (rows, cols)
-        centre = (torch.tensor([float(scores.shape[0]), float(scores.shape[1])]) - 1) / 2
-        origin = sample_pos - centre * step
-        score_map = ScoreMap(scores.numpy().astype(np.float32), float(origin[1]), float(origin[0]),
-                             float(step[1]), float(step[0]))
+        origin, step = score_grid(sample_pos, sample_scale, st.feature_sz,
+                                  torch.tensor([float(scores.shape[0]), float(scores.shape[1])]), S)
+        score_map = ScoreMap(scores.numpy().astype(np.float32), origin[0], origin[1], step[0], step[1])
 
         def to_candidates(cs: CandidateSet | None, ids: list[int] | None) -> tuple[Candidate, ...]:
             if cs is None:
@@ -389,13 +416,13 @@ class KeepTrackEngine(Engine):
 
         candidates: tuple[Candidate, ...] = ()
         selected_id = None
-        if loc.candidates is not None and self.collection is not None:
-            candidates = to_candidates(loc.candidates, self.collection.object_ids)
-            if self.collection.selected_index is not None:
-                selected_id = self.collection.selected_id
+        if loc.candidates is not None and st.collection is not None:
+            candidates = to_candidates(loc.candidates, st.collection.object_ids)
+            if st.collection.selected_index is not None:
+                selected_id = st.collection.selected_id
         assignment = None
         if loc.assignment is not None:
-            prev = getattr(self, "_previous_result_candidates", ())
+            prev = st.previous_result_candidates
             probs = loc.assignment.log_assignment.exp().cpu().numpy().astype(np.float32)
             # Real columns (with the dustbin row) sum to 1, real rows (with the dustbin column) to about 1 (10
             # Sinkhorn iterations ending on columns); the dustbin-dustbin corner holds left-over transport mass
@@ -403,10 +430,9 @@ class KeepTrackEngine(Engine):
             probs[-1, -1] = 0.0
             assignment = Assignment(probs, prev,
                                     tuple(int(v) for v in loc.assignment.matches1.cpu()))
-        self._previous_result_candidates = candidates
+        st.previous_result_candidates = candidates
         # State box; when not found the state is unchanged, so the last box is re-emitted (§1.4.12).
-        xy = self.pos.flip((0,)) - (self.target_sz.flip((0,)) - 1) / 2
-        box = tuple(float(v) for v in torch.cat([xy, self.target_sz.flip((0,))]))
+        box = box_from_state(st.pos, st.target_sz)
         return FrameResult(frame_index=index, box=box, presence=float(presence), flag=Flag(flag),
                            search_area=crop.search_area, score_map=score_map, candidates=candidates,
                            selected_id=selected_id, assignment=assignment, timings=timings)

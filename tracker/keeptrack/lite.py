@@ -21,6 +21,7 @@ A trained association model (another issue) can replace `LiteMatcher` through th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -31,7 +32,7 @@ from .engine import KeepTrackEngine
 from .lite_features import LiteFeatures
 from .lite_matcher import LiteMatcher, LiteMatcherParams
 from .lite_scale import LiteScaleParams, LiteScaleRefiner
-from .params import TrackerParams
+from .profiles import profile_params
 from .parts import BaseNetwork, PatchFeatures
 
 Tensor = torch.Tensor
@@ -47,30 +48,6 @@ class LiteNetParams:
     filter_reg: float = 0.1          # GN regulariser (SuperDiMP-Simple learns it; fixed here)
     hinge_threshold: float = 0.05
     activation_leak: float = 0.1
-
-
-# The lite profile over the KeepTrack engine's parameters. Values chosen by measurement on the six OTB
-# sequences (bench/lite.py, docs/keeptrack-lite.md); everything not listed keeps KeepTrack's value.
-LITE_TRACKER_PARAMS = TrackerParams(
-    image_sample_size=256,
-    search_area_scale=4.0,
-    # ImageNet features change more with the target's appearance than SuperDiMP's trained ones: learn faster,
-    # update the filter more often, and accept lower certainties into the optimiser (KeepTrack: 0.01, 20, 0.5).
-    learning_rate=0.05,
-    train_skipping=4,
-    certainty_for_weight_computation_ths=0.3,
-    use_box_refinement=True,
-    local_max_candidate_score_th=0.1,
-)
-
-
-# TrackerParams fields that only the DiMP parts read (ResNet-50 backbone options, IoU-Net refinement): passing
-# one to the lite profile would change nothing, so it is refused rather than silently ignored.
-DIMP_ONLY_PARAMS = frozenset({
-    "fold_batchnorm", "channels_last", "iou_feature_window", "bf16", "compile", "iounet_k",
-    "num_init_random_boxes", "box_jitter_pos", "box_jitter_sz", "maximal_aspect_ratio", "box_refinement_iter",
-    "box_refinement_step_length", "box_refinement_step_decay",
-})
 
 
 class LiteBase(BaseNetwork):
@@ -113,24 +90,46 @@ class LiteBase(BaseNetwork):
         return apply_filter(features, filt)
 
 
-def create_lite_engine(device: str = "cpu", *, net: LiteNetParams | None = None, scale: LiteScaleParams | None = None,
-                       matcher: LiteMatcherParams | None = None, backend: str | None = None,
-                       **overrides) -> KeepTrackEngine:
+ASSOCIATION_MODELS = {
+    "hand-made": None,                        # LiteMatcher: position, velocity, score and appearance
+    "trained": "association_lite.pt",         # train-association on keeptrack-lite features (resources/)
+}
+
+
+def create_lite_engine(device: str = "cpu", *, profile: str = "keeptrack-lite", net: LiteNetParams | None = None,
+                       scale: LiteScaleParams | None = None, matcher: LiteMatcherParams | None = None,
+                       association: str = "hand-made", backend: str | None = None, **overrides) -> KeepTrackEngine:
     """The `keeptrack-lite` engine. Keyword arguments override TrackerParams fields of the lite profile
-    (InputError for unknown names); `net`, `scale`, `matcher` replace the parts' own parameter sets.
-    `backend` runs the feature stage on "onnx" (ONNX Runtime), "torch", or "auto" (ONNX where it holds,
-    else torch; the default, or $KEEPTRACK_BACKEND): tracker/nets/onnx_backend.py."""
+    (InputError for unknown names and for fields the lite parts do not read); `net`, `scale`, `matcher` replace
+    the parts' own parameter sets; `association` names the candidate matcher: 'hand-made', 'trained' (the model
+    in resources/) or the path of a model saved by `train-association`. `backend` runs the feature stage on
+    "onnx" (ONNX Runtime), "torch", or "auto" (ONNX where it holds, else torch; the default, or
+    $KEEPTRACK_BACKEND): tracker/nets/onnx_backend.py."""
     device = resolve_device(device)
-    unused = sorted(DIMP_ONLY_PARAMS & set(overrides))
-    if unused:
-        raise InputError(f"keeptrack-lite does not use {', '.join(unused)} (options of the DiMP parts: ResNet-50 "
-                         "backbone and IoU-Net); its scale search is set with scale=LiteScaleParams(...)")
-    params = LITE_TRACKER_PARAMS.replace(**overrides)
+    params = profile_params(profile, **overrides)
     net = net or LiteNetParams()
     if params.image_sample_size % 32:
         raise InputError(f"keeptrack-lite needs image_sample_size to be a multiple of 32; got {params.image_sample_size}")
     base = LiteBase(net, device, backend, params.image_sample_size)
     refiner = LiteScaleRefiner(scale or LiteScaleParams(), base.stride)
-    lite_matcher = LiteMatcher(matcher or LiteMatcherParams(), base.filter_size)
-    # The parts read the target size and the current filter's score map from the engine's per-frame context.
-    return KeepTrackEngine(device, params, base=base, refiner=refiner, matcher=lite_matcher, name="keeptrack-lite")
+    return KeepTrackEngine(device, params, base=base, refiner=refiner,
+                           matcher=association_matcher(association, matcher, base.filter_size, device),
+                           name=profile)
+
+
+def association_matcher(association: str, matcher: LiteMatcherParams | None, filter_size: int, device: str):
+    """The candidate matcher part named by `association` (see create_lite_engine)."""
+    if association not in ASSOCIATION_MODELS and not str(association).endswith(".pt"):
+        raise InputError(f"unknown association {association!r}; choose from {', '.join(ASSOCIATION_MODELS)} "
+                         "or give the path of a .pt model saved by train-association")
+    file = ASSOCIATION_MODELS.get(association, association)
+    if file is None:
+        return LiteMatcher(matcher or LiteMatcherParams(), filter_size)
+    if matcher is not None:
+        raise InputError("matcher=LiteMatcherParams(...) sets the hand-made matcher; "
+                         f"association={association!r} uses a trained model")
+    from ..paths import RESOURCES
+    from ..training.model import TrainedAssociationMatcher
+
+    path = Path(file) if association not in ASSOCIATION_MODELS else RESOURCES / file
+    return TrainedAssociationMatcher.from_file(path, device)

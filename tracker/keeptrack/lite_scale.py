@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from ..nets.classifier import boxes_to_rois
 from ..nets.prroi_pool import prroi_pool2d
+from .geometry import patch_point_to_cell
 from .parts import BoxRefiner, PatchFeatures, RandomSource
 
 Tensor = torch.Tensor
@@ -119,10 +120,8 @@ class LiteScaleRefiner(BoxRefiner):
         scores = self.context.classify(features.classification[:1])[0, 0]
         rows, cols = scores.shape
         size = features.classification.shape[-1] * self.base_stride
-        centre_cell = (rows - 1) / 2
-        # patch point (row, col) = (cell - (rows - 1) / 2) * stride + (size - 1) / 2
-        r = int(round(float(centre_xy[1] - (size - 1) / 2) / self.base_stride + centre_cell))
-        c = int(round(float(centre_xy[0] - (size - 1) / 2) / self.base_stride + centre_cell))
+        r = patch_point_to_cell(centre_xy[1], rows, self.base_stride, size)
+        c = patch_point_to_cell(centre_xy[0], cols, self.base_stride, size)
         if not (0 < r < rows - 1 and 0 < c < cols - 1):
             return centre_xy
         dr = _vertex(float(scores[r - 1, c]), float(scores[r, c]), float(scores[r + 1, c]))

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .geometry import cell_offset
 from .params import TrackerParams
 
 Tensor = torch.Tensor
@@ -38,7 +39,6 @@ def localise_advanced(scores: Tensor, params: TrackerParams, target_sz: Tensor, 
     sz = scores.shape[-2:]
     score_size = torch.tensor([float(sz[0]), float(sz[1])])
     score_centre = (score_size - 1) / 2
-    stride = image_sample_size / feature_size
 
     max1, disp1 = argmax2d(scores)
     if max1 < params.target_not_found_threshold:
@@ -56,7 +56,7 @@ def localise_advanced(scores: Tensor, params: TrackerParams, target_sz: Tensor, 
 
     target_disp1 = disp1 - score_centre
     target_disp2 = disp2 - score_centre
-    prev_target = (pos - sample_pos) / (stride * sample_scale)
+    prev_target = cell_offset(pos, sample_pos, sample_scale, feature_size, image_sample_size)
 
     if max2 > params.distractor_threshold * max1:
         d1 = torch.sqrt(torch.sum((target_disp1 - prev_target) ** 2)).item()

@@ -1,4 +1,4 @@
-"""Tracker parameters (plain data) and the named profiles.
+"""Tracker parameters (plain data); the named profiles are in tracker/keeptrack/profiles.py.
 
 Names follow the original parameter files (keeptrack-reference.md §1.1) so that a value can be looked up there;
 the one misspelt original name (`dispalcement_scale`) is spelt correctly here as `displacement_scale`.
@@ -98,37 +98,6 @@ class TrackerParams:
         if unknown:
             raise InputError(f"unknown tracker parameter(s): {', '.join(unknown)}")
         return dataclasses.replace(self, **changes)
-
-
-def _superdimp() -> TrackerParams:
-    return TrackerParams(
-        image_sample_size=22 * 16,
-        search_area_scale=6.0,
-        use_candidate_matching=False,
-        use_certainty_for_weight_computation=False,
-        search_area_rescaling=False,
-    )
-
-
-PROFILES: dict[str, TrackerParams] = {
-    "keeptrack": TrackerParams(),
-    "keeptrack-fast": TrackerParams(
-        image_sample_size=22 * 16,
-        search_area_scale=6.0,
-        box_refinement_iter=3,
-        local_max_candidate_score_th=0.1,
-    ),
-    "superdimp": _superdimp(),
-}
-
-
-def profile_params(profile: str, **overrides) -> TrackerParams:
-    """The parameters of a named profile, with `overrides` applied (InputError for unknown names)."""
-    try:
-        base = PROFILES[profile]
-    except KeyError:
-        raise InputError(f"unknown KeepTrack profile {profile!r}; known: {', '.join(PROFILES)}") from None
-    return base.replace(**overrides)
 
 
 # A plain-data description of the fields, for documentation and the studio's parameter panel.

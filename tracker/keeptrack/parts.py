@@ -12,7 +12,7 @@ initial augmentation). It talks to networks only through the three parts below, 
 Assembling an engine from parts (how keeptrack-lite is built):
 
     from tracker.keeptrack.engine import KeepTrackEngine
-    from tracker.keeptrack.params import profile_params
+    from tracker.keeptrack.profiles import profile_params
     engine = KeepTrackEngine(device, profile_params('keeptrack', **overrides), base=MyBase(device),
                              refiner=MyRefiner() or None, matcher=MyMatcher() or None, name='keeptrack-lite')
 

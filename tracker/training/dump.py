@@ -34,6 +34,7 @@ import numpy as np
 
 from ..atomic import atomic_write_bytes
 from ..errors import InputError
+from ..keeptrack.geometry import cells_to_image, crop_for_search_area, image_to_cell, score_grid
 from ..result import Box, FrameResult
 from ..runloop import RunPlan, Step, run_engine
 
@@ -95,17 +96,6 @@ class SearchFeatures(Protocol):
 
     def search_features(self, frame: np.ndarray, search_area: Box) -> GridFeatures:
         """Features of a new crop of `search_area` (about that region; the grid says exactly where)."""
-
-
-def image_to_cell(x: float, y: float, origin: tuple[float, float], step: tuple[float, float]) -> tuple[float, float]:
-    """(row, col) of an image point on a grid (fractional)."""
-    return (y - origin[1]) / step[1], (x - origin[0]) / step[0]
-
-
-def cells_to_image(cells: np.ndarray, origin, step) -> np.ndarray:
-    """(N, 2) image points (y, x) of grid cells (row, col)."""
-    cells = np.asarray(cells, np.float64).reshape(-1, 2)
-    return np.stack([origin[1] + cells[:, 0] * step[1], origin[0] + cells[:, 1] * step[0]], axis=1)
 
 
 def mine_frame(cells: np.ndarray, scores: np.ndarray, anno_cell, visible: bool,
@@ -435,13 +425,13 @@ class EngineFeatureHook:
         return t[0].detach().float().cpu().numpy()
 
     def _grid(self, features: np.ndarray, crop) -> GridFeatures:
+        import torch
+
         size = self.engine.params.image_sample_size
         hf, wf = features.shape[1:]
-        rows, cols = hf + 1, wf + 1  # the score-map grid of a 4x4 filter
-        scale = float(crop.sample_scale(size))
-        pos = [float(v) for v in crop.sample_pos]
-        step = (size / wf * scale, size / hf * scale)
-        origin = (pos[1] - (cols - 1) / 2 * step[0], pos[0] - (rows - 1) / 2 * step[1])
+        # The score-map grid of a 4x4 filter: one cell more than the features per side.
+        origin, step = score_grid(crop.sample_pos, crop.sample_scale(size), torch.tensor([float(hf), float(wf)]),
+                                  torch.tensor([float(hf + 1), float(wf + 1)]), size)
         return GridFeatures(features, origin, step)
 
     def frame_features(self, frame: np.ndarray, result: FrameResult) -> GridFeatures:
@@ -453,13 +443,9 @@ class EngineFeatureHook:
 
         from ..keeptrack.crop import image_to_tensor, sample_patch
 
-        x, y, w, h = search_area
         size = self.engine.params.image_sample_size
         image = image_to_tensor(frame, self.engine.device)
-        # Crop.search_area reports a window of `side` pixels as [tl, tl + side - 0.5] with
-        # tl = centre - (side - 1) / 2: invert that, so that the same pixels are cut again.
-        side = torch.tensor([h + 0.5, w + 0.5])
-        pos = torch.tensor([y + (h - 0.5) / 2, x + (w - 0.5) / 2])
+        pos, side = crop_for_search_area(search_area)
         with torch.no_grad():
             crop = sample_patch(image, pos, side, size, mode="replicate")
             features = self.engine.base.extract(crop.patch)
