@@ -38,7 +38,7 @@ class LiteFeatures:
         self.device = device
         self.requested_backend = requested_backend(backend)
         self._onnx: dict[int, OnnxNetwork] = {}  # by patch side: the export has a fixed spatial size
-        self.backend = "torch"  # the backend of the last call (or, before any, the one expected)
+        self.backend = "torch"  # what the features run on: "onnx" once an ONNX model holds
         self.backend_reason = "asked for torch" if self.requested_backend == "torch" else ""
         if self.requested_backend != "torch" and patch_size is not None:
             self._onnx_for(int(patch_size))  # export (or load) now, not on the first frame
