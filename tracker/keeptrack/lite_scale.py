@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from ..nets.classifier import boxes_to_rois
 from ..nets.prroi_pool import prroi_pool2d
-from .geometry import patch_point_to_cell
+from .geometry import patch_box_centre, patch_point_to_cell
 from .parts import BoxRefiner, PatchFeatures, RandomSource
 
 Tensor = torch.Tensor
@@ -54,7 +54,8 @@ class LiteScaleRefiner(BoxRefiner):
         self.log_factors = (torch.arange(n, dtype=torch.float32) - (n - 1) / 2) * params.scale_step
 
     def _pool(self, fmap: Tensor, boxes: Tensor) -> Tensor:
-        """(K, 4) patch boxes -> (K, D) L2-normalised pooled grids (each channel centred over the grid)."""
+        """(K, 4) continuous patch boxes (PrRoI pooling integrates over x .. x + w: centre x + w / 2) -> (K, D)
+        L2-normalised pooled grids (each channel centred over the grid)."""
         p = self.params
         centre = boxes[:, :2] + boxes[:, 2:] / 2
         size = boxes[:, 2:] * p.context
@@ -70,7 +71,10 @@ class LiteScaleRefiner(BoxRefiner):
 
     def initialize(self, features: PatchFeatures, box: Tensor) -> None:
         fmap = features.maps[self.params.layer][:1]
-        self.template = self._pool(fmap, box.view(1, 4).to(fmap))[0]
+        box = box.view(1, 4).to(fmap)
+        # The engine's box has its centre at top-left + (size - 1) / 2 (geometry.patch_box): pool about that centre.
+        box = torch.cat([box[:, :2] - 0.5, box[:, 2:]], dim=1)
+        self.template = self._pool(fmap, box)[0]
         self.initial_template = self.template.clone()
 
     def refine(self, features: PatchFeatures, box: Tensor, rng: RandomSource) -> Tensor | None:
@@ -85,7 +89,9 @@ class LiteScaleRefiner(BoxRefiner):
         else:
             lh = lw = lf.view(-1, 1)
         fh, fw = lh.exp().flatten(), lw.exp().flatten()
-        centre = box[:2] + box[2:] / 2
+        # The engine's start box has its centre at top-left + (size - 1) / 2 (geometry.patch_box); reading it as
+        # top-left + size / 2 moved the target half a patch pixel right and down on every frame.
+        centre = patch_box_centre(box)
         # Without a context (no score map) the position stays on the score-map cell the engine chose.
         if p.subcell and self.context is not None:
             centre = self._subcell_centre(features, centre)
@@ -99,7 +105,7 @@ class LiteScaleRefiner(BoxRefiner):
         bi, bj = divmod(best, grid.shape[1])
         centre_i, centre_j = (grid.shape[0] - 1) // 2, (grid.shape[1] - 1) // 2
         if float(grid[bi, bj] - grid[centre_i, centre_j]) < p.min_gain:
-            return box
+            return torch.cat([centre - box[2:] / 2, box[2:]])
         log_h = _parabola_peak(grid[:, bj], bi, lf) if grid.shape[0] > 1 else 0.0
         log_w = _parabola_peak(grid[bi, :], bj, lf) if grid.shape[1] > 1 else 0.0
         if not p.aspect:
@@ -108,6 +114,7 @@ class LiteScaleRefiner(BoxRefiner):
         new_h = box[3] * math.exp(p.damping * log_h)
         if p.template_rate > 0:
             self.template = F.normalize((1 - p.template_rate) * self.template + p.template_rate * pooled[best], dim=0)
+        # Returned in the convention the engine reads a refiner's box with (geometry.refined_state).
         return torch.stack([centre[0] - new_w / 2, centre[1] - new_h / 2, new_w, new_h])
 
 
