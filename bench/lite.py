@@ -2,10 +2,14 @@
 
     .venv/bin/python bench/lite.py [--engines keeptrack-lite,csrt,kcf,mil,nanotrack] [--max-frames N]
                                    [--speed-frames 150] [--threads 2] [--skip-accuracy] [--skip-speed]
+                                   [--data DIR] [--protocol sre|tre] [--sequences Coke,Deer]
 
 Accuracy: one-pass evaluation from the first ground-truth box (tracker.evaluation.runner), per-sequence AUC,
 precision and frames flagged not found, then a verdict: mean AUC of keeptrack-lite against each baseline, and
-every sequence where keeptrack-lite ends lost (IoU < 0.1 over the last 10 frames) while a baseline does not.
+every sequence where keeptrack-lite ends lost (IoU < 0.1 over the last 10 frames) while a baseline does not,
+and per engine and sequence the mean signed centre / size errors and the flags' recall of failed frames
+(IoU < 0.3) with the share of flags on good frames. --protocol sre|tre also runs that protocol (mean AUC, worst
+run, runs lost; the same diagnostics pooled over its runs).
 Speed: keeptrack-lite on ../shared/data/videos/vtest.avi resized to 640x360, median ms per tracked frame per
 stage, with torch limited to --threads threads. Times depend on what else runs on the machine: the load
 average is printed with them.
@@ -47,6 +51,7 @@ def accuracy(engines: list[str], data: Path, max_frames: int | None) -> None:
     evaluations = evaluate_engines(factories, sequences, max_frames=max_frames, progress=progress)
     print(f"# OTB one-pass evaluation, {len(sequences)} sequences from {data}; {platform.machine()}, {_load()}")
     sys.stdout.write(format_table(evaluations, ("auc", "precision", "norm_precision", "median_ms", "not_found")))
+    diagnostics([(ev.engine, ev.sequence, ev.run) for ev in evaluations], sequences, "OPE")
 
     # Final-frames IoU per run, to spot a target lost for good.
     from tracker.sources import open_source
@@ -80,6 +85,78 @@ def accuracy(engines: list[str], data: Path, max_frames: int | None) -> None:
             kept = [n for n in engines if n != LITE and end_iou.get((n, seq), 0.0) >= 0.1]
             mark = f"   <-- {LITE} lost while {', '.join(kept)} kept it" if lite_lost and kept else ""
             print(f"  {seq:<10s} {row}{mark}")
+
+
+FAILED_IOU = 0.3   # a frame whose box overlaps the ground truth less than this counts as failed
+
+
+def diagnostics(runs, sequences, title: str) -> None:
+    """Per engine and sequence, over `runs` ((engine, sequence, TrackRun) triples, pooled): mean signed centre
+    error (x, y) and size error (w, h) in pixels over the frames with IoU >= 0.3 (a systematic offset shows here,
+    not in AUC), and how well the flags (uncertain / not_found) mark the failed frames (IoU < 0.3): recall =
+    failed frames flagged, 'on good' = flags on frames that were fine (100 - precision)."""
+    from tracker.evaluation.metrics import centres, valid_frames
+    from tracker.sources import open_source
+
+    gts = {}
+    for path in sequences:
+        with open_source(path) as source:
+            gts[source.name] = np.asarray(source.ground_truth.boxes, dtype=np.float64)
+    pooled: dict[tuple[str, str], list] = {}
+    for engine, sequence, run in runs:
+        pooled.setdefault((engine, sequence), []).append(run)
+    print(f"\n# {title}: systematic offsets (px, frames with IoU >= {FAILED_IOU}) and flags vs failed frames "
+          f"(IoU < {FAILED_IOU})")
+    print(f"{'engine':<15s} {'sequence':<10s} {'dx':>6s} {'dy':>6s} {'dw':>6s} {'dh':>6s} "
+          f"{'frames':>6s} {'failed':>6s} {'flagged':>7s} {'recall':>6s} {'on good':>7s}")
+    for (engine, sequence), seq_runs in pooled.items():
+        d, ds, n_failed, n_flagged, n_hit, n_frames = [], [], 0, 0, 0, 0
+        for run in seq_runs:
+            gt = gts[sequence][run.start:run.start + run.num_frames]
+            valid = valid_frames(gt)
+            valid[0] = False
+            safe_gt = np.where(valid[:, None], gt, 1.0)
+            boxes = run.boxes
+            iou = np.where(valid, iou_inclusive(boxes, safe_gt), np.nan)
+            good = valid & (iou >= FAILED_IOU)
+            failed = valid & (iou < FAILED_IOU)
+            d.append((centres(boxes) - centres(safe_gt))[good])
+            ds.append((boxes[:, 2:] - gt[:, 2:])[good])
+            flagged = valid & np.array([f in ("uncertain", "not_found") for f in run.flags])
+            n_frames += int(valid.sum())
+            n_failed += int(failed.sum())
+            n_flagged += int(flagged.sum())
+            n_hit += int((flagged & failed).sum())
+        d, ds = np.concatenate(d), np.concatenate(ds)
+        recall = 100.0 * n_hit / n_failed if n_failed else float("nan")
+        on_good = 100.0 * (n_flagged - n_hit) / n_flagged if n_flagged else float("nan")
+        dx, dy = d.mean(axis=0) if len(d) else (float("nan"),) * 2
+        dw, dh = ds.mean(axis=0) if len(ds) else (float("nan"),) * 2
+        print(f"{engine:<15s} {sequence:<10s} {dx:6.2f} {dy:6.2f} {dw:6.2f} {dh:6.2f} "
+              f"{n_frames:6d} {n_failed:6d} {n_flagged:7d} {recall:6.1f} {on_good:7.1f}")
+
+
+def robustness(engines: list[str], data: Path, protocol: str, max_frames: int | None,
+               subset: str | None = None) -> None:
+    from tracker.evaluation.protocols import evaluate_protocol, format_protocol_table
+
+    factories = {name: partial(create_engine, name) for name in engines}
+    sequences = sorted(p for p in data.iterdir() if p.is_dir())
+    if subset:
+        wanted = {s.strip() for s in subset.split(",")}
+        sequences = [p for p in sequences if p.name in wanted]
+
+    def progress(ev) -> None:
+        print(f"  {ev.engine:>14s} {ev.sequence:<10s} {protocol.upper()} AUC {ev.auc:5.1f} lost {ev.lost}",
+              file=sys.stderr, flush=True)
+
+    evaluations = evaluate_protocol(factories, sequences, protocol, max_frames=max_frames, progress=progress)
+    print(f"\n# {protocol.upper()} on {len(sequences)} sequences; {platform.machine()}, {_load()}")
+    sys.stdout.write(format_protocol_table(evaluations))
+    diagnostics([(ev.engine, ev.sequence, r.run) for ev in evaluations for r in ev.runs], sequences,
+                protocol.upper())
+    print(f"# per run (AUC): " + "; ".join(
+        f"{ev.engine}/{ev.sequence}: " + " ".join(f"{r.metrics.auc:.0f}" for r in ev.runs) for ev in evaluations))
 
 
 def speed(frames: int, threads: int) -> None:
@@ -127,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--skip-accuracy", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--protocol", choices=("sre", "tre"), help="also run this robustness protocol")
+    parser.add_argument("--sequences", help="comma-separated subset of the sequence folders")
     args = parser.parse_args(argv)
     import torch
 
@@ -139,6 +218,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_accuracy:
         data = Path(args.data) if args.data else shared_dir() / "data" / "otb"
         accuracy([n.strip() for n in args.engines.split(",") if n.strip()], data, args.max_frames)
+    if args.protocol:
+        data = Path(args.data) if args.data else shared_dir() / "data" / "otb"
+        robustness([n.strip() for n in args.engines.split(",") if n.strip()], data, args.protocol,
+                   args.max_frames, args.sequences)
     return 0
 
 

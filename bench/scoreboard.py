@@ -1,9 +1,12 @@
 """The project's scoreboard: engines over the OTB sequences in ../shared/data/otb, one pass each.
 
     .venv/bin/python bench/scoreboard.py [--engines csrt,kcf] [--max-frames N] [--results DIR] [--data DIR]
+                                         [--no-sre]
 
 Prints per-sequence AUC, precision at 20 px, normalised precision and the median time per tracked
-frame, and the mean per engine (tracker.evaluation.runner does the work, as for `main.py eval`).
+frame, and the mean per engine (tracker.evaluation.runner does the work, as for `main.py eval`), then the
+SRE table (12 perturbed first boxes per sequence: mean AUC, worst run, runs lost; tracker/evaluation/protocols.py,
+as `main.py eval --protocol sre`). SRE costs 12 one-pass runs per engine and sequence.
 By default every registered engine that needs no weight files and can be created here runs;
 engines that cannot be created are listed with the reason. Times depend on the machine and on what
 else runs on it: quote them with the machine.
@@ -48,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-frames", type=int, help="only the first N frames of each sequence")
     parser.add_argument("--results", help="also write pytracking result files under this folder")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--no-sre", action="store_true", help="one-pass table only")
     args = parser.parse_args(argv)
 
     data = Path(args.data) if args.data else (shared_dir() / "data" / "otb" if shared_dir() else None)
@@ -78,6 +82,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# {platform.machine()}, {os.cpu_count()} CPU cores{load}, Python {platform.python_version()}; "
           "AUC/Prec/NPrec in %, med ms = median seconds x 1000 per tracked frame (engine time only)")
     sys.stdout.write(format_table(evaluations, ("auc", "precision", "norm_precision", "median_ms", "not_found")))
+    if not args.no_sre:
+        from tracker.evaluation.protocols import evaluate_protocol, format_protocol_table
+
+        def sre_progress(ev) -> None:
+            print(f"  {ev.engine:>14s} {ev.sequence:<12s} SRE AUC {ev.auc:5.1f}, {ev.lost} lost", file=sys.stderr,
+                  flush=True)
+
+        sre = evaluate_protocol(factories, sequences, "sre", max_frames=args.max_frames, progress=sre_progress)
+        print("\n# SRE: 12 runs per sequence from perturbed first boxes (8 shifts by 10% of the side, scales "
+              "0.8 0.9 1.1 1.2); lost = last-fifth mean IoU < 0.1")
+        sys.stdout.write(format_protocol_table(sre))
     return 0
 
 

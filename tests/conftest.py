@@ -26,6 +26,23 @@ def _own_model_cache(tmp_path_factory):
         yield
 
 
+# Modules that create keeptrack-lite engines in threads or other processes (the studio's tracking worker, Ray
+# workers): the ONNX model is exported once here, in the main thread, so that they load it from the cache
+# instead of each exporting it (10-30 s) inside a worker that a test then tears down.
+_EXPORT_FIRST = {"test_app_window", "test_app_units", "test_annotation_gui", "test_annotation_retrack",
+                 "test_studio_workflow", "test_studio_usability", "test_studio_model", "test_batch_ray", "test_interface"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _lite_model_exported(_own_model_cache, request):
+    modules = {getattr(item.module, "__name__", "").rsplit(".", 1)[-1] for item in request.session.items}
+    if modules & _EXPORT_FIRST:
+        from tracker.keeptrack.lite_features import LiteFeatures
+
+        LiteFeatures(backend="auto", patch_size=256)
+    yield
+
+
 @pytest.fixture(scope="session")
 def shared() -> Path:
     path = shared_dir()

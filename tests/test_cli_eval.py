@@ -150,10 +150,14 @@ def test_scoreboard_runs_and_names_what_it_skips(otb, capsys):
     captured = capsys.readouterr()
     assert rc == 0
     assert "skipped nosuch: InputError: unknown engine" in captured.err
-    rows = [ln.split() for ln in captured.out.splitlines() if ln.startswith("kcf ")]
+    ope, sre = captured.out.split("# SRE")
+    rows = [ln.split() for ln in ope.splitlines() if ln.startswith("kcf ")]
     sequences = sorted(p.name for p in otb.iterdir() if p.is_dir())
     assert [r[1] for r in rows] == sequences + ["mean"]
     assert all(r[2] == "3" for r in rows[:-1])
+    sre_rows = [ln.split() for ln in sre.splitlines() if ln.startswith("kcf ")]
+    assert [r[1] for r in sre_rows] == sequences + ["mean"]
+    assert all(r[2] == "12" for r in sre_rows[:-1])  # 12 perturbed starts per sequence
 
 
 def test_track_refuses_keeptrack_options_for_other_engines(otb, capsys):

@@ -364,3 +364,31 @@ def test_scale_refiner_keeps_the_engine_centre():
     new_pos, new_size = refined_state(refiner.refine(features, start, TorchRandom(0)), sample_pos, sample_scale, 256)
     assert torch.allclose(new_size, size, atol=0.05)
     assert torch.allclose(new_pos, pos, atol=0.01), (new_pos, pos)
+
+
+def test_boxes_are_clipped_to_the_image_and_failures_flagged():
+    """A target leaving the image: the reported box is what the image shows of it; frames while it is gone
+    are not reported 'normal' (low presence or not found); identical frames with the target in view are."""
+    from tracker.keeptrack.geometry import clip_box
+
+    assert clip_box((-10.0, 5.0, 30.0, 20.0), (100, 200)) == ((0.0, 5.0, 20.0, 20.0), True)
+    assert clip_box((250.0, 5.0, 30.0, 20.0), (100, 200))[1] is False
+    engine = create_lite_engine()
+    obj = _object(36, 36, seed=5)
+    h, w = 240, 360
+    bg = _background(h, w, seed=7)
+    xs = list(np.linspace(200, 330, 12)) + [400.0] * 8 + [330.0] * 4   # out to the right edge, then gone
+
+    def frame(t):
+        f = bg.copy()
+        _paste(f, obj, xs[t], 100)
+        return f
+
+    engine.initialize(frame(0), (xs[0], 100, 36, 36))
+    results = [engine.track(frame(t)) for t in range(1, len(xs))]
+    for r in results:
+        x, y, bw, bh = r.box
+        assert x >= 0 and y >= 0 and x + bw <= w + 1e-6 and y + bh <= h + 1e-6, r.box
+    gone = [r.flag for r in results[12:19]]
+    assert all(f != Flag.NORMAL for f in gone), gone
+    assert results[3].flag == Flag.NORMAL

@@ -32,7 +32,7 @@ from ..result import Assignment, Candidate, Flag, FrameResult, ScoreMap
 from .augment import Transform, apply_transforms, init_transforms
 from .candidates import CandidateCollection, find_peaks
 from .crop import Crop, image_to_tensor, sample_patch
-from .geometry import (association_coords, box_from_state, cell_translation, label_centre, patch_box,
+from .geometry import (association_coords, box_from_state, cell_translation, clip_box, label_centre, patch_box,
                        refined_state, score_grid, state_from_box)
 from .localisation import localise_advanced
 from .memory import SampleMemory, gn_iterations
@@ -264,6 +264,7 @@ class KeepTrackEngine(Engine):
         for part in (self.refiner, self.matcher):
             if part is not None:
                 part.set_context(context)
+        selected_before = (st.collection, st.collection.selected_id if st.collection is not None else None)
         loc = self._localise(scores_cpu, features, crop, sample_pos, sample_scale, timer)
         flag = loc.flag
         translation = cell_translation(loc.cell, torch.tensor([float(scores.shape[0]), float(scores.shape[1])]),
@@ -295,8 +296,25 @@ class KeepTrackEngine(Engine):
                       "crop": crop, "candidates": loc.candidates, "assignment": loc.assignment,
                       "refined": refined, "update": update,
                       "refine_start_boxes": getattr(self.refiner, "last_start_boxes", None) if refined else None}
-        return self._frame_result(index, flag, presence, crop, sample_pos, sample_scale, scores_cpu, loc,
+        reported = self._reported_flag(flag, presence, selected_before)
+        self.debug["reported_flag"] = reported
+        return self._frame_result(index, reported, presence, crop, sample_pos, sample_scale, scores_cpu, loc,
                                   dict(timer.times))
+
+    def _reported_flag(self, flag: str, presence: float, selected_before) -> str:
+        """The flag the frame result carries: the schedule's flag, or 'uncertain' where a 'normal' frame shows a
+        sign of failure: the target's object id changed within one collection (flag_identity_change), or the
+        presence is low (uncertain_presence_th)."""
+        p, st = self.params, self.state
+        if flag != "normal":
+            return flag
+        collection, selected_id = selected_before
+        if (p.flag_identity_change and collection is not None and collection is st.collection
+                and selected_id is not None and st.collection.selected_id != selected_id):
+            return "uncertain"
+        if presence < p.uncertain_presence_th:
+            return "uncertain"
+        return flag
 
     # ------------------------------------------------------------------ steps
 
@@ -448,6 +466,10 @@ class KeepTrackEngine(Engine):
         st.previous_result_candidates = candidates
         # State box; when not found the state is unchanged, so the last box is re-emitted (§1.4.12).
         box = box_from_state(st.pos, st.target_sz)
+        if self.params.clip_box_to_image:
+            box, shown = clip_box(box, st.image_hw)
+            if not shown and flag == "normal":
+                flag = "uncertain"
         return FrameResult(frame_index=index, box=box, presence=float(presence), flag=Flag(flag),
                            search_area=crop.search_area, score_map=score_map, candidates=candidates,
                            selected_id=selected_id, assignment=assignment, timings=timings)

@@ -38,6 +38,16 @@ def box_from_state(pos: Tensor, size: Tensor) -> tuple[float, float, float, floa
     return tuple(float(v) for v in torch.cat([xy, size.flip((0,))]))
 
 
+def clip_box(box: Sequence[float], image_hw: tuple[int, int]) -> tuple[tuple[float, float, float, float], bool]:
+    """(the part of an image box inside the image, whether there is one); a box wholly outside is returned as is."""
+    x, y, w, h = box
+    rows, cols = image_hw
+    x0, y0, x1, y1 = max(x, 0.0), max(y, 0.0), min(x + w, float(cols)), min(y + h, float(rows))
+    if x1 - x0 < 1 or y1 - y0 < 1:
+        return tuple(box), False
+    return (x0, y0, x1 - x0, y1 - y0), True
+
+
 def patch_box(pos: Tensor, size: Tensor, sample_pos: Tensor, sample_scale: Tensor, image_sample_size: int) -> Tensor:
     """Box [x, y, w, h] in patch pixels of the target (centre `pos`, size (h, w)) in a patch placed at
     (sample_pos, sample_scale). Centre convention: centre = top-left + (size - 1) / 2."""

@@ -14,6 +14,7 @@ reference path and the fallback.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 
 import torch
@@ -23,6 +24,25 @@ from ..nets.efficientnet import LAYER_CHANNELS, LAYER_STRIDE, EfficientNetLite0F
 from ..nets.onnx_backend import MAX_BATCH, BackendError, OnnxNetwork, requested_backend
 
 log = logging.getLogger(__name__)
+_exporting: set[tuple] = set()  # background exports under way (layers, size)
+
+
+def _export_in_background(layers: tuple[str, ...], size: int, name: str) -> None:
+    """Export into the cache from a daemon thread, for the engines created after it (see _onnx_for)."""
+    if (layers, size) in _exporting:
+        return
+    _exporting.add((layers, size))
+
+    def work():
+        try:
+            OnnxNetwork.load_or_export(EfficientNetLite0Features(layers), (3, size, size), layers, name)
+            log.info("%s: exported in the background; engines created from now on use ONNX Runtime", name)
+        except BackendError as exc:
+            log.warning("%s: background ONNX export failed (%s)", name, exc)
+        finally:
+            _exporting.discard((layers, size))
+
+    threading.Thread(target=work, name="onnx-export", daemon=True).start()
 
 
 class LiteFeatures:
@@ -38,7 +58,7 @@ class LiteFeatures:
         self.device = device
         self.requested_backend = requested_backend(backend)
         self._onnx: dict[int, OnnxNetwork] = {}  # by patch side: the export has a fixed spatial size
-        self.backend = "torch"  # the backend of the last call (or, before any, the one expected)
+        self.backend = "torch"  # what the features run on: "onnx" once an ONNX model holds
         self.backend_reason = "asked for torch" if self.requested_backend == "torch" else ""
         if self.requested_backend != "torch" and patch_size is not None:
             self._onnx_for(int(patch_size))  # export (or load) now, not on the first frame
@@ -53,8 +73,14 @@ class LiteFeatures:
         try:
             if str(self.device) != "cpu":
                 raise BackendError(f"ONNX Runtime runs here on the CPU only; the device is {self.device}")
-            network = OnnxNetwork.load_or_export(self.backbone, (3, size, size), self.layers,
-                                                 f"efficientnet-lite0-{'-'.join(self.layers)}")
+            name = f"efficientnet-lite0-{'-'.join(self.layers)}"
+            if (self.requested_backend == "auto" and threading.current_thread() is not threading.main_thread()
+                    and OnnxNetwork.cache_path(self.backbone, (3, size, size), self.layers, name) is None):
+                # A worker thread (the studio's tracking worker) must not spend 10-30 s exporting: its owner
+                # may stop it at any time. This engine runs torch; the export goes on in a daemon thread.
+                _export_in_background(self.layers, size, name)
+                raise BackendError("not exported yet; exporting in the background for the next run")
+            network = OnnxNetwork.load_or_export(self.backbone, (3, size, size), self.layers, name)
             self.backend = "onnx"
             self.backend_reason = (f"ONNX Runtime ({'exported, checked' if network.exported else 'cached'}: "
                                    f"{network.path or 'not cached'})")

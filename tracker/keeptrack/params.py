@@ -83,6 +83,16 @@ class TrackerParams:
     certain_selection_score_th: float = 0.75  # the paper's omega; recorded, no downstream effect (§8.4)
     certain_collection_frames: int = 10    # a collection created before this frame_num starts with object id 0
 
+    # --- reported flags and boxes (not in KeepTrack: its flags only steer the update schedule) ---
+    # A frame the schedule handles as 'normal' is reported 'uncertain' when the selected object id changes
+    # (flag_identity_change) or the presence is below `uncertain_presence_th`. The schedule itself is unchanged.
+    # False / 0: the KeepTrack profiles (their reported flags stay the reference's).
+    flag_identity_change: bool = False
+    uncertain_presence_th: float = 0.0
+    # Reported box clipped to the part of the image it covers (the state keeps the whole box); a box wholly
+    # outside is reported 'uncertain'. False: the KeepTrack profiles (the reference reports unclipped boxes).
+    clip_box_to_image: bool = False
+
     # --- not-found handling (§1.9) ---
     search_area_rescaling: bool = True     # KeepTrack widens the search while lost; plain SuperDiMP does not
     scale_history_length: int = 60

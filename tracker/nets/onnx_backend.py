@@ -239,6 +239,17 @@ class OnnxNetwork:
         feed = {"input": np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)}
         return tuple(torch.from_numpy(out) for out in self.session(max(1, int(n))).run(None, feed))
 
+    @staticmethod
+    def cache_path(net: torch.nn.Module, input_shape: Sequence[int], output_names: Sequence[str], name: str,
+                   folder: Path | None = None) -> Path | None:
+        """Where the cache file of `net` is, or None where none is there yet (or the exporter is missing)."""
+        try:
+            key = model_key(net, input_shape, output_names, name)
+        except ImportError:
+            return None
+        path = (cache_dir() if folder is None else Path(folder)) / f"{name}-{key}.onnx.cache"
+        return path if path.is_file() else None
+
     @classmethod
     def load_or_export(cls, net: torch.nn.Module, input_shape: Sequence[int], output_names: Sequence[str],
                        name: str, folder: Path | None = None) -> OnnxNetwork:
