@@ -65,7 +65,7 @@ def keeptrack_options(args: argparse.Namespace) -> dict:
     options = {"base_weights": args.base_weights, "association_weights": args.association_weights,
                "bf16": args.bf16 or None, "compile": args.compile or None}
     options = {k: v for k, v in options.items() if v is not None}
-    if options and not engine_info(args.engine).target.startswith("tracker.keeptrack.engine:"):
+    if options and not engine_info(args.engine).needs_weights:
         flags = ", ".join("--" + k.replace("_", "-") for k in options)
         raise InputError(f"{flags} apply to the keeptrack, keeptrack-fast and superdimp engines, not {args.engine}")
     return options
