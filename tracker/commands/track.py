@@ -23,7 +23,7 @@ from ..evaluation.runner import track_source
 from ..formats.pytracking import format_boxes, write_boxes
 from ..nets.onnx_backend import use_backend_for_process
 from ..progress import progress_bar
-from ..registry import DEFAULT_ENGINE, create_engine
+from ..registry import DEFAULT_ENGINE, create_engine, engine_info
 from ..sources import open_source
 from ..threads import governor_for_run
 
@@ -64,20 +64,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                           "also $KEEPTRACK_THREADS)")
 
 
-def _takes_official_weights(engine: str) -> bool:
-    """Whether the engine is a KeepTrack profile built on the DiMP parts (official checkpoints)."""
-    from ..keeptrack.profiles import _DIMP, PROFILES
-
-    profile = PROFILES.get(engine)
-    return profile is not None and profile.factory == _DIMP
-
-
 def keeptrack_options(args: argparse.Namespace) -> dict:
     """The weight files and opt-in fast paths given on the command line, for the keeptrack engines only."""
     options = {"base_weights": args.base_weights, "association_weights": args.association_weights,
                "bf16": args.bf16 or None, "compile": args.compile or None}
     options = {k: v for k, v in options.items() if v is not None}
-    if options and not _takes_official_weights(args.engine):
+    if options and not engine_info(args.engine).needs_weights:
         flags = ", ".join("--" + k.replace("_", "-") for k in options)
         raise InputError(f"{flags} apply to the keeptrack, keeptrack-fast and superdimp engines, not {args.engine}")
     return options

@@ -102,7 +102,7 @@ class CandidateCollection:
             if current[index].best_score > p.certain_selection_score_th:
                 self.selection_is_certain = True
             # A stronger object (by its best score so far) takes over as the target.
-            if index != 0 and current[0].best_score > current[index].best_score:
+            if index != 0 and current[0].best_score > current[index].best_score + p.takeover_margin:
                 self.selected_index = 0
                 self.selected_id = current[0].object_id
                 self.flag = "normal"

@@ -82,6 +82,8 @@ class TrackerParams:
     redetection_score_th: float = 0.25     # re-detect the target on a candidate at least this strong
     certain_selection_score_th: float = 0.75  # the paper's omega; recorded, no downstream effect (§8.4)
     certain_collection_frames: int = 10    # a collection created before this frame_num starts with object id 0
+    takeover_margin: float = 0.0           # another object takes over as the target only when its best score
+                                           # exceeds the target's by more than this (KeepTrack: 0)
 
     # --- reported flags and boxes (not in KeepTrack: its flags only steer the update schedule) ---
     # A frame the schedule handles as 'normal' is reported 'uncertain' when the selected object id changes

@@ -27,7 +27,7 @@ DIMP_PART_PARAMS = frozenset({
 ASSOCIATION_PARAMS = frozenset({
     "local_max_candidate_score_th", "local_max_kernel_size", "skip_match_score_th", "weak_match_probability",
     "weak_match_probability_low_score", "low_candidate_score", "redetection_score_th",
-    "certain_selection_score_th", "certain_collection_frames",
+    "certain_selection_score_th", "certain_collection_frames", "takeover_margin",
 })
 # Search-area widening while lost (§1.9): unused where it is off.
 RESCALING_PARAMS = frozenset({"scale_history_length", "scale_history_max_average"})
@@ -67,6 +67,9 @@ LITE_TRACKER_PARAMS = TrackerParams(
     # Say when it fails (docs/keeptrack-lite.md, flags): a switch of the target's object id, and a presence below
     # 0.35 (the threshold of best F1 for "IoU < 0.3" over the SRE runs of the six sequences) are reported
     # 'uncertain'; the reported box is the part of the image it covers.
+    # An identical look-alike scores like the target: KeepTrack's rule "the object with the higher best score
+    # takes over" then hands the track to whichever peaks last (tests/test_lite.py, look-alike crossing).
+    takeover_margin=0.1,
     flag_identity_change=True,
     uncertain_presence_th=0.35,
     clip_box_to_image=True,
