@@ -104,13 +104,7 @@ def replace_all(doc: AnnotationDocument, imported: AnnotationDocument, descripti
     n, m = len(doc), len(imported)
     for t in doc.targets:
         if not imported.has_target(t.id):
-            track = doc.track(t.id)
-            edit.targets_before[t.id], edit.targets_after[t.id] = t, None
-            for i, a in enumerate(track):
-                if a is not None:
-                    edit.before[(t.id, i)], edit.after[(t.id, i)] = a, None
-            for i, r in track.debug_records.items():
-                edit.debug_before[(t.id, i)], edit.debug_after[(t.id, i)] = r, None
+            _record_removal(edit, doc, t)
     for t in imported.targets:
         old_t = doc._targets.get(t.id)
         if old_t != t:
@@ -205,15 +199,20 @@ def add_target(doc: AnnotationDocument, label: str | None = None, *, frame: int 
 def remove_target(doc: AnnotationDocument, target_id: int) -> Edit:
     """Remove a target with all its frames (undo brings it back whole)."""
     t = doc.target(target_id)
-    track = doc.track(t.id)
     edit = Edit(f"remove target {t.name}", 0, target=t.id)
+    _record_removal(edit, doc, t)
+    return edit
+
+
+def _record_removal(edit: Edit, doc: AnnotationDocument, t) -> None:
+    """Put the removal of target `t` with every frame and debug record into `edit`."""
+    track = doc.track(t.id)
     edit.targets_before[t.id], edit.targets_after[t.id] = t, None
     for i, a in enumerate(track):
         if a is not None:
             edit.before[(t.id, i)], edit.after[(t.id, i)] = a, None
     for i, r in track.debug_records.items():
         edit.debug_before[(t.id, i)], edit.debug_after[(t.id, i)] = r, None
-    return edit
 
 
 def change_target(doc: AnnotationDocument, target_id: int, **changes) -> Edit:
