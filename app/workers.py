@@ -238,7 +238,6 @@ class _Held:
     engine: object
     key: tuple
     last_index: int | None = None
-    direction: int = 1
 
 
 class TrackingWorker(QObject):
@@ -268,7 +267,7 @@ class TrackingWorker(QObject):
 
     @Slot(object)
     def run(self, req: TrackRequest) -> None:
-        """One run, driven by tracker.runloop.run_engine like every other run (CLI, evaluation, Ray, training
+        """One run, driven by tracker.runloop.run_engines like every other run (CLI, evaluation, Ray, training
         dump): what a cancel, a frame without a box or an unreadable frame does is decided there."""
         _lower_thread_priority()
         status = "done"
@@ -280,7 +279,7 @@ class TrackingWorker(QObject):
         self._req, self._done, self._total, self._fps = req, 0, 0, 0.0
         try:
             parts = self._plan(req)
-            self._total = sum(len(p.plan.frames) for p in parts)
+            self._total = len(set().union(*(p.plan.frames for p in parts)))  # frames, however many targets
             t0 = time.perf_counter()
             tracked_frames: set[int] = set()
 
@@ -291,8 +290,7 @@ class TrackingWorker(QObject):
                     self._done = len(tracked_frames)
                     self._fps = self._done / elapsed if elapsed > 0 else 0.0
                 self._add(step.result, step.frame, step.index, target)
-                held = self._engines[target]
-                held.last_index, held.direction = step.index, req.direction
+                self._engines[target].last_index = step.index
 
             end = run_engines(parts, self._source, on_step, lambda: self._cancelled(req.request_id),
                               self._governor, req.direction)

@@ -240,7 +240,8 @@ def test_track_all_decodes_each_frame_once_for_every_target(qtbot, studio):
     ctrl.new_target()
     draw_box(w, (150, 200, 20, 20))
     source = w.tracker.worker._source
-    decoded = []
+    decoded, batches = [], []
+    w.tracker.batch.connect(batches.append)
     real = source.frame
     source.frame = lambda i: decoded.append(i) or real(i)
     try:
@@ -249,6 +250,7 @@ def test_track_all_decodes_each_frame_once_for_every_target(qtbot, studio):
         source.frame = real
     assert sorted(decoded) == list(range(31))  # frame 0 (three initialisations) and 1..30, once each
     assert all(doc.track(t)[30] is not None for t in (1, 2, 3)) and doc.track(1)[31] is None
+    assert (batches[-1].done, batches[-1].total) == (30, 30)  # progress counts frames, not target steps
 
 
 def test_model_plans_all_targets_skipping_locked_and_boxless_ones(tmp_path):
