@@ -138,15 +138,21 @@ def _document_of_tracks(path: Path, name: str, num_frames: int, tracks, image_si
     return doc
 
 
+def _chosen_tracks(path, tracks, id_field: str, wanted, quote: bool = False) -> list:
+    """Every track, or the one whose `id_field` is `wanted` (InputError naming the file where none is)."""
+    if wanted is None:
+        return list(tracks)
+    chosen = [t for t in tracks if getattr(t, id_field) == wanted]
+    if not chosen:
+        shown = repr(wanted) if quote else wanted
+        raise InputError(f"{path} has no track {shown}; its tracks are {[getattr(t, id_field) for t in tracks][:20]}")
+    return chosen
+
+
 def _read_mot(path, object_id: int | None = None, num_frames: int | None = None, **options):
     mot = _module("mot")
     tracks = mot.read_tracks(path, num_frames)
-    chosen = tracks.tracks
-    if object_id is not None:
-        chosen = [t for t in chosen if t.object_id == object_id]
-        if not chosen:
-            raise InputError(f"{tracks.path} has no track {object_id}; its tracks are "
-                             f"{[t.object_id for t in tracks.tracks][:20]}")
+    chosen = _chosen_tracks(tracks.path, tracks.tracks, "object_id", object_id)
     named = [tracks.class_names[k] for k in sorted(tracks.class_names)]  # the file's label list, used or not
     used = [tracks.label(t.class_id) for t in chosen]
     return _document_of_tracks(Path(path), _sequence_name(Path(path)), tracks.num_frames,
@@ -166,12 +172,7 @@ def _read_coco(path, video: str | None = None, instance_id=None, **options):
     from ..annotation.document import LABEL_COLOURS, Label
 
     v = _module("coco_vid").read_video(path, video)
-    chosen = v.tracks
-    if instance_id is not None:
-        chosen = [t for t in chosen if t.instance_id == instance_id]
-        if not chosen:
-            raise InputError(f"{v.path} has no track {instance_id!r}; its tracks are "
-                             f"{[t.instance_id for t in v.tracks][:20]}")
+    chosen = _chosen_tracks(v.path, v.tracks, "instance_id", instance_id, quote=True)
     labels = []
     for k, (cid, (cname, colour)) in enumerate(v.categories.items()):
         try:
