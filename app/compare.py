@@ -30,6 +30,7 @@ from tracker.formats.research import read_research
 from tracker.result import FrameResult
 from tracker.sources.base import GroundTruth
 
+from . import overlays as ov
 from .model import Event
 
 CURRENT_RUN = "current run"
@@ -42,6 +43,11 @@ PALETTE: tuple[Color, ...] = (  # distinct from the studio's white ground truth 
 )
 NO_IDS = ("{name} has no object ids: result files hold boxes only. Id switches come from the current run or "
           "a research record (.jsonl)")
+
+
+def counted(n: int, word: str, plural: str | None = None) -> str:
+    """'1 tracker', '3 trackers': a count with its noun in the right number."""
+    return f"{n} {word if n == 1 else plural or word + 's'}"
 
 
 @dataclass(frozen=True)
@@ -363,6 +369,20 @@ class Comparison:
             oid = None if ids is None or not 0 <= frame < len(ids) or np.isnan(ids[frame]) else int(ids[frame])
             out.append((name, self.colors[name], box, iou, oid))
         return out
+
+    def overlay(self, frame: int) -> list:
+        """The trackers' boxes on `frame` as app.overlays descriptions, each in its colour (the selected one
+        thicker) with its name and object id as a label: the frame view places those labels with the
+        studio's others, so none covers a target's box, a candidate or another label."""
+        items: list = []
+        for name, color, box, _iou, oid in self.at(frame):
+            if box is None:
+                continue
+            x, y, w, h = box
+            items.append(ov.Rect(x, y, w, h, color, 3.0 if name == self.selected else 1.5, keep_clear=True))
+            items.append(ov.Text(x, y + h, name if oid is None else f"{name} #{oid}", color, fill_alpha=150,
+                                 near=(x, y, w, h), side="below", priority=2 if name == self.selected else 3))
+        return items
 
     def success_legend(self) -> list[tuple[str, str, Curve]]:
         """(name, legend label 'name [AUC]', curve in %) of every scored tracker, best first (the order of

@@ -17,14 +17,16 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QRect, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QImage, QKeySequence, QPainter, QPen
-from PySide6.QtWidgets import (QDockWidget, QDoubleSpinBox, QFileDialog, QGraphicsRectItem, QHBoxLayout, QLabel,
+from PySide6.QtGui import QColor, QImage, QKeySequence, QPainter
+from PySide6.QtWidgets import (QDockWidget, QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel,
                                QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from tracker.errors import InputError
 
+from . import overlays as ov
 from .annotation_shortcuts import ANNOTATION_SHORTCUTS
-from .compare import CURRENT_RUN, Comparison, SequenceInfo, boxes_from_records, load_trackers, score_tracker
+from .compare import (CURRENT_RUN, Comparison, SequenceInfo, boxes_from_records, counted, load_trackers,
+                      score_tracker)
 from .shortcuts import SHORTCUTS, Shortcut
 from .timeline import ColorStrip
 from .workers import describe_error
@@ -228,8 +230,8 @@ class CompareDock(QDockWidget):
             notes.append(c.note)
         notes += [e.why for e in c.entries.values() if e.why and e.why != c.note]
         if c.entries:
-            notes.append(f"ground truth: white dashed (View > Overlay: ground truth). Keys: ] [ failures, "
-                         f"Ctrl+] Ctrl+[ id switches, \\ next tracker")
+            notes.append("ground truth: white dashed (View > Overlay: ground truth). Keys: ] [ failures, "
+                         "Ctrl+] Ctrl+[ id switches, \\ next tracker")
         self.note.setText("\n".join(notes) if notes else self.note.text())
         self._draw_curves()
         self.show_frame(self.frame)
@@ -257,60 +259,32 @@ class CompareDock(QDockWidget):
 
 
 class CompareOverlay:
-    """Every compared tracker's box on the frame, in its colour, labelled with its name (and object id)."""
+    """Every compared tracker's box on the frame, labelled with its name (and object id): a layer of the
+    frame view (`Comparison.overlay`), whose labels the view places with the engine's and the annotation's."""
 
+    KEY = "compare"
     Z = 12  # above the studio's overlays, below the annotation box and the box tool
-    # Where tracker k's name goes: (corner of its box as fractions of w, h), (text anchor). The studio's own
-    # label sits above the top-left corner, so the first names go below the box and to the right.
-    CORNERS = (((0, 1), (0, 0)), ((1, 0), (1, 1)), ((1, 1), (1, 0)), ((0, 0), (0, 2)))
 
-    def __init__(self, add_item: Callable):
-        self._add = add_item
-        self.items: dict[str, tuple[QGraphicsRectItem, pg.TextItem]] = {}
+    def __init__(self, view):
+        self.view = view
 
-    def show(self, rows, selected: str | None) -> None:
-        shown = set()
-        for k, (name, color, box, _iou, oid) in enumerate(rows):
-            if name not in self.items:
-                rect = QGraphicsRectItem()
-                rect.setZValue(self.Z)
-                # stacked above the box, one line per tracker, so that boxes in one place keep readable names
-                label = pg.TextItem("", anchor=(0, 1), fill=pg.mkBrush(0, 0, 0, 150))
-                label.setZValue(self.Z + 1)
-                self._add(rect)
-                self._add(label)
-                self.items[name] = (rect, label)
-            rect, label = self.items[name]
-            if box is None:
-                rect.hide()
-                label.hide()
-                continue
-            x, y, w, h = box
-            pen = QPen(QColor(*color))
-            pen.setCosmetic(True)
-            pen.setWidthF(3.0 if name == selected else 1.5)
-            rect.setPen(pen)
-            rect.setRect(x, y, w, h)
-            label.setText(name if oid is None else f"{name} #{oid}", color=color)
-            (fx, fy), (ax, ay) = self.CORNERS[k % len(self.CORNERS)]
-            label.setAnchor((ax, ay + (1 if ay else -1) * (k // len(self.CORNERS))))
-            label.setPos(x + fx * w, y + fy * h)
-            rect.show()
-            label.show()
-            shown.add(name)
-        for name, (rect, label) in self.items.items():
-            if name not in shown:
-                rect.hide()
-                label.hide()
+    def show(self, descriptions: list) -> None:
+        self.view.set_layer(self.KEY, descriptions, self.Z)
 
     def visible_boxes(self) -> dict[str, tuple[float, float, float, float]]:
-        """name -> the box drawn now (for tests and screenshots)."""
+        """name -> the box drawn now (for tests and screenshots), from the layer's drawn items."""
+        drawn = list(zip(self.view.layer_descriptions.get(self.KEY, []), self.view.overlay_items.get(self.KEY, [])))
         out = {}
-        for name, (rect, _label) in self.items.items():
-            if rect.isVisible():
-                r = rect.rect()
-                out[name] = (r.x(), r.y(), r.width(), r.height())
+        for (_box, item), (label, _) in zip(drawn[::2], drawn[1::2]):  # each box is followed by its label
+            if item.isVisible():
+                r = item.rect()
+                out[label.text.split(" #")[0]] = (r.x(), r.y(), r.width(), r.height())
         return out
+
+    def labels(self) -> dict[str, str]:
+        """name -> the label drawn for it now."""
+        return {d.text.split(" #")[0]: d.text for d in self.view.layer_descriptions.get(self.KEY, [])
+                if isinstance(d, ov.Text)}
 
 
 class CompareController(QObject):
@@ -334,7 +308,7 @@ class CompareController(QObject):
         window.debug_dock.raise_()
         self.strips = IouStrips(self.comparison)
         window.timeline.add_strip(self.strips)
-        self.overlay = CompareOverlay(window.add_view_item)
+        self.overlay = CompareOverlay(window.view)
         self.comparison.events.changed.connect(self._show_frame)
         self.dock.trackerClicked.connect(self.select)
         self.dock.threshold.valueChanged.connect(self.set_threshold)
@@ -380,7 +354,7 @@ class CompareController(QObject):
 
     def _show_frame(self) -> None:
         i = self.w.current_index
-        self.overlay.show(self.comparison.at(i) if self.comparison.info is not None else [], self.comparison.selected)
+        self.overlay.show(self.comparison.overlay(i) if self.comparison.info is not None else [])
         self.dock.show_frame(i)
 
     def _run(self, job: Callable[[], tuple[list, list]]) -> None:
@@ -416,7 +390,8 @@ class CompareController(QObject):
             self.errors += errors
             self.w.show_message("Not compared: " + "; ".join(errors))
         elif any(e is not None for e in entries):
-            self.w.show_status(f"Comparing {len(self.comparison.entries)} trackers on {self.comparison.info.name}")
+            shown = counted(len(self.comparison.entries), "tracker")
+            self.w.show_status(f"Comparing {shown} on {self.comparison.info.name}")
         self.loaded.emit()
 
     # ================================================================== loading
@@ -428,7 +403,8 @@ class CompareController(QObject):
             self.w.show_message("Open a sequence first; results are compared on the open sequence")
             return False
         convention = self.comparison.convention
-        self.w.show_status(f"Reading {len(paths)} result path(s) for {info.name}...")
+        what = counted(len(paths), "result file or folder", "result files or folders")
+        self.w.show_status(f"Reading {what} for {info.name}...")
         self._run(lambda: load_trackers(list(paths), info, convention))
         return True
 

@@ -312,6 +312,21 @@ def test_otb_identity_switches_of_a_keeptrack_run(qtbot, otb, tmp_path, monkeypa
         press(qtbot, w, Qt.Key.Key_BracketRight, CTRL)
         on_frame(qtbot, w, frame)
         assert f"on frame {frame}" in w.statusBar().currentMessage()
-        assert compare.overlay.items[CURRENT_RUN][1].textItem.toPlainText().endswith(f"#{ids[frame]}")
+        assert f"{CURRENT_RUN} #{ids[frame]}" in [text for text, _ in w.view.label_rects()]
     press(qtbot, w, Qt.Key.Key_BracketRight, CTRL)
     assert "no object id switch after" in w.statusBar().currentMessage()
+
+
+def test_the_status_line_counts_trackers_in_good_english(qtbot, tmp_path, monkeypatch):
+    seq = make_otb(tmp_path, "Seq", gt_rows(12))
+    for name in ("one", "two"):
+        (tmp_path / name).mkdir()
+        write_boxes(tmp_path / name / "Seq.txt", gt_rows(12))
+    w, compare = make_window(qtbot, tmp_path)
+    open_and_wait(qtbot, w, seq)
+    statuses = []
+    w.statusBar().messageChanged.connect(lambda text: text and statuses.append(text))
+    load_with_keys(qtbot, w, compare, monkeypatch, files=[tmp_path / "one" / "Seq.txt"])
+    assert statuses == ["Reading 1 result file or folder for Seq...", "Comparing 1 tracker on Seq"]
+    load_with_keys(qtbot, w, compare, monkeypatch, files=[tmp_path / "two" / "Seq.txt", tmp_path / "one" / "Seq.txt"])
+    assert statuses[2:] == ["Reading 2 result files or folders for Seq...", "Comparing 2 trackers on Seq"]
