@@ -523,11 +523,13 @@ class MainWindow(QMainWindow):
         self._add_recent(path)
         self.view.set_draw_mode(True)
         hint = "drag on the frame to draw the target's box"
-        if self.model.suggested_box(0) is not None:
-            hint = "frame 0's box is taken from the sequence's ground truth; adjust it or draw a new one"
+        start = self.model.evaluation_start  # where `eval` starts: a run from its suggested box matches eval
+        if start is not None and self.model.suggested_box(start) is not None:
+            hint = (f"frame {start}'s box is taken from the sequence's ground truth"
+                    + (" (evaluation starts there)" if start else "") + "; adjust it or draw a new one")
         self.show_status(f"Opened {path} ({n} frames, {source.fps:g} fps): {hint}")
         self.sourceOpened.emit(source)  # the annotation part may open a project or recover an autosave here
-        self.go_to(0)
+        self.go_to(start if start is not None and self.model.suggested_box(start) is not None else 0)
 
     def close_source(self) -> None:
         self.stop()

@@ -120,6 +120,7 @@ class StudioModel:
         self.num_frames = 0
         self.frame_shape: tuple[int, ...] | None = None
         self.current = 0
+        self.evaluation_start: int | None = None  # the frame `eval` initialises on (ground truth only)
         self.annotations: AnnotationSession | None = None
         self.results = EngineResults()
         self.engine_at: dict[int, EnginePosition] = {}  # target id -> where its engine stands
@@ -144,6 +145,7 @@ class StudioModel:
             raise InputError(f"{path} holds no frames")
         self.close()
         self.source, self.path, self.num_frames, self.current = source, Path(path), n, 0
+        self.evaluation_start = _evaluation_start(source, n)
         self.frame_shape = None
         self.engine_at = {}
         self.set_annotations(self.new_annotations())
@@ -194,6 +196,7 @@ class StudioModel:
         if self.source is not None:
             self.source.close()
         self.source, self.path, self.num_frames, self.engine_at = None, None, 0, {}
+        self.evaluation_start = None
 
     @property
     def document(self):
@@ -226,15 +229,18 @@ class StudioModel:
         return None if doc is None or not 0 <= index < len(doc) else doc[index]
 
     def suggested_box(self, index: int) -> Box | None:
-        """The sequence's ground truth of frame 0, offered there while the document has nothing on it (and only
-        one target: the ground truth is of one object, not of the targets added since)."""
+        """The sequence's ground truth on the frame evaluation starts from (`evaluation_start`: frame 0, or
+        OTB cfg.json's startFrame), offered there while the document has nothing on it, so that a run started
+        from it is the run `eval` scores. No other frame: a run from a box nobody drew or saw there would
+        write work (and with several targets none: the ground truth is of one object)."""
         gt = self.ground_truth
         doc = self.document
-        if index != 0 or self.annotation_at(0) is not None or gt is None or not len(gt.boxes) \
-                or doc is None or len(doc.targets) != 1:
+        if index != self.evaluation_start or gt is None or doc is None or len(doc.targets) != 1 \
+                or self.annotation_at(index) is not None:
             return None
-        row = gt.boxes[0]
-        if not all(math.isfinite(float(v)) for v in row) or row[2] <= 0 or row[3] <= 0:
+        row = gt.boxes[index]
+        absent = gt.absent is not None and bool(gt.absent[index])
+        if absent or not all(math.isfinite(float(v)) for v in row) or row[2] <= 0 or row[3] <= 0:
             return None
         return tuple(float(v) for v in row)
 
@@ -465,3 +471,14 @@ class StudioModel:
 
 def _is_keyframe(a: FrameAnnotation | None) -> bool:
     return a is not None and a.is_keyframe
+
+
+def _evaluation_start(source: FrameSource, num_frames: int) -> int | None:
+    """The frame `eval` initialises a one-pass evaluation on (runner.evaluation_range: OTB cfg.json's
+    startFrame, Tiger1's initOmit, else the first annotated frame); None without usable ground truth."""
+    from .compare import SequenceInfo, evaluated_frames  # (app.compare imports this module)
+
+    if source.ground_truth is None:
+        return None
+    start, _stop, why = evaluated_frames(SequenceInfo.of(source, num_frames))
+    return None if why is not None else start

@@ -330,3 +330,38 @@ def test_the_status_line_counts_trackers_in_good_english(qtbot, tmp_path, monkey
     assert statuses == ["Reading 1 result file or folder for Seq...", "Comparing 1 tracker on Seq"]
     load_with_keys(qtbot, w, compare, monkeypatch, files=[tmp_path / "two" / "Seq.txt", tmp_path / "one" / "Seq.txt"])
     assert statuses[2:] == ["Reading 2 result files or folders for Seq...", "Comparing 2 trackers on Seq"]
+
+
+def test_a_late_otb_start_is_suggested_so_the_current_run_matches_eval(qtbot, tmp_path, capsys):
+    """cfg.json startFrame 4: `eval` initialises on frame 3 (0-based) from its ground truth. The studio opens
+    there with that box suggested; Ctrl+R from it gives the current run the AUC `eval` prints."""
+    seq = make_otb(tmp_path, "Late", gt_rows(9), files=12, cfg={"startFrame": 4, "endFrame": 12})
+    gt = np.asarray(gt_rows(9))
+    w, compare = make_window(qtbot, tmp_path)
+    open_and_wait(qtbot, w, seq)
+    on_frame(qtbot, w, 3)
+    assert "frame 3's box is taken from the sequence's ground truth (evaluation starts there)" \
+        in w.statusBar().currentMessage()
+    assert w.view.box() == tuple(gt[0]) and w.model.document[3] is None  # offered, not yet written
+    press(qtbot, w, Qt.Key.Key_Home)
+    on_frame(qtbot, w, 0)
+    assert w.view.box() is None and w.model.box_at(0) is None  # no ground truth before the start frame
+    press(qtbot, w, Qt.Key.Key_Right, SHIFT)
+    on_frame(qtbot, w, 10)
+    assert w.set_box((20.0, 10.0, 15.0, 12.0))  # a box of the user's own elsewhere: the start is still offered
+    assert w.model.box_at(3) == tuple(gt[0])
+    press(qtbot, w, Qt.Key.Key_Z, CTRL)
+    assert w.model.document.annotated_frames() == []
+    press(qtbot, w, Qt.Key.Key_Left, SHIFT)
+    on_frame(qtbot, w, 0)
+    for _ in range(3):
+        press(qtbot, w, Qt.Key.Key_Right)
+    on_frame(qtbot, w, 3)
+
+    w.set_engine("test-switch")
+    track_to_end(qtbot, w, compare)
+    doc = w.model.document
+    assert doc[3].is_keyframe and doc[3].box == tuple(gt[0]) and doc.annotated_frames() == list(range(3, 12))
+    assert main(["eval", str(seq), "--engines", "test-switch"]) == 0
+    printed = table_rows(capsys.readouterr().out)
+    assert aucs_in_legend(compare) == {CURRENT_RUN: printed[("test-switch", "Late")][1]}
