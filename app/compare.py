@@ -3,8 +3,9 @@ the selected tracker fails or switches its target's object id.
 
 A tracker here is a box per frame of the open sequence (`TrackerBoxes`): read from a result file in
 pytracking's layout (one line per evaluated frame, as `eval --results` and `track --out` write them), from
-a research record (`.jsonl`, the studio's export: boxes and object ids), or taken from the current run's
-engine results. Files are read with the readers `eval` uses (`tracker.formats.pytracking`,
+a research record (`.jsonl`, the studio's export: boxes and object ids), from a multi-object file (MOT
+`.txt`, COCO-VID `.json`: the track of the studio's selected target, by id and label, or the one the user
+picks; never silently the first), or taken from the current run's engine results. Files are read with the readers `eval` uses (`tracker.formats.pytracking`,
 `tracker.formats.research`) and scored with `tracker.evaluation.runner.score_boxes`, the scoring step of
 `eval`, on the frames `eval` evaluates: the success curve and AUC shown for a complete tracker are the
 ones `eval` prints for the same boxes.
@@ -132,6 +133,8 @@ def result_files(path: Path, sequence: str) -> list[tuple[str, Path]]:
     """(name, file) of every tracker `path` holds for `sequence`: a result file itself, a folder holding
     <sequence>.txt, or a results root in pytracking's layout (<tracker>/<param>/<sequence>.txt)."""
     if path.is_file():
+        if path.name.lower() == "gt.txt" and path.parent.name == "gt":  # a MOT sequence's file
+            return [(path.parent.parent.name or path.stem, path)]
         name = _layout_name(path.parent) if path.stem == sequence else path.stem
         return [(name, path)]
     if not path.is_dir():
@@ -147,18 +150,114 @@ def result_files(path: Path, sequence: str) -> list[tuple[str, Path]]:
     return [(_layout_name(p.parent), p) for p in found]
 
 
-def read_tracker(name: str, path: Path, info: SequenceInfo) -> TrackerBoxes:
-    """One tracker from a file: a research record (.jsonl) or a result file (a line per evaluated frame).
+Target = tuple[int, str]  # (target id, label name): the studio's selected target, as plain data
+MOT_MIN_COLUMNS = 7  # frame, id, x, y, w, h, conf...: a pytracking result line has 4 numbers
+
+
+@dataclass(frozen=True)
+class TrackChoice:
+    """A file with several tracks, none of which is the studio's selected target (by id, or the only one of
+    its label): which one to compare is the user's to say (never silently the first)."""
+
+    name: str
+    path: Path
+    tracks: tuple[Target, ...]  # (track id, label) of every track, in the file's order
+    target: Target | None  # the studio's selected target when the file was read
+
+    @property
+    def question(self) -> str:
+        shown = ", ".join(f"{tid} ({label})" for tid, label in self.tracks[:12])
+        wanted = (f"none is the selected target {self.target[0]} ({self.target[1]})" if self.target
+                  else "the studio has no selected target")
+        return (f"{self.path.name} holds {len(self.tracks)} tracks ({shown}{', ...' if len(self.tracks) > 12 else ''}); "
+                f"{wanted}. Which track to compare?")
+
+
+class TrackChoiceNeeded(InputError):
+    def __init__(self, choice: TrackChoice):
+        super().__init__(choice.question)
+        self.choice = choice
+
+
+def _is_mot_text(path: Path) -> bool:
+    """Whether a .txt file holds MOT lines (frame, track id, box, ...) rather than pytracking's 4 numbers."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096).decode("utf-8", "replace")
+    except OSError:
+        return False  # the result reader says why
+    for line in head.splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            return len([v for v in re.split(r"[,\s]+", line.strip()) if v]) >= MOT_MIN_COLUMNS
+    return False
+
+
+def _multi_object_document(path: Path, info: SequenceInfo):
+    """The document of a file that holds several targets (MOT, COCO-VID, research record), or None for a
+    single-object result file. Read with the formats' registry readers (the studio's import)."""
+    from tracker.formats.registry import read_annotations
+
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        return read_research(path)
+    if suffix == ".json":
+        try:
+            return read_annotations(path, "coco-vid")
+        except InputError as first:  # a file of several videos: the open sequence's, by name
+            try:
+                return read_annotations(path, "coco-vid", video=info.name)
+            except InputError:
+                raise first from None
+    if path.name.lower() == "gt.txt" or _is_mot_text(path):
+        return read_annotations(path, "mot", num_frames=info.num_frames)
+    return None
+
+
+def chosen_track(doc, path: Path, name: str, target: Target | None, track: int | None = None) -> int:
+    """The id of the track of `doc` to compare: `track` where given, the only one, the one with the selected
+    target's id, else the only one with its label. TrackChoiceNeeded where none of several is that."""
+    tracks = tuple((t.id, t.label) for t in doc.targets)
+    ids = [tid for tid, _ in tracks]
+    if track is not None:
+        if track not in ids:
+            raise InputError(f"{path} has no track {track}; its tracks are {ids[:20]}")
+        return track
+    if len(tracks) == 1:
+        return ids[0]
+    if target is not None:
+        if target[0] in ids:  # the studio's exports keep target ids (a MOT file without class names
+            return target[0]  # labels its tracks by MOT17 class, so the id decides)
+        same_label = [tid for tid, label in tracks if label == target[1]]
+        if len(same_label) == 1:
+            return same_label[0]
+    raise TrackChoiceNeeded(TrackChoice(name, path, tracks, None if target is None else tuple(target)))
+
+
+def read_tracker(name: str, path: Path, info: SequenceInfo, target: Target | None = None,
+                 track: int | None = None) -> TrackerBoxes:
+    """One tracker from a file: a research record (.jsonl), a multi-object file (MOT .txt, COCO-VID .json:
+    the track of the studio's selected `target`, or `track`) or a result file (a line per evaluated frame).
     InputError naming the file where it does not fit the sequence (short, NaN, other frame count)."""
     start, stop, _ = evaluated_frames(info)
-    if path.suffix.lower() == ".jsonl":
-        doc = read_research(path)
-        if len(doc) != info.num_frames:
-            raise InputError(f"{path}: a research record of {len(doc)} frames; {info.name} has {info.num_frames}")
-        records = dict(doc.debug_records)
-        if not records:
-            raise InputError(f"{path}: the research record holds no engine results to compare")
-        return boxes_from_records(name, records, info.num_frames, str(path))
+    doc = _multi_object_document(path, info)
+    if doc is not None:
+        what = "a research record" if path.suffix.lower() == ".jsonl" else "a file"
+        if len(doc) != info.num_frames and (what != "a file" or len(doc) > info.num_frames):
+            raise InputError(f"{path}: {what} of {len(doc)} frames; {info.name} has {info.num_frames}")
+        tid = chosen_track(doc, path, name, target, track)
+        if len(doc.targets) > 1:
+            label = doc.target(tid).label
+            name, origin = f"{name} (track {tid})", f"{path}, track {tid} ({label})"
+        else:
+            origin = str(path)
+        if what == "a research record":
+            records = dict(doc.track(tid).debug_records)
+            if not records:
+                raise InputError(f"{path}: the research record holds no engine results to compare")
+            return boxes_from_records(name, records, info.num_frames, origin)
+        boxes = np.full((info.num_frames, 4), np.nan)
+        boxes[:len(doc)] = doc.track(tid).boxes()
+        return TrackerBoxes(name, origin, boxes)
     result = read_published_result(path.parent, path.stem, stop - start)
     boxes = np.full((info.num_frames, 4), np.nan)
     boxes[start:stop] = result.boxes
@@ -205,11 +304,14 @@ def score_tracker(tracker: TrackerBoxes, info: SequenceInfo, convention: str = "
     return Entry(tracker, iou, None, why)
 
 
-def load_trackers(paths: Sequence[str | Path], info: SequenceInfo,
-                  convention: str = "project") -> tuple[list[Entry], list[str]]:
-    """Read and score every tracker the paths hold (worker side). Returns (entries, errors): a file that
-    cannot be used is one error naming it, and the others still load."""
-    entries, errors = [], []
+def load_trackers(paths: Sequence[str | Path], info: SequenceInfo, convention: str = "project",
+                  target: Target | None = None, tracks: Mapping[str, int] | None = None,
+                  ) -> tuple[list[Entry], list[str], list[TrackChoice]]:
+    """Read and score every tracker the paths hold (worker side). Returns (entries, errors, choices): a
+    file that cannot be used is one error naming it, and the others still load; a file of several tracks
+    none of which is the selected `target` is a choice to ask (`tracks[str(path)]` answers it)."""
+    entries, errors, choices = [], [], []
+    tracks = tracks or {}
     for path in paths:
         try:
             found = result_files(Path(path), info.name)
@@ -218,10 +320,13 @@ def load_trackers(paths: Sequence[str | Path], info: SequenceInfo,
             continue
         for name, file in found:
             try:
-                entries.append(score_tracker(read_tracker(name, file, info), info, convention))
+                tracker = read_tracker(name, file, info, target, tracks.get(str(file)))
+                entries.append(score_tracker(tracker, info, convention))
+            except TrackChoiceNeeded as exc:
+                choices.append(exc.choice)
             except InputError as exc:
                 errors.append(str(exc))
-    return entries, errors
+    return entries, errors, choices
 
 
 def _onsets(mask: np.ndarray, known: np.ndarray) -> np.ndarray:

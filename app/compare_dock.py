@@ -18,15 +18,15 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QKeySequence, QPainter
-from PySide6.QtWidgets import (QDockWidget, QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel,
+from PySide6.QtWidgets import (QDockWidget, QDoubleSpinBox, QFileDialog, QHBoxLayout, QInputDialog, QLabel,
                                QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from tracker.errors import InputError
 
 from . import overlays as ov
 from .annotation_shortcuts import ANNOTATION_SHORTCUTS
-from .compare import (CURRENT_RUN, Comparison, SequenceInfo, boxes_from_records, counted, load_trackers,
-                      score_tracker)
+from .compare import (CURRENT_RUN, Comparison, SequenceInfo, TrackChoice, boxes_from_records, counted,
+                      load_trackers, score_tracker)
 from .shortcuts import SHORTCUTS, Shortcut
 from .timeline import ColorStrip
 from .workers import describe_error
@@ -357,8 +357,9 @@ class CompareController(QObject):
         self.overlay.show(self.comparison.overlay(i) if self.comparison.info is not None else [])
         self.dock.show_frame(i)
 
-    def _run(self, job: Callable[[], tuple[list, list]]) -> None:
-        """job() in a worker thread; its (entries, errors) come back to `_apply` in the GUI thread."""
+    def _run(self, job: Callable[[], tuple[list, list, list]]) -> None:
+        """job() in a worker thread; its (entries, errors, track choices) come back to `_apply` in the GUI
+        thread."""
         generation = self._generation
         self._jobs += 1
 
@@ -366,7 +367,7 @@ class CompareController(QObject):
             try:
                 outcome = job()
             except Exception as exc:  # noqa: BLE001 - a message in the window, never a dead thread
-                outcome = ([], [describe_error(exc)])
+                outcome = ([], [describe_error(exc)], [])
             try:
                 self._done.emit(generation, outcome)
             except RuntimeError:  # the window closed meanwhile
@@ -378,7 +379,7 @@ class CompareController(QObject):
         self._jobs -= 1
         if generation != self._generation or self.comparison.info is None:
             return
-        entries, errors = outcome
+        entries, errors, choices = outcome
         if not self.comparison.entries and any(e is not None for e in entries):
             self.dock.raise_()  # the first trackers of this sequence: show them (the dock shares a tab with Debug)
         for entry in entries:
@@ -393,11 +394,22 @@ class CompareController(QObject):
             shown = counted(len(self.comparison.entries), "tracker")
             self.w.show_status(f"Comparing {shown} on {self.comparison.info.name}")
         self.loaded.emit()
+        for choice in choices:  # asked after the others are shown; the answer loads in a worker again
+            self._ask_track(choice)
+
+    def _ask_track(self, choice: TrackChoice) -> None:
+        items = [f"track {tid} ({label})" for tid, label in choice.tracks]
+        item, ok = QInputDialog.getItem(self.w, "Which track to compare?", choice.question, items, 0, False)
+        if not ok or item not in items:
+            self.w.show_status(f"Not compared: {choice.path.name} (no track chosen)")
+            return
+        self.load([choice.path], tracks={str(choice.path): choice.tracks[items.index(item)][0]})
 
     # ================================================================== loading
-    def load(self, paths: Sequence[str | Path]) -> bool:
-        """Read and score result files, folders or research records for the open sequence, in a worker.
-        False (with a message) where no sequence is open."""
+    def load(self, paths: Sequence[str | Path], tracks: dict[str, int] | None = None) -> bool:
+        """Read and score result files, folders, research records or multi-object files for the open sequence,
+        in a worker; a multi-object file gives the track of the selected target (`tracks`: path -> track id
+        chosen by the user). False (with a message) where no sequence is open."""
         info = self.comparison.info
         if info is None or self.w.source is None:
             self.w.show_message("Open a sequence first; results are compared on the open sequence")
@@ -405,7 +417,12 @@ class CompareController(QObject):
         convention = self.comparison.convention
         what = counted(len(paths), "result file or folder", "result files or folders")
         self.w.show_status(f"Reading {what} for {info.name}...")
-        self._run(lambda: load_trackers(list(paths), info, convention))
+        doc = self.w.model.document
+        target = None
+        if doc is not None and doc.selected is not None:
+            t = doc.target()
+            target = (t.id, t.label)
+        self._run(lambda: load_trackers(list(paths), info, convention, target, tracks))
         return True
 
     def refresh_current_run(self) -> None:
@@ -423,9 +440,9 @@ class CompareController(QObject):
 
         def job():
             if not records:
-                return [None], []
+                return [None], [], []
             tracker = boxes_from_records(CURRENT_RUN, records, info.num_frames, origin)
-            return [score_tracker(tracker, info, convention)], []
+            return [score_tracker(tracker, info, convention)], [], []
 
         self._run(job)
 
@@ -443,7 +460,7 @@ class CompareController(QObject):
 
     def load_files_dialog(self) -> None:
         paths, _ = QFileDialog.getOpenFileNames(self.w, "Load result files to compare", self._start_dir(),
-                                                "Result files (*.txt *.jsonl);;All (*)")
+                                                "Result files (*.txt *.jsonl *.json);;All (*)")
         if paths:
             self.load(paths)
 
@@ -478,8 +495,6 @@ class CompareController(QObject):
             self.w.show_message(str(exc))
 
     def threshold_dialog(self) -> None:
-        from PySide6.QtWidgets import QInputDialog
-
         value, ok = QInputDialog.getDouble(self.w, "Failure threshold", "A frame fails where its IoU is below:",
                                            self.comparison.threshold, 0.0, 1.0, 2)
         if ok:

@@ -41,7 +41,7 @@ def main() -> None:
             run = median_ms(lambda: score_tracker(boxes_from_records(CURRENT_RUN, records, n, "run"), info))
             c = Comparison()
             c.reset(info)
-            [entry], _ = load_trackers([path], info)
+            [entry], *_ = load_trackers([path], info)
             c.put(entry)
             c.put(score_tracker(boxes_from_records(CURRENT_RUN, records, n, "run"), info))
             at = median_ms(lambda: [c.at(i) for i in range(0, n, n // 100)]) * 10  # us per call

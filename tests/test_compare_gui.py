@@ -365,3 +365,68 @@ def test_a_late_otb_start_is_suggested_so_the_current_run_matches_eval(qtbot, tm
     assert main(["eval", str(seq), "--engines", "test-switch"]) == 0
     printed = table_rows(capsys.readouterr().out)
     assert aucs_in_legend(compare) == {CURRENT_RUN: printed[("test-switch", "Late")][1]}
+
+
+def _tracks_document(tracks):
+    """A studio document of `tracks` [(target id, label, boxes)] on the 20-frame synthetic sequence, as the
+    studio exports one (MOT, COCO-VID)."""
+    from tracker.annotation.document import AnnotationDocument, FrameAnnotation, Label, Provenance, Target
+
+    labels = tuple(Label(n, c) for n, c in (("object", "#e69f00"), ("car", "#56b4e9"), ("person", "#009e73")))
+    doc = AnnotationDocument(20, None, "Seq", (64, 48), labels=labels,
+                             targets=[Target(tid, label) for tid, label, _ in tracks])
+    doc._apply({(tid, i): FrameAnnotation(tuple(float(v) for v in boxes[i]), Provenance.TRACKED)
+                for tid, _, boxes in tracks for i in range(20)}, notify=False)
+    return doc
+
+
+def test_multi_object_files_compare_the_selected_targets_track_or_ask_which(qtbot, tmp_path, monkeypatch):
+    """A MOT file of three tracks compares the one with the selected target's id (not the first);
+    a COCO-VID file with none of them asks which track, and compares the one chosen; declining compares none."""
+    from tracker.formats.registry import write_annotations
+
+    seq = make_otb(tmp_path, "Seq", gt_rows(20))
+    gt = np.asarray(gt_rows(20))
+    off = {k: gt + [k, 0.0, 0.0, 0.0] for k in (1, 2, 3, 4, 5, 6)}
+    write_annotations(_tracks_document([(1, "object", off[1]), (2, "object", off[2]), (3, "car", off[3])]),
+                      tmp_path / "mot" / "gt" / "gt.txt", "mot")
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "many.txt").write_text((tmp_path / "mot" / "gt" / "gt.txt").read_text())  # MOT lines
+    write_annotations(_tracks_document([(4, "car", off[4]), (5, "car", off[5]), (6, "person", off[6])]),
+                      tmp_path / "coco.json", "coco-vid")
+    w, compare = make_window(qtbot, tmp_path)
+    open_and_wait(qtbot, w, seq)
+    press(qtbot, w, Qt.Key.Key_N)  # a second target (id 2, "object") is the selected one
+    qtbot.waitUntil(lambda: w.model.document.selected == 2, timeout=3000)
+    asked = []
+
+    def answer(_parent, _title, text, items, *_a, **_k):
+        asked.append((text, items))
+        return (items[1], True) if len(asked) == 1 else ("", False)
+
+    monkeypatch.setattr(compare_dock.QInputDialog, "getItem", answer)
+    load_with_keys(qtbot, w, compare, monkeypatch, files=[tmp_path / "mot" / "gt" / "gt.txt",
+                                                          tmp_path / "results" / "many.txt"])
+    c = compare.comparison
+    assert c.names == ["mot (track 2)", "many (track 2)"] and compare.errors == [] and asked == []
+    for name in c.names:
+        assert np.allclose(c.entries[name].tracker.boxes, off[2])
+        assert c.entries[name].tracker.origin.endswith("track 2 (pedestrian)")  # MOT17's name of class 1
+
+    with qtbot.waitSignal(compare.loaded, timeout=20000):  # the file is read, then the question asked
+        with qtbot.waitSignal(compare.loaded, timeout=20000):  # and the chosen track read
+            monkeypatch.setattr(QFileDialog, "getOpenFileNames", lambda *a, **k: ([str(tmp_path / "coco.json")], ""))
+            press(qtbot, w, Qt.Key.Key_L, CTRL)
+    qtbot.waitUntil(lambda: "coco (track 5)" in c.names, timeout=10000)
+    ((text, items),) = asked
+    assert text == ("coco.json holds 3 tracks (4 (car), 5 (car), 6 (person)); none is the selected target 2 "
+                    "(object). Which track to compare?")
+    assert items == ["track 4 (car)", "track 5 (car)", "track 6 (person)"]
+    assert np.allclose(c.entries["coco (track 5)"].tracker.boxes, off[5])
+    assert c.entries["coco (track 5)"].metrics is not None
+
+    with qtbot.waitSignal(compare.loaded, timeout=20000):
+        press(qtbot, w, Qt.Key.Key_L, CTRL)
+    qtbot.waitUntil(lambda: len(asked) == 2, timeout=5000)
+    assert "Not compared: coco.json (no track chosen)" in w.statusBar().currentMessage()
+    assert c.names == ["mot (track 2)", "many (track 2)", "coco (track 5)"]

@@ -54,7 +54,7 @@ def test_a_complete_tracker_scores_what_eval_prints(tmp_path, seq, capsys):
     assert main(["eval", str(seq), "--engines", "csrt", "--results", str(tmp_path / "res")]) == 0
     printed = table_rows(capsys.readouterr().out)[("csrt", "Seq")]
     info = info_of(seq)
-    [entry], errors = load_trackers([tmp_path / "res"], info)
+    [entry], errors, _ = load_trackers([tmp_path / "res"], info)
     assert errors == [] and entry.name == "csrt"
     assert f"{entry.metrics.auc:.1f}" == printed[1]
     assert f"{entry.metrics.precision:.1f}" == printed[2]
@@ -67,7 +67,7 @@ def test_a_late_start_puts_the_file_where_eval_starts(tmp_path):
     [ev] = evaluate_engines({"sub": SubPixelEngine}, [folder], results_root=tmp_path / "res")
     info = info_of(folder)
     assert evaluated_frames(info) == (3, 12, None)
-    [entry], _ = load_trackers([tmp_path / "res/sub/default/Late.txt"], info)
+    [entry], *_ = load_trackers([tmp_path / "res/sub/default/Late.txt"], info)
     assert np.isnan(entry.tracker.boxes[:3]).all() and np.isnan(entry.iou[:3]).all()
     assert np.allclose(entry.tracker.boxes[3:], ev.run.boxes)
     assert entry.metrics.auc == ev.metrics.auc
@@ -81,7 +81,7 @@ def test_bad_files_are_named_and_the_others_still_load(tmp_path, seq):
     nan[5, 2] = np.nan
     (tmp_path / "nan.txt").write_text("".join(",".join(str(v) for v in r) + "\n" for r in nan))
     (tmp_path / "junk.txt").write_text("1,2,3\n")
-    entries, errors = load_trackers([tmp_path / n for n in ("short.txt", "good.txt", "nan.txt", "junk.txt",
+    entries, errors, _ = load_trackers([tmp_path / n for n in ("short.txt", "good.txt", "nan.txt", "junk.txt",
                                                             "missing.txt")], info_of(seq))
     assert [e.name for e in entries] == ["good"]
     assert len(errors) == 4
@@ -112,12 +112,12 @@ def test_research_records_load_with_their_ids(tmp_path, seq):
     doc = AnnotationDocument(20, str(seq), "Seq", (64, 48))
     doc._replace({}, {i: FrameResult(i, tuple(shifted(gt, 1)[i]), selected_id=i // 10) for i in range(20)})
     write_research(tmp_path / "run.jsonl", doc)
-    [entry], errors = load_trackers([tmp_path / "run.jsonl"], info_of(seq))
+    [entry], errors, _ = load_trackers([tmp_path / "run.jsonl"], info_of(seq))
     assert errors == [] and entry.name == "run"
     assert entry.metrics is not None and entry.tracker.ids[15] == 1
     short = AnnotationDocument(7, str(seq), "Seq", (64, 48))
     write_research(tmp_path / "short.jsonl", short)
-    _, errors = load_trackers([tmp_path / "short.jsonl"], info_of(seq))
+    _, errors, _ = load_trackers([tmp_path / "short.jsonl"], info_of(seq))
     assert "short.jsonl: a research record of 7 frames; Seq has 20" in errors[0]
 
 
@@ -189,7 +189,7 @@ def test_footage_without_ground_truth_is_compared_unscored(tmp_path):
         cv2.imwrite(str(folder / f"{k:05d}.png"), np.full((32, 32, 3), 10 * k, np.uint8))
     info = info_of(folder)
     write_boxes(tmp_path / "t.txt", [[1, 2, 10, 10]] * 6)
-    [entry], errors = load_trackers([tmp_path / "t.txt"], info)
+    [entry], errors, _ = load_trackers([tmp_path / "t.txt"], info)
     assert errors == [] and entry.metrics is None and "has no ground truth" in entry.why
     assert np.isnan(entry.iou).all() and entry.tracker.boxes[5].tolist() == [1, 2, 10, 10]
     c = Comparison()
@@ -197,3 +197,25 @@ def test_footage_without_ground_truth_is_compared_unscored(tmp_path):
     c.put(entry)
     assert not c.scored and "no ground truth" in c.note
     assert c.next_failure(0) is None
+
+
+def test_a_multi_object_file_gives_the_selected_targets_track_by_id_then_label(tmp_path, seq):
+    from test_compare_gui import _tracks_document
+    from tracker.formats.registry import write_annotations
+
+    gt = np.asarray(gt_rows(20))
+    doc = _tracks_document([(4, "car", shifted(gt, 4)), (5, "person", shifted(gt, 5)), (6, "car", shifted(gt, 6))])
+    write_annotations(doc, tmp_path / "v.json", "coco-vid")
+    info = info_of(seq)
+    [entry], errors, choices = load_trackers([tmp_path / "v.json"], info, target=(9, "person"))  # by label
+    assert errors == choices == [] and entry.name == "v (track 5)" and np.allclose(entry.tracker.boxes, shifted(gt, 5))
+    [entry], *_ = load_trackers([tmp_path / "v.json"], info, target=(6, "object"))  # by id
+    assert entry.name == "v (track 6)"
+    entries, errors, [choice] = load_trackers([tmp_path / "v.json"], info, target=(1, "car"))  # two cars: ask
+    assert entries == errors == [] and [t for t, _ in choice.tracks] == [4, 5, 6]
+    [entry], *_ = load_trackers([tmp_path / "v.json"], info, target=(1, "car"), tracks={str(choice.path): 4})
+    assert entry.name == "v (track 4)" and np.allclose(entry.tracker.boxes, shifted(gt, 4))
+    _, [error], _ = load_trackers([tmp_path / "v.json"], info, tracks={str(tmp_path / "v.json"): 8})
+    assert "v.json has no track 8; its tracks are [4, 5, 6]" in error
+    _, [], [choice] = load_trackers([tmp_path / "v.json"], info)  # no selected target: asked too
+    assert "the studio has no selected target" in choice.question
