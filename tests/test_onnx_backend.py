@@ -164,6 +164,7 @@ def test_engine_tracks_the_same_on_either_backend():
     for backend in ("torch", "onnx"):
         engine = create_engine("keeptrack-lite", backend=backend)
         assert engine.base.features.backend == backend
+        assert engine.thread_ceiling == (1 if backend == "onnx" else None)  # the thread policy's cap
         engine.initialize(frames[0], (100.0, 80.0, 30.0, 40.0))
         boxes[backend] = np.array([engine.track(f).box for f in frames[1:]], dtype=float)
     assert np.abs(boxes["onnx"] - boxes["torch"]).max() < 0.5

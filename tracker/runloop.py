@@ -18,7 +18,8 @@ with its own `on_step` / `should_stop`.
   case.
 - An initial box the engine refuses (InputError: outside the image) ends the run like an unreadable frame.
 - Thread count: a ThreadGovernor (tracker.threads) is ticked after each frame, so the intra-op threads
-  follow the machine's load. The studio gives one to engines that use torch (`engine_uses_torch`).
+  follow the machine's load, capped by the engines' `thread_ceiling` (`ThreadGovernor.fit`). The studio
+  gives one to engines that use torch (`engine_uses_torch`).
 """
 from __future__ import annotations
 
@@ -105,6 +106,8 @@ def run_engines(parts: Sequence[TargetPlan], frames, on_step: Callable[[int, Ste
     states = {p.target: _State(None if p.plan.init_box is None else tuple(float(v) for v in p.plan.init_box))
               for p in parts}
     planned = sum(len(p.plan) for p in parts)
+    if governor is not None and hasattr(governor, "fit"):
+        governor.fit([p.engine for p in parts])  # the engines' runtimes may want fewer threads (tracker.threads)
     steps = 0
     current = schedule[0][0] if schedule else 0
     try:

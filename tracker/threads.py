@@ -12,6 +12,13 @@ The count applies to every runtime an engine computes with: torch's intra-op poo
 pool (the OpenCV baselines, NanoTrack's DNN) and ONNX Runtime's sessions (tracker/nets/onnx_backend.py reads
 `current_threads()` at each call and keeps one session per count).
 
+Per backend: an engine may say how many threads its runtime can use well (`thread_ceiling`, read by
+`ThreadGovernor.fit`, which the run loop calls for the engines of a run). keeptrack-lite with its feature
+stage on ONNX Runtime says 1: on a quiet 2-core machine it ran 33.0 fps at 1 thread against 20.8 at 2
+(docs/speed.md), and 1 is also what the load rule gives beside a busy process; on torch it says nothing
+(2 threads idle, 1 under load, as measured). The ceiling caps the adaptive count only: a fixed count is
+an override and stays.
+
 Override: $KEEPTRACK_THREADS (a number, or "auto") or a command's --threads flag; a number turns the
 policy off and fixes the count. The studio's tracking worker calls `governor_for_run()` once per run, in
 the worker thread, and `tick()` after each frame, like tracker.runloop does.
@@ -182,6 +189,21 @@ class ThreadGovernor:
     @property
     def choice(self) -> ThreadChoice:
         return ThreadChoice(self.threads, self.fixed is None, self.reason)
+
+    def fit(self, engines) -> int:
+        """Cap the adaptive count at the lowest `thread_ceiling` of the engines about to run (engines without
+        one, or with None, leave it alone); a fixed count is an override and is kept. Returns the count."""
+        ceilings = [c for c in (getattr(e, "thread_ceiling", None) for e in engines) if c is not None]
+        if self.fixed is not None or not ceilings:
+            return self.threads
+        ceiling = max(1, min(int(c) for c in ceilings))
+        if ceiling < self.ceiling:
+            self.ceiling = ceiling
+            self.reason += f"; at most {ceiling} for this engine's runtime"
+        if self.threads > self.ceiling:
+            self.threads = self.ceiling
+            _apply(self.threads)
+        return self.threads
 
     def tick(self) -> int:
         """Re-check the load if due; returns the thread count in force."""

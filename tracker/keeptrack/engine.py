@@ -131,6 +131,12 @@ class KeepTrackEngine(Engine):
         self.state: TrackState | None = None
         self.debug: dict = {}  # per-frame internals for tests and the fidelity check (not part of the API)
 
+    @property
+    def thread_ceiling(self) -> int | None:
+        """The most intra-op threads worth giving this engine (tracker.threads.ThreadGovernor.fit): its feature
+        stage's (keeptrack-lite on ONNX Runtime: 1); None where no limit is known."""
+        return getattr(getattr(self.base, "features", None), "thread_ceiling", None)
+
     # ------------------------------------------------------------------ initialisation
 
     def initialize(self, frame: np.ndarray, box: Sequence[float], frame_index: int = 0) -> FrameResult:

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from ..nets.efficientnet import LAYER_CHANNELS, LAYER_STRIDE, EfficientNetLite0Features
-from ..nets.onnx_backend import MAX_BATCH, BackendError, OnnxNetwork, requested_backend
+from ..nets.onnx_backend import MAX_BATCH, THREAD_CEILING, BackendError, OnnxNetwork, requested_backend
 
 log = logging.getLogger(__name__)
 _exporting: set[tuple] = set()  # background exports under way (layers, size)
@@ -92,6 +92,11 @@ class LiteFeatures:
             log.warning("keeptrack-lite: feature stage runs on torch (ONNX Runtime not used: %s)", exc)
         self._onnx[size] = network
         return network
+
+    @property
+    def thread_ceiling(self) -> int | None:
+        """The most threads the feature stage uses well: ONNX Runtime's measured best, no limit on torch."""
+        return THREAD_CEILING if self.backend == "onnx" else None
 
     def _backbone(self, patches: torch.Tensor) -> dict[str, torch.Tensor]:
         square = patches.shape[-1] == patches.shape[-2] and patches.shape[0] <= MAX_BATCH
