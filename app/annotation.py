@@ -332,6 +332,7 @@ class AnnotationController(QObject):
                 self.w.show_message(f"Frame {index} has no candidate besides the target to promote; track first")
                 return None
             candidate = max(others, key=lambda c: c.score)
+        covering = self.model.target_at(index, candidate.x, candidate.y)  # before the new box is there
         try:
             tid = self.model.promote_candidate(index, candidate)
         except InputError as exc:
@@ -341,9 +342,13 @@ class AnnotationController(QObject):
         self._target_shown()
         from .objects_panel import origin_text
 
-        t = self.model.document.target(tid)
+        doc = self.model.document
+        t = doc.target(tid)
         self.w.show_status(f"Candidate {candidate.object_id} is now target {t.name}, {origin_text(t)}: "
                            "track it like any other")
+        if covering is not None:  # a look-alike inside a target's box is most often that target itself
+            self.w.show_message(f"Candidate {candidate.object_id} lies inside {doc.target(covering).name}'s box "
+                                f"on frame {index}: is {t.name} the same object? (Ctrl+Z undoes the promotion)")
         return tid
 
     # ================================================================== session lifecycle

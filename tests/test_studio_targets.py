@@ -229,6 +229,14 @@ def test_p_promotes_the_picked_candidate_and_engine_overlays_follow_the_selected
     assert ctrl.picked_candidate is not None and ctrl.picked_candidate[1].object_id == 2
     key(qtbot, w, Qt.Key.Key_P)
     assert doc.selected == 2 and doc.target(2).origin.object_id == 2
+    assert "promoted from" in ctrl.panel.table.item(1, 0).toolTip() and not w.message_bar.isVisible()
+    ctrl.select_target(1)
+    click(qtbot, w, 33 + 20, 140, Qt.MouseButton.RightButton)  # the engine's own choice, inside target 1's box
+    assert doc.target(3).origin.object_id == 1
+    assert "inside object-1's box" in w.last_message and w.message_bar.isVisible()
+    ctrl.undo()
+    assert not doc.has_target(3)
+    ctrl.select_target(2)
     assert w.view.overlay_descriptions.get("candidates", []) == []  # target 2 has no engine record yet
     ctrl.select_target(1)
     assert w.view.overlay_descriptions["candidates"]  # target 1's candidates are back
