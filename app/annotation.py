@@ -181,9 +181,11 @@ class AnnotationController(QObject):
 
         for key, slot in (("new_target", self.new_target), ("next_target", lambda: self.cycle_target(1)),
                           ("prev_target", lambda: self.cycle_target(-1)), ("remove_target", self.remove_target),
-                          ("promote_candidate", self.promote_candidate), (None, None),
+                          ("promote_candidate", self.promote_candidate),
+                          ("edit_labels", lambda: self.panel.labels_dialog()), (None, None),
                           ("split_target", self.split_target), ("merge_target", self.merge_dialog), (None, None),
                           ("track_selected", self.track_selected), ("track_all", self.track_all),
+                          ("track_all_n", lambda: self.track_all(count=self.w.n_spin.value())),
                           ("track_all_back", lambda: self.track_all(-1))):
             if key is None:
                 self.w.menu("Targets").addSeparator()
@@ -216,7 +218,11 @@ class AnnotationController(QObject):
         if self.w.current_frame is not None:
             self.w.view.show_overlays(self.w._overlays(self.w.current_index))
             self.w._show_handles(self.w.current_index)
-        self.w.show_status(f"Selected {t.name} ({doc.frames_annotated(t.id)} frames annotated)")
+        from .objects_panel import origin_text
+
+        origin = origin_text(t)
+        self.w.show_status(f"Selected {t.name} ({doc.frames_annotated(t.id)} frames annotated"
+                           + (f"; {origin})" if origin else ")"))
 
     def new_target(self) -> int | None:
         """N: a new target, selected, with the box tool on: the box drawn next is its first."""
@@ -272,12 +278,17 @@ class AnnotationController(QObject):
     def add_label(self, name: str) -> None:
         self._edit("add_label", name)
 
+    def set_labels(self, labels, rename: dict[str, str] | None = None) -> bool:
+        """The label list replaced (names, colours), targets renamed with it: one undo step."""
+        return self._edit("set_labels", labels, rename)
+
     def track_selected(self, direction: int = 1) -> int | None:
         return self.w.run_frames(None, direction)
 
-    def track_all(self, direction: int = 1) -> int | None:
-        """Every target that has a box here (and is not locked), to the end (or start), one engine each."""
-        return self.w.run_frames(None, direction, all_targets=True)
+    def track_all(self, direction: int = 1, count: int | None = None) -> int | None:
+        """Every target that has a box here (and is not locked), `count` frames (None: to the end, or the
+        start), one engine each."""
+        return self.w.run_frames(count, direction, all_targets=True)
 
     def _frame_clicked(self, x: float, y: float, right: bool) -> None:
         """Left click: select the target whose box is there, else pick the candidate circle there (P promotes
@@ -321,6 +332,7 @@ class AnnotationController(QObject):
                 self.w.show_message(f"Frame {index} has no candidate besides the target to promote; track first")
                 return None
             candidate = max(others, key=lambda c: c.score)
+        covering = self.model.target_at(index, candidate.x, candidate.y)  # before the new box is there
         try:
             tid = self.model.promote_candidate(index, candidate)
         except InputError as exc:
@@ -328,7 +340,15 @@ class AnnotationController(QObject):
             return None
         self.picked_candidate = None
         self._target_shown()
-        self.w.show_status(f"Candidate {candidate.object_id} is now target {self.model.document.target(tid).name}")
+        from .objects_panel import origin_text
+
+        doc = self.model.document
+        t = doc.target(tid)
+        self.w.show_status(f"Candidate {candidate.object_id} is now target {t.name}, {origin_text(t)}: "
+                           "track it like any other")
+        if covering is not None:  # a look-alike inside a target's box is most often that target itself
+            self.w.show_message(f"Candidate {candidate.object_id} lies inside {doc.target(covering).name}'s box "
+                                f"on frame {index}: is {t.name} the same object? (Ctrl+Z undoes the promotion)")
         return tid
 
     # ================================================================== session lifecycle
@@ -490,8 +510,18 @@ class AnnotationController(QObject):
 
     # ================================================================== tracking
     def retrack(self, direction: int = 1) -> int | None:
-        """Re-initialise on the current frame's box and track until the next manual keyframe."""
-        return self.w.run_frames(None, direction, until_keyframe=self.options.stop_at_keyframe,
+        """Re-initialise on the current frame's box and track until the next manual keyframe, or, where the
+        target has none that way, over the rest of its track (a correction replaces what was tracked after
+        it; it does not run on through frames nobody asked for)."""
+        count = None
+        doc = self.model.document
+        index = self.w.current_index
+        if doc is not None and doc.selected is not None and 0 <= index < len(doc) and \
+                not (self.options.stop_at_keyframe and doc.next_keyframe(index, direction) is not None):
+            beyond = [i for i in doc.track(doc.selected).annotated_frames() if (i - index) * direction > 0]
+            if beyond:
+                count = abs(max(beyond, key=lambda i: i * direction) - index)
+        return self.w.run_frames(count, direction, until_keyframe=self.options.stop_at_keyframe,
                                  reinitialise=True)
 
     # ================================================================== display

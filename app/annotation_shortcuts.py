@@ -27,10 +27,12 @@ ANNOTATION_SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("remove_target", "Shift+Del", "Remove the selected target (Delete in the objects panel)", "Targets"),
     Shortcut("promote_candidate", "P", "Candidate becomes a target (the clicked one, else the strongest distractor)",
              "Targets"),
+    Shortcut("edit_labels", "", "Labels (add, rename, recolour, remove)...", "Targets"),
     Shortcut("split_target", "", "Split the selected track at this frame", "Targets"),
     Shortcut("merge_target", "", "Merge another track into the selected one...", "Targets"),
     Shortcut("track_selected", "", "Track the selected target to the end", "Targets"),
     Shortcut("track_all", "Ctrl+Shift+R", "Track all targets to the end", "Targets"),
+    Shortcut("track_all_n", "Alt+R", "Track all targets N frames", "Targets"),
     Shortcut("track_all_back", "", "Track all targets backwards to the start", "Targets"),
     Shortcut("annotation_shortcuts", "", "Annotation shortcuts", "Help"),
 )

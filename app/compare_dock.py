@@ -343,8 +343,8 @@ class CompareController(QObject):
     # ================================================================== state in, views out
     @property
     def busy(self) -> bool:
-        """A worker is still reading or scoring."""
-        return self._jobs > 0
+        """A worker is still reading or scoring, or the current run's update is still due."""
+        return self._jobs > 0 or self._current_pending
 
     def _source_opened(self, source) -> None:
         self._generation += 1

@@ -289,7 +289,7 @@ def place_labels(texts, sizes, keep_clear, bounds: LabelRect | None = None, gap:
 
     In priority order, each label with `near` takes the nearest position beside it that covers no
     `keep_clear` rectangle (targets' boxes, candidates' circles) and no label placed before it, inside
-    `bounds`; where none is free (a crowded or zoomed-in view) the one covering least. Labels without
+    `bounds` where what it labels is at least partly inside them; where none is free (a crowded or zoomed-in view) the one covering least. Labels without
     `near` stay where they are and are avoided by the others.
     """
     placed: list = [None] * len(texts)
@@ -302,7 +302,9 @@ def place_labels(texts, sizes, keep_clear, bounds: LabelRect | None = None, gap:
         else:
             pos = _positions(t.near, w, h, gap, t.side)
             others = np.vstack([clear, np.asarray(taken, dtype=np.float64).reshape(-1, 4)])
-            cost = _overlap(pos, w, h, others) + _outside(pos, w, h, bounds)
+            # kept in view only where what it labels is (partly) in view: else it would label nothing there
+            seen = bounds if bounds is None or rects_intersect(t.near, bounds) else None
+            cost = _overlap(pos, w, h, others) + _outside(pos, w, h, seen)
             free = np.flatnonzero(cost <= 1e-9)
             x, y = pos[free[0] if len(free) else int(np.argmin(cost))]
         placed[i] = (float(x), float(y))

@@ -277,8 +277,10 @@ class TrackingWorker(QObject):
         self._pending_frame = None
         self._last_flush = time.perf_counter()
         self._req, self._done, self._total, self._fps = req, 0, 0, 0.0
+        self._single = True  # one target: each result may go at once; several: whole frames only
         try:
             parts = self._plan(req)
+            self._single = len(parts) == 1
             self._total = len(set().union(*(p.plan.frames for p in parts)))  # frames, however many targets
             t0 = time.perf_counter()
             tracked_frames: set[int] = set()
@@ -351,10 +353,15 @@ class TrackingWorker(QObject):
             raise TypeError(f"the engine returned {type(result).__name__} for frame {index}, not a FrameResult")
         if result.frame_index != index:
             raise ValueError(f"the engine labelled frame {index} as frame {result.frame_index}")
+        # A batch holds whole frames: the live view shows a batch's last frame, which must have every
+        # target's result of that frame (a run over several targets steps them one after the other).
+        if self._pending and self._pending[-1].frame_index != index \
+                and time.perf_counter() - self._last_flush >= self.BATCH_INTERVAL_S:
+            self._flush()
         self._pending.append(result)
         self._pending_targets.append(target)
         self._pending_frame = frame
-        if time.perf_counter() - self._last_flush >= self.BATCH_INTERVAL_S:
+        if self._single and time.perf_counter() - self._last_flush >= self.BATCH_INTERVAL_S:
             self._flush()
 
     def _flush(self) -> None:

@@ -30,7 +30,8 @@ def _own_model_cache(tmp_path_factory):
 # workers): the ONNX model is exported once here, in the main thread, so that they load it from the cache
 # instead of each exporting it (10-30 s) inside a worker that a test then tears down.
 _EXPORT_FIRST = {"test_app_window", "test_app_units", "test_annotation_gui", "test_annotation_retrack",
-                 "test_studio_workflow", "test_studio_usability", "test_studio_model", "test_batch_ray", "test_interface"}
+                 "test_studio_workflow", "test_studio_usability", "test_studio_model", "test_batch_ray", "test_interface",
+                 "test_studio_targets"}
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -95,6 +95,7 @@ def load_with_keys(qtbot, w, compare, monkeypatch, files=None, folder=None):
         monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
         with qtbot.waitSignal(compare.loaded, timeout=20000):
             press(qtbot, w, Qt.Key.Key_L, CTRL | SHIFT)
+    qtbot.waitUntil(lambda: not compare.busy, timeout=20000)  # (the signal may have been the current run's)
 
 
 def click_tracker(qtbot, compare, name):

@@ -114,3 +114,34 @@ def test_tracker_names_keep_off_candidate_labels_boxes_and_each_other_at_every_z
         w.view.viewbox.scaleBy((factor, factor), center=pg.Point(x + bw / 2, y + bh / 2))
         QApplication.processEvents()
         check_labels(w, compare, 5)
+
+
+def test_labels_of_things_out_of_view_are_not_drawn_in_view(qtbot, tmp_path, monkeypatch):
+    """Zoomed in away from the target (found in the real-window trial on Football1): the names, the candidate
+    labels and the annotation label of boxes out of view were pinned to the view's edge, labelling nothing
+    there. A label stays beside what it labels; only what is (partly) in view keeps its label in view."""
+    from PySide6.QtCore import QRectF
+
+    seq = make_sequence(tmp_path)
+    (tmp_path / "csrt").mkdir()
+    write_boxes(tmp_path / "csrt" / "Crowd.txt", np.asarray([truth(k) for k in range(FRAMES)]) + [3.0, 2.0, 0, 0])
+    w, compare = make_window(qtbot, tmp_path)
+    open_and_wait(qtbot, w, seq)
+    w.set_engine("test-compare-crowd")
+    track_to_end(qtbot, w, compare)
+    load_with_keys(qtbot, w, compare, monkeypatch, files=[tmp_path / "csrt" / "Crowd.txt"])
+    press(qtbot, w, Qt.Key.Key_Home)
+    on_frame(qtbot, w, 0)
+    x, y, bw, bh = truth(0)
+    for view in (QRectF(x + bw + 40, y - 60, 80, 60), QRectF(0, 0, 70, 50)):  # right of and above-left of it
+        w.view.viewbox.setRange(view, padding=0)
+        QApplication.processEvents()
+        vr = w.view.viewbox.viewRect()
+        shown = (vr.left(), min(vr.top(), vr.bottom()), vr.width(), abs(vr.height()))
+        drawn = [(d, item) for d, item in w.view._drawn() if isinstance(d, ov.Text) and item.isVisible()]
+        assert len(drawn) >= 6  # four candidates, the annotation label, the two names
+        for d, item in drawn:
+            r = w.view.viewbox.mapSceneToView(item.sceneBoundingRect()).boundingRect()
+            rect = (r.x(), r.y(), r.width(), r.height())
+            assert not rects_intersect(d.near, shown)  # (the view holds none of them)
+            assert not rects_intersect(rect, shown), (d.text, rect, shown)

@@ -4,11 +4,14 @@ step), re-track of one target up to its own next keyframe, locked targets untouc
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtWidgets import QApplication
 
+from app import overlays as ov
 from app.annotation import attach_annotations
 from app.main_window import SAMPLE_PATH, MainWindow
 from studio_helpers import export_and_wait, save_and_wait
@@ -226,6 +229,14 @@ def test_p_promotes_the_picked_candidate_and_engine_overlays_follow_the_selected
     assert ctrl.picked_candidate is not None and ctrl.picked_candidate[1].object_id == 2
     key(qtbot, w, Qt.Key.Key_P)
     assert doc.selected == 2 and doc.target(2).origin.object_id == 2
+    assert "promoted from" in ctrl.panel.table.item(1, 0).toolTip() and not w.message_bar.isVisible()
+    ctrl.select_target(1)
+    click(qtbot, w, 33 + 20, 140, Qt.MouseButton.RightButton)  # the engine's own choice, inside target 1's box
+    assert doc.target(3).origin.object_id == 1
+    assert "inside object-1's box" in w.last_message and w.message_bar.isVisible()
+    ctrl.undo()
+    assert not doc.has_target(3)
+    ctrl.select_target(2)
     assert w.view.overlay_descriptions.get("candidates", []) == []  # target 2 has no engine record yet
     ctrl.select_target(1)
     assert w.view.overlay_descriptions["candidates"]  # target 1's candidates are back
@@ -298,3 +309,224 @@ def test_split_and_merge_from_the_targets_menu(qtbot, studio):
     ctrl.select_target(1)
     ctrl.merge_target(2)
     assert [t.id for t in doc.targets] == [1] and doc.track(1).annotated_frames() == list(range(11))
+
+
+class SlowCrowdDrift(CrowdDrift):
+    """CrowdDrift taking 15 ms a frame: a run over several targets outlasts the worker's batch interval
+    between one target's result and the next on the same frame."""
+
+    name = "test-slow-crowd-drift"
+
+    def track(self, frame, frame_index=None):
+        time.sleep(0.015)
+        return super().track(frame, frame_index)
+
+
+register(EngineInfo("test-slow-crowd-drift", f"{__name__}:SlowCrowdDrift", "slow deterministic multi-target engine"))
+
+
+def three_targets(w, ctrl, qtbot):
+    draw_box(w, (30, 120, 40, 40))
+    key(qtbot, w, Qt.Key.Key_N)
+    draw_box(w, (300, 60, 30, 60))
+    key(qtbot, w, Qt.Key.Key_N)
+    draw_box(w, (150, 200, 20, 20))
+
+
+def test_panel_shows_every_column_and_several_targets_at_once(qtbot, studio):
+    w, ctrl = studio
+    three_targets(w, ctrl, qtbot)
+    key(qtbot, w, Qt.Key.Key_N)
+    draw_box(w, (400, 20, 20, 40))
+    table = ctrl.panel.table
+    qtbot.waitUntil(lambda: table.rowCount() == 4, timeout=3000)
+    qtbot.wait(50)  # the docks take their sizes once the window is laid out
+    widths = sum(table.columnWidth(c) for c in range(table.columnCount()))
+    assert widths <= table.viewport().width()  # id, label, colour, visible, locked, frames: all in view
+    assert table.viewport().height() >= 4 * table.rowHeight(0)  # four targets without scrolling
+
+
+def test_track_all_n_frames_is_one_key_and_one_undo_step_and_live_frames_are_whole(qtbot, studio):
+    w, ctrl = studio
+    w.set_engine("test-slow-crowd-drift")
+    doc = w.model.document
+    three_targets(w, ctrl, qtbot)
+    w.n_spin.setValue(8)
+    batches = []
+    w.tracker.batch.connect(batches.append)
+    shown = []  # what the annotation layer drew on each live redraw: the targets whose boxes are there
+    w.frameShown.connect(lambda i: shown.append((i, sum(isinstance(d, ov.Rect) for d in ctrl.overlay))))
+    steps = len(w.model.annotations.history)
+    with qtbot.waitSignal(w.trackingFinished, timeout=30000) as blocker:
+        key(qtbot, w, Qt.Key.Key_R, Qt.KeyboardModifier.AltModifier)  # Alt+R: track all targets N frames
+    assert blocker.args[1] == "done", w.last_message
+    assert all(doc.track(t)[8] is not None and doc.track(t)[9] is None for t in (1, 2, 3))
+    assert len(w.model.annotations.history) == steps + 1
+    assert len(batches) > 1
+    for b in batches:  # every batch ends on a frame that has all three targets' results
+        last = b.results[-1].frame_index
+        assert sorted(t for r, t in zip(b.results, b.targets) if r.frame_index == last) == [1, 2, 3]
+    assert shown and all(n == 3 for i, n in shown if i > 0)  # the live view never shows a half-tracked frame
+    ctrl.undo()  # the whole run at once, for every target
+    assert all(doc.track(t)[1] is None for t in (1, 2, 3)) and doc.track(2)[0].is_keyframe
+    ctrl.redo()
+    assert all(doc.track(t)[8] is not None for t in (1, 2, 3))
+
+
+def test_retrack_after_a_fix_runs_over_the_rest_of_the_track_not_the_whole_video(qtbot, studio):
+    w, ctrl = studio
+    doc = w.model.document
+    draw_box(w, (30, 120, 40, 40))
+    track_and_wait(qtbot, w, lambda: w.run_frames(10))
+    go_to(qtbot, w, 4)
+    draw_box(w, (50, 100, 40, 40))  # the fix
+    track_and_wait(qtbot, w, lambda: ctrl.retrack(1))
+    assert doc.track(1)[10].box == (56, 100, 40, 40) and doc.track(1)[11] is None
+
+
+def test_label_list_editing_rename_recolour_add_and_remove(qtbot, studio):
+    w, ctrl = studio
+    doc = w.model.document
+    draw_box(w, (30, 120, 40, 40))
+    ctrl.new_target()
+    draw_box(w, (300, 60, 30, 60))
+
+    def edit():
+        dialog = QApplication.activeModalWidget()
+        dialog.table.item(0, 0).setText("person")  # rename "object": both targets follow
+        dialog.set_colour(0, "#123456")
+        dialog.add("car")
+        assert not dialog.remove(0)  # "object" is in use
+        dialog.accept()
+
+    QTimer.singleShot(0, edit)
+    ctrl.panel.button_labels.click()
+    assert [(lab.name, lab.colour) for lab in doc.labels][0] == ("person", "#123456")
+    assert [lab.name for lab in doc.labels] == ["person", "car"]
+    assert [t.label for t in doc.targets] == ["person", "person"]
+    qtbot.waitUntil(lambda: [r["label"] for r in ctrl.panel.rows()] == ["person", "person"], timeout=3000)
+    assert ctrl.panel.rows()[0]["colour"] == "#123456"
+    ctrl.panel.table.cellWidget(1, 1).setCurrentText("car")  # relabel target 2 from its row
+    assert doc.target(2).label == "car"
+
+    def remove_car():
+        dialog = QApplication.activeModalWidget()
+        assert not dialog.remove(1)  # "car" is target 2's now
+        dialog.reject()
+
+    QTimer.singleShot(0, remove_car)
+    ctrl.panel.labels_dialog()
+    ctrl.undo()  # relabel undone
+    ctrl.undo()  # the label list edit undone at once
+    assert [lab.name for lab in doc.labels] == ["object"] and [t.label for t in doc.targets] == ["object"] * 2
+
+
+@pytest.fixture
+def vtest(shared):
+    path = shared / "data" / "videos" / "vtest.avi"
+    if not path.exists():
+        pytest.skip("needs ../shared/data/videos/vtest.avi")
+    return path
+
+
+# Frame 0 of vtest.avi: the three pedestrians walking there (bench/candidates.py measures what the engine sees
+# around them: look-alikes besides the target on 55-76 of the first 99 frames).
+PEDESTRIANS = ((254.0, 220.0, 30.0, 88.0), (500.0, 157.0, 30.0, 78.0), (640.0, 240.0, 45.0, 80.0))
+STORY_FRAMES = 14
+
+
+def inside(box, x, y):
+    return box is not None and box[0] <= x <= box[0] + box[2] and box[1] <= y <= box[1] + box[3]
+
+
+def test_issue_story_on_vtest_three_pedestrians_a_promoted_fourth_fix_export_reopen(qtbot, tmp_path, vtest):
+    """The issue's "done when", as a person does it, on the first frames of vtest.avi with keeptrack-lite."""
+    w = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    ctrl = attach_annotations(w, autosave_folder=tmp_path / "autosave", ask=lambda text: True)
+    w.set_engine("keeptrack-lite")
+    w.show()
+    qtbot.waitExposed(w)
+    with qtbot.waitSignal(w.frameShown, timeout=20000):
+        assert w.open_path(vtest)
+    doc = w.model.document
+    draw_box(w, PEDESTRIANS[0])  # box three pedestrians: the first, then N and a box for each other
+    for box in PEDESTRIANS[1:]:
+        key(qtbot, w, Qt.Key.Key_N)
+        draw_box(w, box)
+    assert [t.id for t in doc.targets] == [1, 2, 3]
+
+    last = STORY_FRAMES - 1
+    w.n_spin.setValue(last)
+    with qtbot.waitSignal(w.trackingFinished, timeout=120000) as blocker:
+        key(qtbot, w, Qt.Key.Key_R, Qt.KeyboardModifier.AltModifier)  # track all N frames
+    assert blocker.args[1] == "done", w.last_message
+    assert all(doc.track(t)[last] is not None for t in (1, 2, 3))
+
+    # a look-alike the engine follows beside a target, standing outside every target's box: promote it
+    found = None
+    for tid in (3, 2, 1):
+        ctrl.select_target(tid)
+        for i in range(1, STORY_FRAMES):
+            r = w.store.get(i)
+            boxes = [a.box for t in (1, 2, 3) if (a := doc.track(t)[i]) is not None and a.box is not None]
+            for c in r.candidates:
+                if found is None and c.object_id != r.selected_id and not any(inside(b, c.x, c.y) for b in boxes):
+                    found = (tid, i, c)
+    assert found is not None, "keeptrack-lite saw no look-alike near the three pedestrians"
+    tid, frame, cand = found
+    ctrl.select_target(tid)
+    go_to(qtbot, w, frame)
+    assert w.view.overlay_descriptions["candidates"]  # the circles are on screen
+    click(qtbot, w, cand.x, cand.y, Qt.MouseButton.RightButton)
+    assert [t.id for t in doc.targets] == [1, 2, 3, 4] and doc.selected == 4
+    assert doc.target(4).origin == TargetOrigin(frame, cand.object_id, tid)
+    assert "promoted from" in w.statusBar().currentMessage()
+    if frame > 0:  # the promoted target over the whole clip: backwards to frame 0, then forwards
+        track_and_wait(qtbot, w, lambda: w.run_frames(None, -1))
+        go_to(qtbot, w, frame)
+    if frame < last:
+        track_and_wait(qtbot, w, lambda: w.run_frames(last - frame))
+    assert doc.frames_annotated(4) == STORY_FRAMES
+
+    # fix one box of target 1 and re-track it from the fix: up to the end of its track, the others untouched
+    ctrl.select_target(1)
+    go_to(qtbot, w, 6)
+    others = {t: [doc.track(t)[i] for i in range(STORY_FRAMES)] for t in (2, 3, 4)}
+    x, y, bw, bh = doc.track(1)[6].box
+    fix = (float(round(x + 3)), float(round(y - 2)), float(round(bw)), float(round(bh)))
+    draw_box(w, fix)
+    with qtbot.waitSignal(w.trackingFinished, timeout=60000):
+        key(qtbot, w, Qt.Key.Key_T, Qt.KeyboardModifier.ShiftModifier)
+    assert doc.track(1)[6].box == fix and doc.track(1)[6].is_keyframe
+    assert doc.track(1)[last] is not None and doc.track(1)[last + 1] is None
+    assert {t: [doc.track(t)[i] for i in range(STORY_FRAMES)] for t in (2, 3, 4)} == others
+
+    # export MOT and COCO-VID: every target with its id and label
+    for path, fmt in ((tmp_path / "out" / "MOT-vtest", "mot"), (tmp_path / "out" / "vtest.json", "coco-vid")):
+        assert export_and_wait(qtbot, ctrl, path, fmt) is not None, w.last_message
+        back = read_annotations(path, fmt)
+        assert [(t.id, t.label) for t in back.targets] == [(t.id, t.label) for t in doc.targets]
+        for t in doc.targets:
+            np.testing.assert_allclose(back.track(t.id).boxes()[:STORY_FRAMES],
+                                       doc.track(t.id).boxes()[:STORY_FRAMES], atol=0.051)  # files keep 2 decimals
+    ini = (tmp_path / "out" / "MOT-vtest" / "seqinfo.ini").read_text()
+    assert "imWidth=768" in ini and "imHeight=576" in ini and "frameRate=10\n" in ini  # vtest.avi is 10 fps
+
+    # reopen the saved project in a new window: targets, labels, boxes, keyframes, the promoted target's origin
+    project = save_and_wait(qtbot, ctrl, tmp_path / "vtest.ktproj")
+    expected = doc.copy()
+    w.close()
+    w2 = MainWindow(settings=QSettings(str(tmp_path / "s2.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w2)
+    ctrl2 = attach_annotations(w2, autosave_folder=tmp_path / "autosave2", ask=lambda text: True)
+    with qtbot.waitSignal(w2.frameShown, timeout=20000):
+        assert ctrl2.open_project(project)
+    qtbot.waitUntil(lambda: len(ctrl2.panel.rows()) == 4, timeout=5000)
+    again = w2.model.document
+    assert again.differences(expected) == []
+    assert [r["frames"] for r in ctrl2.panel.rows()] == [STORY_FRAMES] * 4
+    assert again.track(1).next_keyframe(0) == 6 and again.target(4).origin == TargetOrigin(frame, cand.object_id, tid)
+    assert "promoted from" in ctrl2.panel.table.item(3, 0).toolTip()
+    ctrl2.confirm_unsaved = False
+    w2.close()

@@ -257,12 +257,30 @@ def seqinfo_text(folder: Path, name: str, num_frames: int, image_size: tuple[int
     if image_dir is not None:
         rel = os.path.relpath(image_dir.resolve(), folder.resolve())
         out += [f"imDir={_ini_value(rel)}", f"imExt={ext}"]
-    out += ["frameRate=30", f"seqLength={int(num_frames)}"]
+    out += [f"frameRate={_frame_rate(frames):g}", f"seqLength={int(num_frames)}"]
     if image_size is not None:
         out += [f"imWidth={int(image_size[0])}", f"imHeight={int(image_size[1])}"]
     if class_names:
         out += ["", "[Labels]"] + [f"{k} = {_ini_value(v)}" for k, v in sorted(class_names.items())]
     return "\n".join(out) + "\n"
+
+
+def _frame_rate(frames: Path | None) -> float:
+    """The video's own frame rate where the frames are a video file; the studio's default otherwise."""
+    from ..sources.base import DEFAULT_FPS
+
+    if frames is None or not Path(frames).is_file():
+        return DEFAULT_FPS
+    try:
+        from ..sources.video import VideoSource
+
+        source = VideoSource(frames, cache_mb=1)
+    except (InputError, OSError):
+        return DEFAULT_FPS
+    try:
+        return round(float(source.fps), 3)
+    finally:
+        source.close()
 
 
 def _image_dir(frames: Path | None) -> tuple[Path | None, str | None]:
