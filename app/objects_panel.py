@@ -16,7 +16,7 @@ from tracker.errors import InputError
 
 COLUMNS = ("id", "label", "colour", "visible", "locked", "frames")
 VISIBLE_ROWS = 5  # rows the panel is given at start (resizeDocks); it never shrinks below MIN_ROWS
-MIN_ROWS = 3
+MIN_ROWS = 1
 COUNT_REFRESH_MS = 250  # the frames-annotated column while a run writes: at most four updates a second
 
 
