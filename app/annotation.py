@@ -19,7 +19,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QWidget
 
-from tracker.annotation.document import Provenance
+from tracker.annotation.document import LABEL_COLOURS, Provenance
 from tracker.annotation.history import RunInProgress
 from tracker.annotation.project import PROJECT_SUFFIX, Recovery, list_recoveries
 from tracker.annotation.session import AnnotationSession, SaveJob, find_recoveries, write_save
@@ -193,12 +193,29 @@ class AnnotationController(QObject):
             action = self._action("Targets", key, slot)
             if key in ("next_target", "prev_target"):  # Tab must reach the action, not move the focus
                 action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        self.colour_by_label = False
+        by_label = self._action("View", "colour_by_label", lambda: None)
+        by_label.setCheckable(True)
+        by_label.toggled.connect(self.set_colour_by_label)
         self.panel = ObjectsPanel(self.w, self)
         self.w.add_dock(self.panel)
         self.w.view.viewbox.clicked.connect(self._frame_clicked)
         self.picked_candidate = None  # (frame, Candidate) clicked on, for P
 
     # ================================================================== targets
+    def target_colour(self, target_id: int) -> str:
+        """The colour a target is drawn in: its own (by its id, so targets sharing a label stay apart on the
+        frame), or its label's with View > Colour targets by label (CVAT's "colour by instance / label")."""
+        doc = self.model.document
+        if self.colour_by_label:
+            return doc.colour(target_id)
+        return LABEL_COLOURS[(int(target_id) - 1) % len(LABEL_COLOURS)]
+
+    def set_colour_by_label(self, on: bool) -> None:
+        self.colour_by_label = bool(on)
+        self.panel.refresh()
+        self._show_annotation(self.w.current_index)
+
     def select_target(self, target_id: int | None) -> None:
         self.model.select_target(target_id)
         self._target_shown()
@@ -545,7 +562,7 @@ class AnnotationController(QObject):
     def _show_annotation(self, index: int) -> None:
         """Every visible target's box on this frame, drawn by the frame view with the engine's overlays (labels
         placed off the targets and off each other): the selected one by provenance (colour, dashes) with its
-        state, the others in their label's colour with their name."""
+        state, the others in their colour (`target_colour`) with their name."""
         doc = None if self.session is None else self.session.document
         items: list = []
         if doc is not None and 0 <= index < len(doc):
@@ -556,7 +573,7 @@ class AnnotationController(QObject):
                 a = doc.track(t.id)[index]
                 if a is None or a.box is None:
                     continue
-                colour = _rgb(doc.colour(t.id))
+                colour = _rgb(self.target_colour(t.id))
                 x, y, w, h = a.box
                 items.append(ov.Rect(x, y, w, h, colour, 1.5, not a.is_keyframe, keep_clear=True))
                 items.append(ov.Text(x, y, t.name, LABEL_TEXT, fill_alpha=170, border=colour, near=(x, y, w, h),
@@ -574,7 +591,7 @@ class AnnotationController(QObject):
                 items.append(ov.Rect(x, y, w, h, color, 2.0 if not many else 2.5, dashed, keep_clear=True))
                 items.append(ov.Text(x, y, prefix + text, LABEL_TEXT, fill_alpha=190, near=(x, y, w, h),
                                      side="above", priority=1,
-                                     border=_rgb(doc.colour()) if many else None))
+                                     border=_rgb(self.target_colour(doc.selected)) if many else None))
         self.overlay = items
         self.w.view.set_layer("annotation", items)
 

@@ -27,6 +27,7 @@ ANNOTATION_SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("remove_target", "Shift+Del", "Remove the selected target (Delete in the objects panel)", "Targets"),
     Shortcut("promote_candidate", "P", "Candidate becomes a target (the clicked one, else the strongest distractor)",
              "Targets"),
+    Shortcut("colour_by_label", "", "Colour targets by label (else each target its own colour)", "View"),
     Shortcut("edit_labels", "", "Labels (add, rename, recolour, remove)...", "Targets"),
     Shortcut("split_target", "", "Split the selected track at this frame", "Targets"),
     Shortcut("merge_target", "", "Merge another track into the selected one...", "Targets"),

@@ -4,9 +4,10 @@ the selected tracker fails or switches its target's object id.
 A tracker here is a box per frame of the open sequence (`TrackerBoxes`): read from a result file in
 pytracking's layout (one line per evaluated frame, as `eval --results` and `track --out` write them), from
 a research record (`.jsonl`, the studio's export: boxes and object ids), from a multi-object file (MOT
-`.txt`, COCO-VID `.json`: the track of the studio's selected target, by id and label, or the one the user
-picks; never silently the first), or taken from the current run's engine results. Files are read with the readers `eval` uses (`tracker.formats.pytracking`,
-`tracker.formats.research`) and scored with `tracker.evaluation.runner.score_boxes`, the scoring step of
+`.txt`, COCO-VID `.json`: the track of the studio's selected target, by id, else by label, or the one the
+user picks; never silently the first), or taken from the current run's engine results. Files are read
+with the readers `eval` uses (`tracker.formats.pytracking`, `tracker.formats.research`, the formats'
+registry for MOT and COCO-VID) and scored with `tracker.evaluation.runner.score_boxes`, the scoring step of
 `eval`, on the frames `eval` evaluates: the success curve and AUC shown for a complete tracker are the
 ones `eval` prints for the same boxes.
 
@@ -169,8 +170,8 @@ class TrackChoice:
         shown = ", ".join(f"{tid} ({label})" for tid, label in self.tracks[:12])
         wanted = (f"none is the selected target {self.target[0]} ({self.target[1]})" if self.target
                   else "the studio has no selected target")
-        return (f"{self.path.name} holds {len(self.tracks)} tracks ({shown}{', ...' if len(self.tracks) > 12 else ''}); "
-                f"{wanted}. Which track to compare?")
+        more = ", ..." if len(self.tracks) > 12 else ""
+        return f"{self.path.name} holds {len(self.tracks)} tracks ({shown}{more}); {wanted}. Which track to compare?"
 
 
 class TrackChoiceNeeded(InputError):

@@ -2,7 +2,7 @@
 under the timeline, a dock with the trackers (colour, AUC, IoU and object id on this frame) and the open
 sequence's success curves, and keys to jump to the selected tracker's next failure or identity switch.
 
-`attach_compare(window)` adds all of it through the window's hooks (`add_action`, `add_view_item`, docks,
+`attach_compare(window)` adds all of it through the window's hooks (`add_action`, `view.set_layer`, docks,
 `timeline.add_strip`, `sourceOpened`, `frameShown`, the model's events). The state is the Qt-free
 `app.compare.Comparison`; the views here only listen to it. Result files are read and scored in a worker
 thread; only plain data (`Entry` objects) comes back to the GUI thread.
@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (QDockWidget, QDoubleSpinBox, QFileDialog, QHBoxLa
 
 from tracker.errors import InputError
 
-from . import overlays as ov
 from .annotation_shortcuts import ANNOTATION_SHORTCUTS
 from .compare import (CURRENT_RUN, Comparison, SequenceInfo, TrackChoice, boxes_from_records, counted,
                       load_trackers, score_tracker)
@@ -280,11 +279,6 @@ class CompareOverlay:
                 r = item.rect()
                 out[label.text.split(" #")[0]] = (r.x(), r.y(), r.width(), r.height())
         return out
-
-    def labels(self) -> dict[str, str]:
-        """name -> the label drawn for it now."""
-        return {d.text.split(" #")[0]: d.text for d in self.view.layer_descriptions.get(self.KEY, [])
-                if isinstance(d, ov.Text)}
 
 
 class CompareController(QObject):

@@ -1,4 +1,5 @@
 """The objects panel: every target of the open sequence (id, label, colour, visible, locked, frames annotated).
+The colour is the one the target is drawn in (`AnnotationController.target_colour`).
 
 A view that only listens: it reads the document (`model.document`) and turns clicks into model / session
 calls (select, relabel, show/hide, lock, new, remove, track selected / all, add a label). Selecting a row
@@ -16,7 +17,7 @@ from tracker.errors import InputError
 
 COLUMNS = ("id", "label", "colour", "visible", "locked", "frames")
 VISIBLE_ROWS = 5  # rows the panel is given at start (resizeDocks); it never shrinks below MIN_ROWS
-MIN_ROWS = 3
+MIN_ROWS = 1
 COUNT_REFRESH_MS = 250  # the frames-annotated column while a run writes: at most four updates a second
 
 
@@ -123,7 +124,7 @@ class ObjectsPanel(QDockWidget):
             targets = [] if doc is None else doc.targets
             self.table.setRowCount(len(targets))
             for r, t in enumerate(targets):
-                colour = doc.colour(t.id)
+                colour = self.controller.target_colour(t.id)
                 id_item = QTableWidgetItem(str(t.id))
                 id_item.setToolTip(origin_text(t))
                 self.table.setItem(r, 0, id_item)

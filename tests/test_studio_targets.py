@@ -344,6 +344,10 @@ def test_panel_shows_every_column_and_several_targets_at_once(qtbot, studio):
     widths = sum(table.columnWidth(c) for c in range(table.columnCount()))
     assert widths <= table.viewport().width()  # id, label, colour, visible, locked, frames: all in view
     assert table.viewport().height() >= 4 * table.rowHeight(0)  # four targets without scrolling
+    colours = [r["colour"] for r in ctrl.panel.rows()]
+    assert len(set(colours)) == 4  # one label, four targets: four colours, on the frame as in the panel
+    drawn = {d.color for d in ctrl.overlay if isinstance(d, ov.Rect) and d.width < 2}  # the unselected ones
+    assert drawn == {tuple(int(c[k:k + 2], 16) for k in (1, 3, 5)) for c in colours[:3]}
 
 
 def test_track_all_n_frames_is_one_key_and_one_undo_step_and_live_frames_are_whole(qtbot, studio):
@@ -405,7 +409,12 @@ def test_label_list_editing_rename_recolour_add_and_remove(qtbot, studio):
     assert [lab.name for lab in doc.labels] == ["person", "car"]
     assert [t.label for t in doc.targets] == ["person", "person"]
     qtbot.waitUntil(lambda: [r["label"] for r in ctrl.panel.rows()] == ["person", "person"], timeout=3000)
-    assert ctrl.panel.rows()[0]["colour"] == "#123456"
+    assert ctrl.panel.rows()[0]["colour"] != ctrl.panel.rows()[1]["colour"]  # each target its own colour
+    w.action("colour_by_label").setChecked(True)  # View > Colour targets by label
+    assert [r["colour"] for r in ctrl.panel.rows()] == ["#123456"] * 2
+    rects = [d for d in ctrl.overlay if isinstance(d, ov.Rect)]
+    assert (0x12, 0x34, 0x56) in [d.color for d in rects]  # the unselected target drawn in its label's colour
+    w.action("colour_by_label").setChecked(False)
     ctrl.panel.table.cellWidget(1, 1).setCurrentText("car")  # relabel target 2 from its row
     assert doc.target(2).label == "car"
 

@@ -30,3 +30,22 @@ def test_train_stage_errors_are_clear(tmp_path, capsys):
     assert "no candidate dumps" in capsys.readouterr().err
     assert main(["train-association", "--stage", "dump", "--work", str(tmp_path), "--video", "x.avi"]) == 2
     assert "PATH@X,Y,W,H" in capsys.readouterr().err
+
+
+def test_train_stage_shows_a_progress_bar_on_a_terminal(tmp_path, capsys, monkeypatch):
+    import sys
+
+    from test_eval_protocol import Terminal
+
+    for name in ("alpha", "beta"):
+        d = make_dump([SEVEN + ("H",)] * 4)
+        d.name = name
+        d.save(tmp_path / f"{name}.npz")
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["train-association", "--stage", "train", "--work", str(tmp_path), "--out", str(tmp_path / "m.pt"),
+                 "--epochs", "2", "--iterations", "3", "--batch", "4", "--descriptor-dim", "32",
+                 "--val-sequences", "beta", "--val-samples", "8"]) == 0
+    shown = terminal.getvalue()
+    assert "train:" in shown and "/6 [" in shown and "batch/s" in shown  # epochs x batches, with the rate
+    assert "epoch  2" in capsys.readouterr().out  # the epoch lines still go to standard output

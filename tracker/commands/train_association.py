@@ -154,7 +154,10 @@ def _train(args, work: Path) -> None:
     torch.manual_seed(args.seed)
     model = AssociationModel(config)
     t0 = time.perf_counter()
-    history = train(model, sampler, val, params)
+    from ..progress import progress_bar
+
+    with progress_bar(params.epochs * params.iterations_per_epoch, "train", unit="batch") as bar:
+        history = train(model, sampler, val, params, log=bar.write, on_batch=lambda: bar.update(1))
     meta = training_meta(params, sample_params, history, engine=args.engine,
                          train_sequences=[d.name for d in train_dumps], val_sequences=[d.name for d in val_dumps],
                          seconds=time.perf_counter() - t0,

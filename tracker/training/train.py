@@ -101,13 +101,14 @@ def torch_threads(count: int):
 
 
 def train(model: AssociationModel, sampler: CandidateSampler, val_samples: list[Sample],
-          params: TrainParams = TrainParams(), log=print) -> list[dict]:
-    """Train `model` in place; returns one row of figures per epoch."""
+          params: TrainParams = TrainParams(), log=print, on_batch=None) -> list[dict]:
+    """Train `model` in place; returns one row of figures per epoch. `on_batch()` is called after every
+    batch (a progress bar)."""
     with torch_threads(params.threads):
-        return _train(model, sampler, val_samples, params, log)
+        return _train(model, sampler, val_samples, params, log, on_batch)
 
 
-def _train(model, sampler, val_samples, params: TrainParams, log) -> list[dict]:
+def _train(model, sampler, val_samples, params: TrainParams, log, on_batch=None) -> list[dict]:
     torch.manual_seed(params.seed)
     rng = np.random.default_rng(params.seed)
     model.to(params.device).train()
@@ -130,6 +131,8 @@ def _train(model, sampler, val_samples, params: TrainParams, log) -> list[dict]:
                 stats[k] += s[k] / params.iterations_per_epoch
             for k, v in match_counts(out.matches1.detach(), batch["gt_matches1"]).items():
                 counts[k] += v
+            if on_batch is not None:
+                on_batch()
         lr = optimiser.param_groups[0]["lr"]
         schedule.step()
         val = evaluate(model, val_samples, params.batch_size, params.device, params.loss) if val_samples else {}
