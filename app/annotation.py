@@ -29,6 +29,7 @@ from tracker.formats.registry import FORMATS
 from . import dialogs, export_dialog
 from . import overlays as ov
 from .annotation_shortcuts import ANNOTATION_SHORTCUTS, BY_ACTION
+from .objects_panel import origin_text
 from .timeline import ColorStrip
 from .workers import FileJob, FileJobDone, FileJobs
 
@@ -235,8 +236,6 @@ class AnnotationController(QObject):
         if self.w.current_frame is not None:
             self.w.view.show_overlays(self.w._overlays(self.w.current_index))
             self.w._show_handles(self.w.current_index)
-        from .objects_panel import origin_text
-
         origin = origin_text(t)
         self.w.show_status(f"Selected {t.name} ({doc.frames_annotated(t.id)} frames annotated"
                            + (f"; {origin})" if origin else ")"))
@@ -357,8 +356,6 @@ class AnnotationController(QObject):
             return None
         self.picked_candidate = None
         self._target_shown()
-        from .objects_panel import origin_text
-
         doc = self.model.document
         t = doc.target(tid)
         self.w.show_status(f"Candidate {candidate.object_id} is now target {t.name}, {origin_text(t)}: "
