@@ -88,6 +88,8 @@ def accuracy(engines: list[str], data: Path, max_frames: int | None) -> None:
 
 
 FAILED_IOU = 0.3   # a frame whose box overlaps the ground truth less than this counts as failed
+FLAG_GOAL_RECALL, FLAG_GOAL_ON_GOOD = 80.0, 20.0   # issue 13: failed frames flagged, share of flags on good frames
+SRE_MARGIN = 3.0   # issue 13: keeptrack-lite's SRE mean at least this above each baseline's, no sequence below by more
 
 
 def diagnostics(runs, sequences, title: str) -> None:
@@ -109,6 +111,7 @@ def diagnostics(runs, sequences, title: str) -> None:
           f"(IoU < {FAILED_IOU})")
     print(f"{'engine':<15s} {'sequence':<10s} {'dx':>6s} {'dy':>6s} {'dw':>6s} {'dh':>6s} "
           f"{'frames':>6s} {'failed':>6s} {'flagged':>7s} {'recall':>6s} {'on good':>7s}")
+    totals: dict[str, list[int]] = {}
     for (engine, sequence), seq_runs in pooled.items():
         d, ds, n_failed, n_flagged, n_hit, n_frames = [], [], 0, 0, 0, 0
         for run in seq_runs:
@@ -127,6 +130,8 @@ def diagnostics(runs, sequences, title: str) -> None:
             n_failed += int(failed.sum())
             n_flagged += int(flagged.sum())
             n_hit += int((flagged & failed).sum())
+        t = totals.setdefault(engine, [0, 0, 0])
+        t[0], t[1], t[2] = t[0] + n_failed, t[1] + n_flagged, t[2] + n_hit
         d, ds = np.concatenate(d), np.concatenate(ds)
         recall = 100.0 * n_hit / n_failed if n_failed else float("nan")
         on_good = 100.0 * (n_flagged - n_hit) / n_flagged if n_flagged else float("nan")
@@ -134,6 +139,12 @@ def diagnostics(runs, sequences, title: str) -> None:
         dw, dh = ds.mean(axis=0) if len(ds) else (float("nan"),) * 2
         print(f"{engine:<15s} {sequence:<10s} {dx:6.2f} {dy:6.2f} {dw:6.2f} {dh:6.2f} "
               f"{n_frames:6d} {n_failed:6d} {n_flagged:7d} {recall:6.1f} {on_good:7.1f}")
+    for engine, (n_failed, n_flagged, n_hit) in totals.items():
+        recall = 100.0 * n_hit / n_failed if n_failed else float("nan")
+        on_good = 100.0 * (n_flagged - n_hit) / n_flagged if n_flagged else float("nan")
+        met = "met" if recall >= FLAG_GOAL_RECALL and on_good <= FLAG_GOAL_ON_GOOD else "NOT met"
+        print(f"{engine:<15s} {'all':<10s} flags: {recall:.1f} % of {n_failed} failed frames flagged, {on_good:.1f} % "
+              f"of {n_flagged} flags on good frames (goal >= {FLAG_GOAL_RECALL:g} / <= {FLAG_GOAL_ON_GOOD:g}: {met})")
 
 
 def robustness(engines: list[str], data: Path, protocol: str, max_frames: int | None,
@@ -155,8 +166,32 @@ def robustness(engines: list[str], data: Path, protocol: str, max_frames: int | 
     sys.stdout.write(format_protocol_table(evaluations))
     diagnostics([(ev.engine, ev.sequence, r.run) for ev in evaluations for r in ev.runs], sequences,
                 protocol.upper())
+    goals(evaluations, protocol)
     print(f"# per run (AUC): " + "; ".join(
         f"{ev.engine}/{ev.sequence}: " + " ".join(f"{r.metrics.auc:.0f}" for r in ev.runs) for ev in evaluations))
+
+
+def goals(evaluations, protocol: str) -> None:
+    """Issue 13's robustness goals for keeptrack-lite against every other engine in `evaluations`: mean AUC at
+    least SRE_MARGIN above each, no sequence more than SRE_MARGIN below any, no run lost."""
+    by = {(ev.engine, ev.sequence): ev for ev in evaluations}
+    engines = list(dict.fromkeys(ev.engine for ev in evaluations))
+    if LITE not in engines:
+        return
+    seqs = [ev.sequence for ev in evaluations if ev.engine == LITE]
+    mean = {e: float(np.mean([by[(e, s)].auc for s in seqs if (e, s) in by])) for e in engines}
+    print(f"\n# {protocol.upper()} goals for {LITE} (issue 13)")
+    for e in engines:
+        if e == LITE:
+            continue
+        gap = mean[LITE] - mean[e]
+        print(f"mean {mean[LITE]:.1f} vs {e} {mean[e]:.1f}: {gap:+.1f} "
+              f"({'met' if gap >= SRE_MARGIN else 'NOT met'}: at least +{SRE_MARGIN:g})")
+        for s in seqs:
+            if (e, s) in by and by[(LITE, s)].auc < by[(e, s)].auc - SRE_MARGIN:
+                print(f"  {s}: {by[(LITE, s)].auc:.1f} vs {e} {by[(e, s)].auc:.1f} (more than {SRE_MARGIN:g} below)")
+    lost = sum(by[(LITE, s)].lost for s in seqs)
+    print(f"runs lost: {lost} ({'met' if lost == 0 else 'NOT met'}: none)")
 
 
 def speed(frames: int, threads: int) -> None:

@@ -1,6 +1,6 @@
 """k targets with keeptrack-lite: one batched backbone call per frame against k engines tracking one by one.
 
-    .venv/bin/python bench/multi_target.py [--frames 100] [--ks 1,2,4,8] [--threads 2] [--start 200]
+    .venv/bin/python bench/multi_target.py [--frames 100] [--ks 1,2,4,8] [--threads auto|N] [--start 200]
 
 On ../shared/data/videos/vtest.avi resized to 640x360, from frame --start (200): the seven pedestrians walking
 there and the parked white van (boxes picked by eye on that frame, `TARGETS`; --boxes "x,y,w,h;..." gives
@@ -10,8 +10,9 @@ others). For each k, the first k targets are tracked --frames frames from there:
               rest per target), what the studio's "track all" does;
   one by one  each target's engine.track in turn (the cost the batching saves).
 
-Printed: median milliseconds per frame for all k targets, its ratio to k = 1, and, for the largest k, the
-largest difference of any target's box between batched and one by one (pixels; goal: within 0.01). Times
+Printed: median milliseconds per frame for all k targets (wall, and CPU time of this process, steadier on a
+shared machine), its ratio to k = 1, the feature stage alone on a batch of k patches (the floor of the
+batched frame: its cost grows with k, see docs/speed.md), and, for the largest k, the largest difference of any target's box between batched and one by one (pixels; goal: within 0.01). Times
 depend on what else runs on the machine: the load average is printed with them; ratios inside one run are
 what to compare. About 3-6 minutes on 2 quiet cores for the default settings.
 """
@@ -55,24 +56,40 @@ def read_frames(count: int) -> list[np.ndarray]:
 def run(engines, frames, start: int, batched: bool):
     from tracker.keeptrack.engine import track_together
 
-    times, boxes = [], [[] for _ in engines]
+    times, cpu, boxes = [], [], [[] for _ in engines]
     for i in range(start + 1, len(frames)):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         if batched:
             results = track_together(engines, frames[i], i)
         else:
             results = [e.track(frames[i], i) for e in engines]
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
         for k, r in enumerate(results):
             boxes[k].append(r.box)
-    return float(np.median(times)), boxes
+    return float(np.median(times)), float(np.median(cpu)), boxes
+
+
+def feature_stage_ms(engine, k: int, repeats: int = 5) -> float:
+    """Median wall ms of the feature stage alone on a batch of k search patches."""
+    import torch
+
+    size = engine.params.image_sample_size
+    patches = torch.rand(k, 3, size, size, generator=torch.Generator().manual_seed(0)) * 255
+    engine.base.extract(patches)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        engine.base.extract(patches)
+        times.append(time.perf_counter() - t0)
+    return 1000 * float(np.median(times))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=100)
     parser.add_argument("--ks", default="1,2,4,8")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", default="auto", help="'auto' (the thread policy, as the studio runs it) or N")
     parser.add_argument("--start", type=int, default=200, help="frame the targets are tracked from")
     parser.add_argument("--boxes", help='"x,y,w,h;x,y,w,h;..." at 640x360 on frame --start instead of TARGETS')
     args = parser.parse_args(argv)
@@ -80,8 +97,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from tracker.keeptrack.engine import can_batch
     from tracker.keeptrack.lite import create_lite_engine
+    from tracker.threads import governor_for_run
 
-    torch.set_num_threads(args.threads)
+    template = create_lite_engine()
+    governor = governor_for_run(args.threads)
+    governor.fit([template])  # as the run loop does: the feature stage's runtime may cap the count
     ks = [int(k) for k in args.ks.split(",")]
     frames = read_frames(args.start + args.frames + 1)
     boxes = [tuple(float(v) for v in b.split(",")) for b in args.boxes.split(";")] if args.boxes else list(TARGETS)
@@ -89,10 +109,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"only {len(boxes)} boxes for k = {max(ks)}; give more with --boxes", file=sys.stderr)
         return 2
     print(f"# keeptrack-lite, vtest.avi at 640x360, frames {args.start + 1}..{len(frames) - 1} "
-          f"({len(frames) - args.start - 1} tracked), torch threads {args.threads}; before: {_load()}")
+          f"({len(frames) - args.start - 1} tracked), feature stage on {template.base.features.backend}; "
+          f"{governor.choice.reason}; before: {_load()}")
     print("# targets (x, y, w, h) at frame", args.start, ":", "; ".join(",".join(f"{v:g}" for v in b) for b in boxes))
-    template = create_lite_engine()
-    print(f"{'k':>3} {'batched ms/frame':>17} {'x k=1':>6} {'one by one ms/frame':>20} {'x k=1':>6}")
+    print(f"{'k':>3} {'batched ms/frame':>17} {'x k=1':>6} {'cpu ms':>7} {'x k=1':>6} {'one by one ms/frame':>20} "
+          f"{'x k=1':>6} {'features of k ms':>17} {'x k=1':>6}")
     base = {}
     worst = None
     for k in ks:
@@ -101,12 +122,16 @@ def main(argv: list[str] | None = None) -> int:
             e.initialize(frames[args.start], b, args.start)
         alone = [copy.deepcopy(e) for e in engines]
         assert can_batch(engines)
-        t_batch, b_batch = run(engines, frames, args.start, True)
-        t_alone, b_alone = run(alone, frames, args.start, False)
+        t_batch, c_batch, b_batch = run(engines, frames, args.start, True)
+        t_alone, _, b_alone = run(alone, frames, args.start, False)
+        t_feat = feature_stage_ms(template, k)
         base.setdefault("batch", t_batch)
+        base.setdefault("cpu", c_batch)
         base.setdefault("alone", t_alone)
-        print(f"{k:>3} {1000 * t_batch:>17.1f} {t_batch / base['batch']:>6.2f} {1000 * t_alone:>20.1f} "
-              f"{t_alone / base['alone']:>6.2f}", flush=True)
+        base.setdefault("feat", t_feat)
+        print(f"{k:>3} {1000 * t_batch:>17.1f} {t_batch / base['batch']:>6.2f} {1000 * c_batch:>7.1f} "
+              f"{c_batch / base['cpu']:>6.2f} {1000 * t_alone:>20.1f} {t_alone / base['alone']:>6.2f} "
+              f"{t_feat:>17.1f} {t_feat / base['feat']:>6.2f}", flush=True)
         if k == max(ks):
             worst = max(abs(p - q) for a, b in zip(b_batch, b_alone) for ra, rb in zip(a, b) for p, q in zip(ra, rb))
     print(f"largest box difference batched vs one by one (k={max(ks)}, every target, every frame): {worst:.2e} px")

@@ -297,3 +297,30 @@ def test_frame_results_carry_candidates_ids_assignment_and_score_map_geometry():
     assert r2.search_area is not None and r2.presence == pytest.approx(math.sqrt(0.9), abs=1e-3)
     # memory: normal frames store samples; the periodic update comes on frame_num 21, none yet
     assert engine.state.memory.num_stored == 1 + 2 and base.updates == []
+
+
+def test_crop_from_the_uint8_frame_equals_resizing_the_float_window():
+    """sample_patch converts only the pixels it cuts and resizes channels-last: the same numbers as resizing
+    the planar float window of the whole float frame (the path it replaced)."""
+    import numpy as np
+    import torch.nn.functional as F
+
+    from tracker.keeptrack.crop import image_to_tensor
+
+    frame = np.random.default_rng(4).integers(0, 256, (180, 320, 3), dtype=np.uint8)
+    image = image_to_tensor(frame, "cpu")
+    planar = torch.from_numpy(frame).permute(2, 0, 1).unsqueeze(0).float()
+    for pos, side, out in (((90.0, 160.0), 100.0, 256), ((10.0, 300.0), 140.0, 256), ((60.0, 40.0), 300.0, 256),
+                           ((170.0, 5.0), 57.0, 64), ((60.0, 40.0), 300.0, 96)):
+        crop = sample_patch(image, torch.tensor(pos), torch.tensor([side, side]), out)
+        assert torch.equal(sample_patch(planar, torch.tensor(pos), torch.tensor([side, side]), out).patch,
+                           crop.patch)
+        if side >= 2 * out:
+            continue  # decimated first (strided subsampling): the window below is for undecimated crops
+        top, left, bottom, right = (int(math.trunc(float(v))) for v in crop.coords)
+        rows = torch.arange(top, bottom).clamp(0, 179)
+        cols = torch.arange(left, right).clamp(0, 319)
+        window = planar.index_select(-2, rows).index_select(-1, cols)
+        expected = F.interpolate(window, size=(out, out), mode="bilinear", align_corners=False)
+        assert crop.patch.dtype == torch.float32 and crop.patch.is_contiguous()
+        assert torch.equal(crop.patch, expected), pos

@@ -392,3 +392,32 @@ def test_boxes_are_clipped_to_the_image_and_failures_flagged():
     gone = [r.flag for r in results[12:19]]
     assert all(f != Flag.NORMAL for f in gone), gone
     assert results[3].flag == Flag.NORMAL
+
+
+def _smooth_texture(h: int, w: int, seed: int, lo: int, hi: int, cell: int) -> np.ndarray:
+    """Random colours on a `cell`-pixel grid, bicubically smoothed: texture at every scale the backbone sees."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    small = rng.integers(lo, hi, (h // cell + 2, w // cell + 2, 3)).astype(np.float32)
+    big = cv2.resize(small, ((w // cell + 2) * cell, (h // cell + 2) * cell), interpolation=cv2.INTER_CUBIC)
+    return np.clip(big[:h, :w], 0, 255).astype(np.uint8)
+
+
+def test_the_box_size_does_not_drift_by_itself():
+    """From the exact box, the same circling object keeps its size within 5 % over 60 frames."""
+    bg = _smooth_texture(360, 480, 3, 60, 190, 12)
+    obj = _smooth_texture(64, 48, 7, 0, 255, 6)
+    engine = create_lite_engine()
+    sides = []
+    for t in range(60):
+        cx, cy = 240 + 60 * np.cos(t / 15.0), 180 + 40 * np.sin(t / 15.0)
+        f = bg.copy()
+        x0, y0 = int(round(cx - 24)), int(round(cy - 32))
+        f[y0:y0 + 64, x0:x0 + 48] = obj
+        if t == 0:
+            engine.initialize(f, (x0, y0, 48, 64))
+            continue
+        r = engine.track(f)
+        sides.append(np.sqrt(r.box[2] * r.box[3] / (48 * 64)))
+    assert max(abs(np.log(s)) for s in sides) < 0.05, f"side ratio range {min(sides):.2f}..{max(sides):.2f}"

@@ -24,9 +24,11 @@ Tensor = torch.Tensor
 
 
 def image_to_tensor(frame: np.ndarray, device: str | torch.device) -> Tensor:
-    """RGB uint8 (H, W, 3) -> float32 (1, 3, H, W) with values 0..255 on `device`."""
+    """RGB uint8 (H, W, 3) -> (1, 3, H, W) uint8 view on `device`, values 0..255. Not converted to float: a
+    search patch cuts a small part of the frame, and `sample_patch` converts only the pixels it cuts (the
+    same numbers, without a float copy of the whole frame)."""
     t = torch.from_numpy(np.ascontiguousarray(frame)).to(device)
-    return t.permute(2, 0, 1).unsqueeze(0).float()
+    return t.permute(2, 0, 1).unsqueeze(0)
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,8 @@ def _trunc(v: float) -> int:
 
 def sample_patch(image: Tensor, pos: Tensor, sample_size: Tensor, output_size: int,
                  mode: str = "replicate", max_scale_change: float | None = None) -> Crop:
-    """Cut a square region of side `sample_size` (image px, (2,) float) centred at `pos` and resize it.
+    """Cut a square region of side `sample_size` (image px, (2,) float) centred at `pos` and resize it; `image`
+    (1, 3, H, W) uint8 or float, the patch float32.
 
     mode 'replicate': the crop may extend past the image (border pixels repeated);
     'inside_major': the crop is first shrunk by up to `max_scale_change` so that it fits the image along its
@@ -114,11 +117,14 @@ def sample_patch(image: Tensor, pos: Tensor, sample_size: Tensor, output_size: i
     pad_bottom, pad_right = _trunc(br[0].item()) - h2, _trunc(br[1].item()) - w2
     rows = torch.arange(-pad_top, h2 + pad_bottom, device=image.device).clamp(0, h2 - 1)
     cols = torch.arange(-pad_left, w2 + pad_right, device=image.device).clamp(0, w2 - 1)
-    patch = image2.index_select(-2, rows).index_select(-1, cols)
+    # Cut rows then columns of the (h, w, 3) pixel layout (contiguous for a frame from image_to_tensor: whole
+    # pixel rows are copied), convert only the window to float, and resize it channels-last, which takes
+    # torch's vectorised bilinear kernel on CPU; the same numbers as the planar float path
+    # (tests/test_keeptrack_logic.py), a few times faster.
+    window = image2[0].permute(1, 2, 0).index_select(0, rows).index_select(1, cols).float()
+    patch = window.permute(2, 0, 1).unsqueeze(0)
 
     coords = df * torch.cat((tl, br))
     if patch.shape[-2] != output_size or patch.shape[-1] != output_size:
         patch = F.interpolate(patch, size=(output_size, output_size), mode="bilinear", align_corners=False)
-    else:
-        patch = patch.clone()
-    return Crop(patch, coords.float())
+    return Crop(patch.contiguous(), coords.float())

@@ -54,8 +54,11 @@ class FixedFeatureCorrelator:
         n, c, h, w = feat.shape
         self.shape = (n, c, h + 2 * self.pad, w + 2 * self.pad)
         self.out_hw = (h + 2 * self.pad - self.k + 1, w + 2 * self.pad - self.k + 1)
-        padded = F.pad(feat, (self.pad, self.pad, self.pad, self.pad))
-        self.matrix = padded.transpose(0, 1).reshape(c, -1)  # (C, N * Hp * Wp)
+        # Padded and laid out in one copy (zeros, then the features into the middle): the same matrix as
+        # F.pad followed by a transposing copy, with one pass over the features less.
+        matrix = feat.new_zeros((c, n) + self.shape[2:])
+        matrix[:, :, self.pad:self.pad + h, self.pad:self.pad + w] = feat.transpose(0, 1)
+        self.matrix = matrix.reshape(c, -1)  # (C, N * Hp * Wp)
 
     def apply(self, filt: Tensor) -> Tensor:
         """filt (1, C, k, k) -> scores (N, 1, Ho, Wo); equals apply_filter(feat, filt)."""
