@@ -4,7 +4,7 @@ from __future__ import annotations
 import cv2
 import torch
 
-from tracker.threads import ThreadGovernor, current_threads
+from tracker.threads import ThreadGovernor, current_threads, onnx_threads
 
 
 def test_governor_sets_torch_and_opencv_and_onnx_follows():
@@ -14,6 +14,7 @@ def test_governor_sets_torch_and_opencv_and_onnx_follows():
             governor = ThreadGovernor(fixed=n)
             assert governor.tick() == n
             assert torch.get_num_threads() == n and cv2.getNumThreads() == n and current_threads() == n
+            assert onnx_threads() == n  # a fixed count is every runtime's
         adaptive = ThreadGovernor(None, sample_seconds=0.05, recheck_seconds=0.0)
         assert cv2.getNumThreads() == torch.get_num_threads() == adaptive.threads
     finally:
@@ -30,14 +31,16 @@ def test_engine_ceiling_caps_the_adaptive_count_and_never_an_override():
     before = torch.get_num_threads(), cv2.getNumThreads()
     try:
         adaptive = ThreadGovernor(None, sample_seconds=0.05, recheck_seconds=0.0)
-        adaptive.threads = adaptive.ceiling = 2  # what the load rule gives on an idle 2-core machine
+        adaptive.threads = adaptive.ceiling = adaptive.load_threads = 2  # the load rule on an idle 2-core machine
         assert adaptive.fit([_Engine(None), object()]) == 2  # no ceiling known: left alone
         assert adaptive.fit([_Engine(None), _Engine(1)]) == 1
         assert torch.get_num_threads() == 1 and current_threads() == 1
+        assert onnx_threads() == 2  # ONNX Runtime keeps the load's count; the cap is torch's
         assert adaptive.tick() == 1  # a re-check of the load stays under the ceiling
-        assert "at most 1" in adaptive.choice.reason
+        assert onnx_threads() == adaptive.load_threads
+        assert "torch at most 1" in adaptive.choice.reason
         fixed = ThreadGovernor(fixed=2)
-        assert fixed.fit([_Engine(1)]) == 2 and torch.get_num_threads() == 2
+        assert fixed.fit([_Engine(1)]) == 2 and torch.get_num_threads() == 2 and onnx_threads() == 2
     finally:
         torch.set_num_threads(before[0])
         cv2.setNumThreads(before[1])

@@ -10,14 +10,15 @@ goes back up when the other work ends.
 
 The count applies to every runtime an engine computes with: torch's intra-op pool, OpenCV's parallel_for
 pool (the OpenCV baselines, NanoTrack's DNN) and ONNX Runtime's sessions (tracker/nets/onnx_backend.py reads
-`current_threads()` at each call and keeps one session per count).
+`onnx_threads()` at each call and keeps one session per count).
 
-Per backend: an engine may say how many threads its runtime can use well (`thread_ceiling`, read by
-`ThreadGovernor.fit`, which the run loop calls for the engines of a run). keeptrack-lite with its feature
-stage on ONNX Runtime says 1: on a quiet 2-core machine it ran 33.0 fps at 1 thread against 20.8 at 2
-(docs/speed.md), and 1 is also what the load rule gives beside a busy process; on torch it says nothing
-(2 threads idle, 1 under load, as measured). The ceiling caps the adaptive count only: a fixed count is
-an override and stays.
+Per engine: an engine may cap torch's and OpenCV's count (`thread_ceiling`, read by `ThreadGovernor.fit`,
+which the run loop calls for the engines of a run); ONNX Runtime keeps the load's count. keeptrack-lite with
+its feature stage on ONNX Runtime caps torch at 1: its torch work is small ops, and a second spinning torch
+pool beside ONNX Runtime's own makes both wait (quiet 2-core machine, docs/speed.md: torch 2 + ORT 2 ran
+about 26 fps, torch 1 + ORT 1 about 34, torch 1 + ORT 2 about 42). On torch it says nothing (2 threads
+idle, 1 under load, as measured). The ceiling caps the adaptive count only: a fixed count is an override
+for every runtime and stays.
 
 Override: $KEEPTRACK_THREADS (a number, or "auto") or a command's --threads flag; a number turns the
 policy off and fixes the count. The studio's tracking worker calls `governor_for_run()` once per run, in
@@ -36,6 +37,7 @@ RECHECK_SECONDS = 2.0  # how often a running governor looks at the load again
 SAMPLE_SECONDS = 0.25  # the window of the first measurement, before a run starts
 
 _torch_default: int | None = None
+_onnx_threads: int | None = None  # ONNX Runtime's count where a governor set one apart from torch's
 
 
 def torch_default_threads() -> int:
@@ -49,15 +51,23 @@ def torch_default_threads() -> int:
 
 
 def current_threads() -> int:
-    """The intra-op thread count in force (torch's, which `ThreadGovernor` sets): what other runtimes follow."""
+    """Torch's intra-op thread count in force (which `ThreadGovernor` sets)."""
     import torch
 
     return max(1, int(torch.get_num_threads()))
 
 
-def _apply(threads: int) -> None:
-    """Set the count for torch and OpenCV (ONNX Runtime follows torch's through `current_threads`)."""
+def onnx_threads() -> int:
+    """ONNX Runtime's intra-op count: the governor's load-based count, torch's where none was set."""
+    return current_threads() if _onnx_threads is None else _onnx_threads
+
+
+def _apply(threads: int, onnx: int | None = None) -> None:
+    """Set the count for torch and OpenCV, and ONNX Runtime's (`onnx`, else the same count)."""
+    global _onnx_threads
     import torch
+
+    _onnx_threads = max(1, int(threads if onnx is None else onnx))
 
     torch.set_num_threads(threads)
     try:
@@ -168,7 +178,7 @@ class ThreadGovernor:
 
     def __init__(self, fixed: int | None = None, sample_seconds: float = SAMPLE_SECONDS,
                  recheck_seconds: float = RECHECK_SECONDS):
-        self.ceiling = torch_default_threads()
+        self.ceiling = torch_default_threads()  # torch's and OpenCV's cap (an engine's `thread_ceiling`)
         self.fixed = fixed
         self.recheck_seconds = recheck_seconds
         self.changes = 0
@@ -184,6 +194,7 @@ class ThreadGovernor:
             self.threads = threads_for_load(other, ceiling=self.ceiling)
             self.reason = (f"{self.threads} thread(s): other processes keep {other:.1f} of "
                            f"{usable_cores()} cores busy (override with --threads or ${ENV_VAR})")
+        self.load_threads = self.threads  # the load's count, before any engine's cap: ONNX Runtime's
         _apply(self.threads)
 
     @property
@@ -191,18 +202,18 @@ class ThreadGovernor:
         return ThreadChoice(self.threads, self.fixed is None, self.reason)
 
     def fit(self, engines) -> int:
-        """Cap the adaptive count at the lowest `thread_ceiling` of the engines about to run (engines without
-        one, or with None, leave it alone); a fixed count is an override and is kept. Returns the count."""
+        """Cap torch's and OpenCV's adaptive count at the lowest `thread_ceiling` of the engines about to run
+        (engines without one, or with None, leave it alone; ONNX Runtime keeps the load's count); a fixed
+        count is an override and is kept. Returns torch's count."""
         ceilings = [c for c in (getattr(e, "thread_ceiling", None) for e in engines) if c is not None]
         if self.fixed is not None or not ceilings:
             return self.threads
         ceiling = max(1, min(int(c) for c in ceilings))
         if ceiling < self.ceiling:
             self.ceiling = ceiling
-            self.reason += f"; at most {ceiling} for this engine's runtime"
-        if self.threads > self.ceiling:
-            self.threads = self.ceiling
-            _apply(self.threads)
+            self.reason += f"; torch at most {ceiling} for this engine, ONNX Runtime {self.load_threads}"
+        self.threads = min(self.threads, self.ceiling)
+        _apply(self.threads, onnx=self.load_threads)
         return self.threads
 
     def tick(self) -> int:
@@ -215,11 +226,12 @@ class ThreadGovernor:
         current = _sample()
         other = other_busy_cores(self._last, current)
         self._last = current
-        wanted = threads_for_load(other, ceiling=self.ceiling)
-        if wanted != self.threads:
-            self.threads = wanted
+        load = threads_for_load(other, ceiling=torch_default_threads())
+        wanted = min(load, self.ceiling)
+        if (wanted, load) != (self.threads, self.load_threads):
+            self.threads, self.load_threads = wanted, load
             self.changes += 1
-            _apply(wanted)
+            _apply(wanted, onnx=load)
         return self.threads
 
 

@@ -95,7 +95,7 @@ class LiteFeatures:
 
     @property
     def thread_ceiling(self) -> int | None:
-        """The most threads the feature stage uses well: ONNX Runtime's measured best, no limit on torch."""
+        """Torch's thread cap while the feature stage is on ONNX Runtime (tracker.threads); none on torch."""
         return THREAD_CEILING if self.backend == "onnx" else None
 
     def _backbone(self, patches: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -18,7 +18,7 @@ to torch with one log line (onnxruntime missing, export failed, outputs differ, 
 "onnx" insists and raises `BackendError` instead; "torch" never tries. Override per engine
 (`create_engine("keeptrack-lite", backend="torch")`) or for a whole process with $KEEPTRACK_BACKEND.
 
-Threads: the ORT session's intra-op thread count follows `tracker.threads.current_threads()` (the count the
+Threads: the ORT session's intra-op thread count follows `tracker.threads.onnx_threads()` (the count the
 ThreadGovernor sets from the load); one session per count in use is kept, created when first needed.
 """
 from __future__ import annotations
@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from ..threads import current_threads
+from ..threads import onnx_threads
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +50,9 @@ MAGIC = b"KTONNX1\n"
 MAX_CACHE_BYTES = 512 * 1024 * 1024  # ResNet-50 to layer3 is ~35 MB; refuse anything wildly larger
 MAX_HEADER_BYTES = 64 * 1024
 TOLERANCE = 1e-4  # largest |ORT - torch| allowed, relative to the largest |torch| output of that layer
-# The most intra-op threads worth giving a run whose network is on ONNX Runtime (tracker.threads
-# ThreadGovernor.fit): keeptrack-lite on a quiet 2-core machine, 33.0 fps at 1 thread against 20.8 at 2.
+# Torch's (and OpenCV's) thread cap for an engine whose network is on ONNX Runtime (tracker.threads
+# ThreadGovernor.fit; ONNX Runtime keeps the load's count): the rest of keeptrack-lite's frame is small torch
+# ops, and a second spinning torch pool beside ONNX Runtime's makes both wait (docs/speed.md).
 THREAD_CEILING = 1
 MAX_BATCH = 64  # export range of the batch dimension (KeepTrack's initialisation uses 13-15)
 
@@ -237,8 +238,8 @@ class OnnxNetwork:
         return session
 
     def run(self, x: torch.Tensor, threads: int | None = None) -> tuple[torch.Tensor, ...]:
-        """Outputs for `x`; `threads` defaults to torch's current count (the ThreadGovernor's choice)."""
-        n = current_threads() if threads is None else threads
+        """Outputs for `x`; `threads` defaults to the ThreadGovernor's count for ONNX Runtime."""
+        n = onnx_threads() if threads is None else threads
         feed = {"input": np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)}
         return tuple(torch.from_numpy(out) for out in self.session(max(1, int(n))).run(None, feed))
 
