@@ -291,9 +291,6 @@ class AnnotationController(QObject):
     def change_target(self, target_id: int, **changes) -> None:
         self._edit("change_target", target_id, **changes)
 
-    def add_label(self, name: str) -> None:
-        self._edit("add_label", name)
-
     def set_labels(self, labels, rename: dict[str, str] | None = None) -> bool:
         """The label list replaced (names, colours), targets renamed with it: one undo step."""
         return self._edit("set_labels", labels, rename)

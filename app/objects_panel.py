@@ -10,7 +10,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogButtonBox, QDockWidget, QHBoxLayout,
-                               QHeaderView, QInputDialog, QLabel, QPushButton, QTableWidget, QTableWidgetItem,
+                               QHeaderView, QLabel, QPushButton, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
 from tracker.errors import InputError
@@ -177,11 +177,6 @@ class ObjectsPanel(QDockWidget):
     def _relabel(self, tid: int, label: str) -> None:
         if not self._filling and label:
             self.controller.change_target(tid, label=label)
-
-    def add_label_dialog(self) -> None:
-        name, ok = QInputDialog.getText(self, "Add label", "Label name (e.g. person, car):")
-        if ok and name.strip():
-            self.controller.add_label(name.strip())
 
     def labels_dialog(self) -> "LabelsDialog | None":
         """The label list editor (modal); returns it after it closed (tests drive it through `exec`)."""

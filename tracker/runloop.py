@@ -106,8 +106,8 @@ def run_engines(parts: Sequence[TargetPlan], frames, on_step: Callable[[int, Ste
     states = {p.target: _State(None if p.plan.init_box is None else tuple(float(v) for v in p.plan.init_box))
               for p in parts}
     planned = sum(len(p.plan) for p in parts)
-    if governor is not None and hasattr(governor, "fit"):
-        governor.fit([p.engine for p in parts])  # the engines' runtimes may want fewer threads (tracker.threads)
+    if governor is not None:
+        governor.fit([p.engine for p in parts])  # an engine may cap torch's threads (tracker.threads)
     steps = 0
     current = schedule[0][0] if schedule else 0
     try:

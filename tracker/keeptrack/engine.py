@@ -133,8 +133,8 @@ class KeepTrackEngine(Engine):
 
     @property
     def thread_ceiling(self) -> int | None:
-        """The most intra-op threads worth giving this engine (tracker.threads.ThreadGovernor.fit): its feature
-        stage's (keeptrack-lite on ONNX Runtime: 1); None where no limit is known."""
+        """Torch's and OpenCV's thread cap for this engine (tracker.threads.ThreadGovernor.fit), its feature
+        stage's (keeptrack-lite on ONNX Runtime: 1; ONNX Runtime keeps the load's count); None: no cap."""
         return getattr(getattr(self.base, "features", None), "thread_ceiling", None)
 
     # ------------------------------------------------------------------ initialisation
