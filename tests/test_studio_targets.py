@@ -55,6 +55,18 @@ class CrowdDrift(Engine):
 register(EngineInfo("test-crowd-drift", f"{__name__}:CrowdDrift", "deterministic multi-target test engine"))
 
 
+def reopen_in_new_window(qtbot, tmp_path, project, targets: int, timeout: int):
+    """A new window, as at the next start, opening `project` with File > Open project; returns (window,
+    controller) once the objects panel lists `targets` rows."""
+    w2 = MainWindow(settings=QSettings(str(tmp_path / "s2.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w2)
+    ctrl2 = attach_annotations(w2, autosave_folder=tmp_path / "autosave2", ask=lambda text: True)
+    with qtbot.waitSignal(w2.frameShown, timeout=timeout):
+        assert ctrl2.open_project(project)
+    qtbot.waitUntil(lambda: len(ctrl2.panel.rows()) == targets, timeout=5000)
+    return w2, ctrl2
+
+
 @pytest.fixture
 def studio(qtbot, tmp_path):
     w = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
@@ -206,12 +218,7 @@ def test_promote_a_candidate_then_track_all_and_retrack_one_target(qtbot, studio
     w.close()
 
     # a new window, as at the next start: File > Open project finds every target in the panel
-    w2 = MainWindow(settings=QSettings(str(tmp_path / "s2.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(w2)
-    ctrl2 = attach_annotations(w2, autosave_folder=tmp_path / "autosave2", ask=lambda text: True)
-    with qtbot.waitSignal(w2.frameShown, timeout=10000):
-        assert ctrl2.open_project(project)
-    qtbot.waitUntil(lambda: len(ctrl2.panel.rows()) == 4, timeout=5000)
+    w2, ctrl2 = reopen_in_new_window(qtbot, tmp_path, project, targets=4, timeout=10000)
     assert w2.model.document.differences(expected) == []
     assert [(r["id"], r["locked"]) for r in ctrl2.panel.rows()] == [(1, False), (2, True), (3, False), (4, False)]
     assert ctrl2.panel.rows()[3]["frames"] == expected.frames_annotated(4)
@@ -526,12 +533,7 @@ def test_issue_story_on_vtest_three_pedestrians_a_promoted_fourth_fix_export_reo
     project = save_and_wait(qtbot, ctrl, tmp_path / "vtest.ktproj")
     expected = doc.copy()
     w.close()
-    w2 = MainWindow(settings=QSettings(str(tmp_path / "s2.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(w2)
-    ctrl2 = attach_annotations(w2, autosave_folder=tmp_path / "autosave2", ask=lambda text: True)
-    with qtbot.waitSignal(w2.frameShown, timeout=20000):
-        assert ctrl2.open_project(project)
-    qtbot.waitUntil(lambda: len(ctrl2.panel.rows()) == 4, timeout=5000)
+    w2, ctrl2 = reopen_in_new_window(qtbot, tmp_path, project, targets=4, timeout=20000)
     again = w2.model.document
     assert again.differences(expected) == []
     assert [r["frames"] for r in ctrl2.panel.rows()] == [STORY_FRAMES] * 4
