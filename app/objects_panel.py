@@ -69,6 +69,8 @@ class ObjectsPanel(QDockWidget):
         self._count_timer.timeout.connect(self.refresh_counts)
         self.model.events.annotation_changed.connect(self._changed)
         self.model.events.session_replaced.connect(lambda _s: self.refresh())
+        # A run's last frames may still wait on the throttle: when it ends, the counts are shown at once.
+        self.model.events.run_finished.connect(lambda _plan, _status: self.refresh_counts())
 
     def table_height(self, rows: int) -> int:
         """Height of the table showing its header and `rows` rows."""
@@ -151,6 +153,7 @@ class ObjectsPanel(QDockWidget):
             self._filling = False
 
     def refresh_counts(self) -> None:
+        self._count_timer.stop()
         doc = self._document()
         if doc is None:
             return

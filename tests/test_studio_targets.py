@@ -384,6 +384,15 @@ def test_track_all_n_frames_is_one_key_and_one_undo_step_and_live_frames_are_who
     assert all(doc.track(t)[8] is not None for t in (1, 2, 3))
 
 
+def test_frame_counts_are_current_when_a_run_finishes(qtbot, studio):
+    w, ctrl = studio
+    draw_box(w, (30, 120, 40, 40))
+    seen = []  # what the panel says at the moment the window reports the run finished (a script's screenshot)
+    w.trackingFinished.connect(lambda *_: seen.append(ctrl.panel.rows()[0]["frames"]))
+    track_and_wait(qtbot, w, lambda: w.run_frames(12))
+    assert seen == [13] == [w.model.document.frames_annotated(1)]
+
+
 def test_retrack_after_a_fix_runs_over_the_rest_of_the_track_not_the_whole_video(qtbot, studio):
     w, ctrl = studio
     doc = w.model.document
