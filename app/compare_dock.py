@@ -374,8 +374,11 @@ class CompareController(QObject):
         if generation != self._generation or self.comparison.info is None:
             return
         entries, errors, choices = outcome
-        if not self.comparison.entries and any(e is not None for e in entries):
-            self.dock.raise_()  # the first trackers of this sequence: show them (the dock shares a tab with Debug)
+        # The current run joins quietly (after every run); trackers the user loaded bring the dock forward (it
+        # shares a tab with Debug) the first time on this sequence, and the status line names them.
+        loaded = [e for e in entries if e is not None and e.name != CURRENT_RUN]
+        if loaded and not any(name != CURRENT_RUN for name in self.comparison.entries):
+            self.dock.raise_()
         for entry in entries:
             if entry is None:  # the current run has no results (any more)
                 self.comparison.remove(CURRENT_RUN)
@@ -384,7 +387,7 @@ class CompareController(QObject):
         if errors:
             self.errors += errors
             self.w.show_message("Not compared: " + "; ".join(errors))
-        elif any(e is not None for e in entries):
+        elif loaded:
             shown = counted(len(self.comparison.entries), "tracker")
             self.w.show_status(f"Comparing {shown} on {self.comparison.info.name}")
         self.loaded.emit()

@@ -140,7 +140,7 @@ def test_three_trackers_side_by_side_failures_id_switches_and_success_dock(qtbot
     load_with_keys(qtbot, w, compare, monkeypatch, files=[tmp_path / "lost" / "Seq.txt"])
     c = compare.comparison
     assert c.names == [CURRENT_RUN, "sub", "lost"] and compare.errors == []
-    assert compare.dock.isVisible() and compare.dock.table.rowCount() == 3
+    assert front_tab(w) == compare.dock.windowTitle() and compare.dock.table.rowCount() == 3
     assert len({c.colors[n] for n in c.names}) == 3
 
     # side by side on the frame: every tracker's box as it holds it, in its colour
@@ -218,6 +218,27 @@ def test_three_trackers_side_by_side_failures_id_switches_and_success_dock(qtbot
     with qtbot.waitSignal(compare.loaded, timeout=10000):
         press(qtbot, w, Qt.Key.Key_Z, CTRL)
     assert c.names == ["sub", "lost"]
+
+
+def front_tab(w) -> str:
+    """The title of the dock in front where Debug and Compare share a tab."""
+    from PySide6.QtWidgets import QTabBar
+
+    bars = [b for b in w.findChildren(QTabBar) if "Compare" in [b.tabText(i) for i in range(b.count())]]
+    assert len(bars) == 1
+    return bars[0].tabText(bars[0].currentIndex())
+
+
+def test_a_tracking_run_leaves_the_debug_dock_and_its_status_line_in_place(qtbot, tmp_path):
+    seq = make_otb(tmp_path, "Seq", gt_rows(12))
+    w, compare = make_window(qtbot, tmp_path)
+    open_and_wait(qtbot, w, seq)
+    w.debug_dock.raise_()
+    w.set_engine("test-switch")
+    track_to_end(qtbot, w, compare)
+    assert compare.comparison.names == [CURRENT_RUN]  # the current run joined, quietly
+    assert front_tab(w) == w.debug_dock.windowTitle()  # the score map and candidates stay in view
+    assert w.statusBar().currentMessage().startswith("Tracked up to frame 11")
 
 
 def test_footage_without_ground_truth_says_so(qtbot, tmp_path, monkeypatch):
