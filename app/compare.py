@@ -479,8 +479,11 @@ class Comparison:
     def overlay(self, frame: int) -> list:
         """The trackers' boxes on `frame` as app.overlays descriptions, each in its colour (the selected one
         thicker) with its name and object id as a label: the frame view places those labels with the
-        studio's others, so none covers a target's box, a candidate or another label."""
+        studio's others, so none covers a target's box, a candidate or another label. The current run alone
+        draws nothing: it is the studio's own box, drawn already."""
         items: list = []
+        if list(self.entries) == [CURRENT_RUN]:
+            return items
         for name, color, box, _iou, oid in self.at(frame):
             if box is None:
                 continue

@@ -181,6 +181,18 @@ def test_comparison_colours_legend_and_replacement(seq):
     assert c.selected == "far" and len(changes) == 6  # reset, 4 puts, remove
 
 
+def test_the_current_run_alone_draws_nothing_beside_another_tracker_it_is_drawn(seq):
+    info = info_of(seq)
+    gt = np.asarray(gt_rows(20))
+    c = Comparison()
+    c.reset(info)
+    c.put(score_tracker(TrackerBoxes(CURRENT_RUN, "run", shifted(gt, 0)), info))
+    assert c.overlay(3) == []  # the studio's own box, already drawn
+    c.put(score_tracker(TrackerBoxes("near", "near", shifted(gt, 1)), info))
+    texts = [d.text for d in c.overlay(3) if hasattr(d, "text")]
+    assert texts == [CURRENT_RUN, "near"]
+
+
 def test_footage_without_ground_truth_is_compared_unscored(tmp_path):
     folder = tmp_path / "frames"
     folder.mkdir()
