@@ -266,7 +266,7 @@ class KeepTrackEngine(Engine):
         max_score = float(scores_cpu.max().item())
         timer.stop("classifier")
 
-        context = self._context()
+        context = self._context(scores_raw)
         for part in (self.refiner, self.matcher):
             if part is not None:
                 part.set_context(context)
@@ -383,11 +383,11 @@ class KeepTrackEngine(Engine):
         st.previous_candidates = current
         return _Localised(cell, flag, current, assignment, prev_for_result)
 
-    def _context(self) -> FrameContext:
+    def _context(self, scores: Tensor | None = None) -> FrameContext:
         st = self.state
         filt, base = st.filter, self.base
         return FrameContext(st.frame_num, st.image_hw, st.target_sz.clone(),
-                            lambda feats: base.classify(filt, feats))
+                            lambda feats: base.classify(filt, feats), scores)
 
     def _refine(self, features, sample_pos, sample_scale, update_scale: bool) -> bool:
         st = self.state

@@ -117,13 +117,16 @@ class FrameContext:
 
     `frame_num`: the engine's frame counter (1 = the initial frame); `image_hw`: full image (H, W);
     `target_size_hw`: (2,) float32 CPU, the target's current size (h, w) in image pixels;
-    `classify`: raw score maps (B, 1, Ho, Wo) of classification features under the current filter.
+    `classify`: raw score maps (B, 1, Ho, Wo) of classification features under the current filter;
+    `scores`: the raw score map (1, 1, Ho, Wo) the engine computed for this frame's search patch (what
+    `classify` gives on it; None on the initial frame), so that a part need not compute it again.
     """
 
     frame_num: int
     image_hw: tuple[int, int]
     target_size_hw: Tensor
     classify: Callable[[Tensor], Tensor]
+    scores: Tensor | None = None
 
 
 # --------------------------------------------------------------------------------------------------------------
