@@ -52,3 +52,49 @@ def test_the_scale_refiner_reuses_the_engine_score_map_with_identical_boxes():
     assert _boxes(fast, frames, box) == _boxes(slow, frames, box)
     # the slow engine did classify twice per frame (so the comparison compares two different paths)
     assert len(calls) >= 2 * (len(frames) - 1)
+
+
+def test_the_memory_layout_kept_sample_by_sample_is_the_one_laid_out_from_scratch():
+    from tracker.keeptrack.memory import SampleMemory
+    from tracker.keeptrack.params import TrackerParams
+    from tracker.nets.classifier import FixedFeatureCorrelator
+
+    p = TrackerParams(sample_memory_size=6)
+    g = torch.Generator().manual_seed(1)
+    memory = SampleMemory(torch.randn(3, 5, 8, 8, generator=g), torch.zeros(3, 1, 9, 9), torch.zeros(3, 4), p,
+                          layout_filter_size=4)
+    filt = torch.randn(1, 5, 4, 4, generator=g)
+    grad = torch.randn(6, 1, 9, 9, generator=g)
+    slots = []
+    for step in range(9):  # fills the memory, then replaces samples
+        slots.append(memory.insert(torch.randn(1, 5, 8, 8, generator=g), torch.zeros(1, 1, 9, 9), torch.zeros(4),
+                                   1.0, 0.1))
+        feats = memory.training_set()[0]
+        fresh, kept = FixedFeatureCorrelator(feats, 4), memory.correlator()
+        assert torch.equal(kept.matrix, fresh.matrix)
+        assert torch.equal(kept.apply(filt), fresh.apply(filt))
+        assert torch.equal(kept.transpose(grad[:len(feats)]), fresh.transpose(grad[:len(feats)]))
+    assert len(set(slots[3:])) < len(slots[3:])  # some slot was written twice: replacement was exercised
+
+
+def test_the_correlator_equals_the_convolution_and_its_gradient():
+    from tracker.nets.classifier import FixedFeatureCorrelator, apply_filter
+
+    g = torch.Generator().manual_seed(2)
+    feat = torch.randn(4, 6, 9, 7, generator=g, dtype=torch.float64)
+    filt = torch.randn(1, 6, 4, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    corr = FixedFeatureCorrelator(feat, 4)
+    scores = apply_filter(feat, filt)
+    assert torch.allclose(corr.apply(filt.detach()), scores, atol=1e-12)
+    weight = torch.randn(scores.shape, generator=g, dtype=torch.float64)
+    (scores * weight).sum().backward()
+    assert torch.allclose(corr.transpose(weight), filt.grad, atol=1e-12)
+
+
+def test_engine_boxes_are_identical_with_the_memory_layout_kept():
+    frames, box = _scene(n=9)
+    fast = create_lite_engine(backend="torch", train_skipping=2)
+    slow = create_lite_engine(backend="torch", train_skipping=2)
+    slow.base.takes_memory_layout = False
+    assert _boxes(fast, frames, box) == _boxes(slow, frames, box)
+    assert fast.state.memory.layout is not None and slow.state.memory.layout is None

@@ -208,7 +208,8 @@ class KeepTrackEngine(Engine):
             for shift in shifts])
         boxes_dev, labels_dev = boxes.to(self.device), labels.to(self.device)
         st.filter = self.base.init_filter(clf, boxes_dev, labels_dev, p.net_opt_iter)
-        st.memory = SampleMemory(clf, labels_dev, boxes_dev, p)
+        st.memory = SampleMemory(clf, labels_dev, boxes_dev, p,
+                                 self.base.filter_size if self.base.takes_memory_layout else None)
         timer.stop("classifier")
 
         if self.refiner is not None:
@@ -430,7 +431,8 @@ class KeepTrackEngine(Engine):
         iters = gn_iterations(p, st.frame_num, hard, max_score)
         if iters > 0:
             feats, labels, boxes, weights = st.memory.training_set()
-            st.filter = self.base.optimise_filter(st.filter, feats, boxes, labels, weights, iters)
+            extra = {"correlator": st.memory.correlator()} if self.base.takes_memory_layout else {}
+            st.filter = self.base.optimise_filter(st.filter, feats, boxes, labels, weights, iters, **extra)
         return {"slot": slot, "lr": lr, "num_gn_iter": iters, "certainty": certainty}
 
     # ------------------------------------------------------------------ output

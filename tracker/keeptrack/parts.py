@@ -183,6 +183,9 @@ class BaseNetwork(ABC):
     #: True when the classifier's optimiser builds its own labels from boxes (SuperDiMP's learned loss):
     #: the engine then still passes Gaussian labels, which the network may ignore.
     uses_own_labels: bool = False
+    #: True when `optimise_filter` takes the memory's features already laid out for its correlation
+    #: (`correlator=`, SampleMemory.correlator), which the memory then keeps up to date sample by sample.
+    takes_memory_layout: bool = False
 
     @abstractmethod
     def extract(self, patches: Tensor) -> PatchFeatures:
@@ -204,9 +207,10 @@ class BaseNetwork(ABC):
 
     @abstractmethod
     def optimise_filter(self, filt: Tensor, features: Tensor, boxes: Tensor, labels: Tensor,
-                        weights: Tensor, num_iter: int) -> Tensor:
+                        weights: Tensor, num_iter: int, correlator=None) -> Tensor:
         """`num_iter` optimiser steps from `filt` over the memory: features (N, C, Hf, Wf), boxes (N, 4),
-        labels (N, 1, Ho, Wo), weights (N,) (not normalised; zero = ignored). Returns the new filter."""
+        labels (N, 1, Ho, Wo), weights (N,) (not normalised; zero = ignored); `correlator`: `features` laid
+        out (only where `takes_memory_layout`). Returns the new filter."""
 
     @abstractmethod
     def classify(self, filt: Tensor, features: Tensor) -> Tensor:
