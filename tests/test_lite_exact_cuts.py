@@ -98,3 +98,18 @@ def test_engine_boxes_are_identical_with_the_memory_layout_kept():
     slow.base.takes_memory_layout = False
     assert _boxes(fast, frames, box) == _boxes(slow, frames, box)
     assert fast.state.memory.layout is not None and slow.state.memory.layout is None
+
+
+def test_candidate_descriptors_pooled_at_their_cells_equal_pooling_the_whole_map():
+    import torch.nn.functional as F
+
+    from tracker.keeptrack.lite_matcher import LiteMatcher
+    from tracker.keeptrack.parts import PatchFeatures
+
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(1, 24, 16, 16, generator=g)
+    cells = torch.tensor([(r, c) for r in range(17) for c in range(17)])  # every score cell, borders included
+    desc = LiteMatcher(filter_size=4).describe(PatchFeatures(x, {}), cells)
+    pooled = F.avg_pool2d(x, 4, stride=1, padding=2, count_include_pad=False)
+    assert torch.equal(desc, F.normalize(pooled[0][:, cells[:, 0], cells[:, 1]], dim=0))
+    assert LiteMatcher(filter_size=4).describe(PatchFeatures(x, {}), cells[:0]).shape == (24, 0)
