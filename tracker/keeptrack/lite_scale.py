@@ -119,7 +119,8 @@ class LiteScaleRefiner(BoxRefiner):
         The engine places the target on the centre of a score cell (one stride, about a third of the target's
         side); KeepTrack's IoU-Net then refines the position, which the lite tracker does here instead.
         """
-        scores = self.context.classify(features.classification[:1])[0, 0]
+        scores = self.context.scores
+        scores = (self.context.classify(features.classification[:1]) if scores is None else scores)[0, 0]
         rows, cols = scores.shape
         size = features.classification.shape[-1] * self.base_stride
         r = patch_point_to_cell(centre_xy[1], rows, self.base_stride, size)
