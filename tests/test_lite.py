@@ -366,6 +366,26 @@ def test_scale_refiner_keeps_the_engine_centre():
     assert torch.allclose(new_pos, pos, atol=0.01), (new_pos, pos)
 
 
+def test_size_change_needs_evidence_stronger_than_its_prior():
+    """The size step pays a Gaussian prior on the change (change_penalty * log-factor^2): a weak slope of the
+    similarity over the candidate sizes (spread 0.02, as on Coke's growing frames) moves the size a sixth as far
+    as without the prior, a steep one (spread 0.15, as in the zoom test) still moves it most of the way."""
+    from tracker.keeptrack.lite_scale import LiteScaleParams, LiteScaleRefiner, size_change, size_cost
+
+    lf = LiteScaleRefiner(LiteScaleParams()).log_factors
+    lh = lw = lf.view(-1, 1)
+    weak = (0.50 + 0.02 * torch.linspace(0, 1, len(lf))).view(-1, 1)     # rises slowly towards larger boxes
+    steep = (0.50 + 0.15 * torch.linspace(0, 1, len(lf)) ** 0.5).view(-1, 1)
+    with_prior, without = LiteScaleParams(change_penalty=5.0), LiteScaleParams(change_penalty=0.0)
+    cost = size_cost(lh, lw, with_prior)
+    best, log_h, _ = size_change(weak, cost, lf, with_prior)
+    free = size_change(weak, size_cost(lh, lw, without), lf, without)[1]
+    assert best == len(lf) // 2 and 0 <= log_h < free / 6, (best, log_h, free)
+    assert free == pytest.approx(float(lf[-1]))
+    assert size_change(steep, cost, lf, with_prior)[1] > 0.05
+    assert size_change(steep.flip(0), cost, lf, with_prior)[1] < -0.05
+
+
 def test_boxes_are_clipped_to_the_image_and_failures_flagged():
     """A target leaving the image: the reported box is what the image shows of it; frames while it is gone
     are not reported 'normal' (low presence or not found); identical frames with the target in view are."""

@@ -214,7 +214,8 @@ class KeepTrackEngine(Engine):
             for shift in shifts])
         boxes_dev, labels_dev = boxes.to(self.device), labels.to(self.device)
         st.filter = self.base.init_filter(clf, boxes_dev, labels_dev, p.net_opt_iter)
-        st.memory = SampleMemory(clf, labels_dev, boxes_dev, p)
+        st.memory = SampleMemory(clf, labels_dev, boxes_dev, p,
+                                 self.base.filter_size if self.base.takes_memory_layout else None)
         timer.stop("classifier")
 
         if self.refiner is not None:
@@ -272,7 +273,7 @@ class KeepTrackEngine(Engine):
         max_score = float(scores_cpu.max().item())
         timer.stop("classifier")
 
-        context = self._context()
+        context = self._context(scores_raw)
         for part in (self.refiner, self.matcher):
             if part is not None:
                 part.set_context(context)
@@ -390,11 +391,11 @@ class KeepTrackEngine(Engine):
         st.previous_candidates = current
         return _Localised(cell, flag, current, assignment, prev_for_result)
 
-    def _context(self) -> FrameContext:
+    def _context(self, scores: Tensor | None = None) -> FrameContext:
         st = self.state
         filt, base = st.filter, self.base
         return FrameContext(st.frame_num, st.image_hw, st.target_sz.clone(),
-                            lambda feats: base.classify(filt, feats))
+                            lambda feats: base.classify(filt, feats), scores)
 
     def _refine(self, features, sample_pos, sample_scale, update_scale: bool) -> bool:
         st = self.state
@@ -437,7 +438,8 @@ class KeepTrackEngine(Engine):
         iters = gn_iterations(p, st.frame_num, hard, max_score)
         if iters > 0:
             feats, labels, boxes, weights = st.memory.training_set()
-            st.filter = self.base.optimise_filter(st.filter, feats, boxes, labels, weights, iters)
+            extra = {"correlator": st.memory.correlator()} if self.base.takes_memory_layout else {}
+            st.filter = self.base.optimise_filter(st.filter, feats, boxes, labels, weights, iters, **extra)
         return {"slot": slot, "lr": lr, "num_gn_iter": iters, "certainty": certainty}
 
     # ------------------------------------------------------------------ output
