@@ -339,7 +339,8 @@ def derive(paths: list[Path]) -> None:
 
 def table(title: str, d: dict[str, np.ndarray], flags: np.ndarray) -> None:
     print(f"\n## {title}")
-    print(f"{'sequence':<10s} {'frames':>6s} {'failed':>6s} {'flagged':>7s} {'recall':>6s} {'on good':>7s}")
+    print(f"{'sequence':<10s} {'frames':>6s} {'failed':>6s} {'flagged':>7s} {'recall':>6s} {'precision':>9s} "
+          f"{'on good':>7s}")
     tot = [0, 0, 0]
     frames = 0
     for s in sorted(set(d["sequence"].tolist())):
@@ -349,9 +350,9 @@ def table(title: str, d: dict[str, np.ndarray], flags: np.ndarray) -> None:
         nf = int((m & ~np.isnan(d["iou"])).sum())
         frames += nf
         r, g = figures(*n)
-        print(f"{s:<10s} {nf:6d} {n[0]:6d} {n[1]:7d} {r:6.1f} {g:7.1f}")
+        print(f"{s:<10s} {nf:6d} {n[0]:6d} {n[1]:7d} {r:6.1f} {100 - g:9.1f} {g:7.1f}")
     r, g = figures(*tot)
-    print(f"{'all':<10s} {frames:6d} {tot[0]:6d} {tot[1]:7d} {r:6.1f} {g:7.1f}")
+    print(f"{'all':<10s} {frames:6d} {tot[0]:6d} {tot[1]:7d} {r:6.1f} {100 - g:9.1f} {g:7.1f}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -46,3 +46,23 @@ def test_a_held_flag_lasts_until_the_presence_recovers():
     assert _flags(rule, frames) == [True, True, True, False, False]
     # each track starts unflagged
     assert _flags(rule, [_with(presence=0.5)]) == [False]
+
+
+def test_the_benchs_vectorised_search_reports_what_the_rule_reports():
+    """bench/flags.py chooses thresholds with a vectorised twin of FlagRule; on random evidence (runs of random
+    length, each starting with its initialisation frame) both flag the same frames, for every rule tried."""
+    import numpy as np
+
+    from bench.flags import candidate_rules, fast_flags, rule_flags
+
+    rng = np.random.default_rng(0)
+    n = 600
+    frame = np.concatenate([np.arange(k) for k in rng.integers(2, 40, 60)])[:n]
+    d = {"frame": frame, "iou": rng.uniform(0, 1, n), "presence": rng.uniform(0, 1, n),
+         "sched_bad": rng.uniform(size=n) < 0.05, "id_change": rng.uniform(size=n) < 0.03,
+         "log_side": rng.normal(0, 0.4, n), "sim_centre": np.where(rng.uniform(size=n) < 0.1, np.nan,
+                                                                      rng.uniform(0, 0.8, n))}
+    rules = list(candidate_rules())[::7]
+    for rule in rules:
+        assert np.array_equal(fast_flags(d, rule), rule_flags(d, rule)), rule
+    assert len(rules) > 50
