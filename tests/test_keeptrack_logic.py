@@ -300,8 +300,9 @@ def test_frame_results_carry_candidates_ids_assignment_and_score_map_geometry():
 
 
 def test_crop_from_the_uint8_frame_equals_resizing_the_float_window():
-    """sample_patch converts only the pixels it cuts and resizes channels-last: the same numbers as resizing
-    the planar float window of the whole float frame (the path it replaced)."""
+    """sample_patch converts only the pixels it cuts and resizes them with OpenCV: the numbers of torch's
+    bilinear resize of the planar float window of the whole float frame (the path it replaced), to float32
+    rounding (OpenCV computes the source coordinates in double: at most a few ulps of 0..255 apart)."""
     import numpy as np
     import torch.nn.functional as F
 
@@ -323,4 +324,4 @@ def test_crop_from_the_uint8_frame_equals_resizing_the_float_window():
         window = planar.index_select(-2, rows).index_select(-1, cols)
         expected = F.interpolate(window, size=(out, out), mode="bilinear", align_corners=False)
         assert crop.patch.dtype == torch.float32 and crop.patch.is_contiguous()
-        assert torch.equal(crop.patch, expected), pos
+        assert torch.allclose(crop.patch, expected, rtol=0, atol=1e-4), pos

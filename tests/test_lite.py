@@ -366,6 +366,26 @@ def test_scale_refiner_keeps_the_engine_centre():
     assert torch.allclose(new_pos, pos, atol=0.01), (new_pos, pos)
 
 
+def test_size_change_needs_evidence_stronger_than_its_prior():
+    """The size step pays a Gaussian prior on the change (change_penalty * log-factor^2): a weak slope of the
+    similarity over the candidate sizes (spread 0.02, as on Coke's growing frames) moves the size a sixth as far
+    as without the prior, a steep one (spread 0.15, as in the zoom test) still moves it most of the way."""
+    from tracker.keeptrack.lite_scale import LiteScaleParams, LiteScaleRefiner, size_change, size_cost
+
+    lf = LiteScaleRefiner(LiteScaleParams()).log_factors
+    lh = lw = lf.view(-1, 1)
+    weak = (0.50 + 0.02 * torch.linspace(0, 1, len(lf))).view(-1, 1)     # rises slowly towards larger boxes
+    steep = (0.50 + 0.15 * torch.linspace(0, 1, len(lf)) ** 0.5).view(-1, 1)
+    with_prior, without = LiteScaleParams(change_penalty=5.0), LiteScaleParams(change_penalty=0.0)
+    cost = size_cost(lh, lw, with_prior)
+    best, log_h, _ = size_change(weak, cost, lf, with_prior)
+    free = size_change(weak, size_cost(lh, lw, without), lf, without)[1]
+    assert best == len(lf) // 2 and 0 <= log_h < free / 6, (best, log_h, free)
+    assert free == pytest.approx(float(lf[-1]))
+    assert size_change(steep, cost, lf, with_prior)[1] > 0.05
+    assert size_change(steep.flip(0), cost, lf, with_prior)[1] < -0.05
+
+
 def test_boxes_are_clipped_to_the_image_and_failures_flagged():
     """A target leaving the image: the reported box is what the image shows of it; frames while it is gone
     are not reported 'normal' (low presence or not found); identical frames with the target in view are."""
@@ -421,3 +441,68 @@ def test_the_box_size_does_not_drift_by_itself():
         r = engine.track(f)
         sides.append(np.sqrt(r.box[2] * r.box[3] / (48 * 64)))
     assert max(abs(np.log(s)) for s in sides) < 0.05, f"side ratio range {min(sides):.2f}..{max(sides):.2f}"
+
+
+def test_a_runaway_box_is_flagged_and_a_real_zoom_is_not():
+    """The size test of the reported flag (flags.FlagRule): a box that has grown 1.8x on an object of constant
+    size (the scale search finds it unlike the target) is reported 'uncertain' while the presence stays high;
+    an object that really zooms 1.7x keeps its 'normal' flag throughout."""
+    import cv2
+
+    bg = _smooth_texture(360, 480, 3, 60, 190, 12)
+    obj = _smooth_texture(64, 48, 7, 0, 255, 6)
+    engine = create_lite_engine()
+    flags, presence = [], []
+    for t in range(16):
+        cx, cy = 240 + 60 * np.cos(t / 15.0), 180 + 40 * np.sin(t / 15.0)
+        f = bg.copy()
+        x0, y0 = int(round(cx - 24)), int(round(cy - 32))
+        f[y0:y0 + 64, x0:x0 + 48] = obj
+        if t == 0:
+            engine.initialize(f, (x0, y0, 48, 64))
+            continue
+        if t == 10:
+            engine.state.target_sz = engine.state.target_sz * 1.8   # the size runs away
+        r = engine.track(f)
+        flags.append(r.flag)
+        presence.append(r.presence)
+    assert all(f == Flag.NORMAL for f in flags[:9]), flags[:9]
+    assert all(f == Flag.UNCERTAIN for f in flags[9:12]), flags[9:]
+    assert min(presence[9:12]) > 0.5, presence[9:]   # the presence alone would not have told
+
+    engine = create_lite_engine()
+    base = _object(40, 40)
+    bg = _background(300, 400, seed=3)
+    sizes = 40 * 1.02 ** np.arange(28)   # zoom in by 2 % per frame: x1.71
+    for t, s in enumerate(int(round(v)) for v in sizes):
+        f = bg.copy()
+        _paste(f, cv2.resize(base, (s, s), interpolation=cv2.INTER_NEAREST), 200 - s / 2, 150 - s / 2)
+        if t == 0:
+            engine.initialize(f, (round(200 - s / 2), round(150 - s / 2), s, s))
+            continue
+        r = engine.track(f)
+        assert r.flag == Flag.NORMAL, f"frame {t}: a real zoom reported {r.flag.value}"
+    assert np.sqrt(r.box[2] * r.box[3]) / 40 > 1.5   # the box did follow the zoom past the size test's bound
+
+
+def test_a_jump_onto_a_lookalike_is_flagged():
+    """The target vanishes beside an identical look-alike: the frame the box moves onto the look-alike (its
+    object id changes) is reported 'uncertain', not 'normal'."""
+    engine = create_lite_engine()
+    obj = _object(36, 36)
+    bg = _background(240, 360)
+
+    def frame(t):
+        f = bg.copy()
+        _paste(f, obj, 200, 100)
+        if t < 10:
+            _paste(f, obj, 140, 100)
+        return f
+
+    engine.initialize(frame(0), (140, 100, 36, 36))
+    results = [engine.track(frame(t)) for t in range(1, 14)]
+    on_lookalike = [t for t, r in enumerate(results, 1) if _iou(r.box, (200, 100, 36, 36)) > 0.5]
+    assert on_lookalike and all(_iou(r.box, (140, 100, 36, 36)) > 0.5 for r in results[:9])
+    jump = results[on_lookalike[0] - 1]
+    assert jump.flag != Flag.NORMAL, f"the jump onto the look-alike was reported {jump.flag.value}"
+    assert jump.selected_id != results[8].selected_id

@@ -34,6 +34,7 @@ from .candidates import CandidateCollection, find_peaks
 from .crop import Crop, image_to_tensor, sample_patch
 from .geometry import (association_coords, box_from_state, cell_translation, clip_box, label_centre, patch_box,
                        refined_state, score_grid, state_from_box)
+from .flags import FlagEvidence, FlagRule, FlagState
 from .localisation import localise_advanced
 from .memory import SampleMemory, gn_iterations
 from .params import TrackerParams
@@ -104,6 +105,8 @@ class TrackState:
     target_scales: list[Tensor] = field(default_factory=list)   # search scale of every frame found
     target_not_found_counter: int = 0
     previous_result_candidates: tuple[Candidate, ...] = ()      # as reported, for the assignment's rows
+    first_side: float = 1.0              # sqrt(w * h) of the first box (the reported flag's size test)
+    flags: FlagState = field(default_factory=FlagState)   # the reported flag's memory (flags.py)
 
 
 @dataclass
@@ -128,6 +131,7 @@ class KeepTrackEngine(Engine):
         self.matcher = matcher if self.params.use_candidate_matching else None
         self.name = name
         self.rng = rng if rng is not None else TorchRandom(self.params.seed)
+        self._flag_rule = FlagRule()
         self.state: TrackState | None = None
         self.debug: dict = {}  # per-frame internals for tests and the fidelity check (not part of the API)
 
@@ -154,6 +158,7 @@ class KeepTrackEngine(Engine):
         p = self.params
         S = p.image_sample_size
         pos, target_sz = state_from_box(box)
+        self._flag_rule = FlagRule.from_params(p)
         search_area = torch.prod(target_sz * p.search_area_scale).item()
         target_scale = math.sqrt(search_area) / torch.tensor([float(S), float(S)]).prod().sqrt()
         # A new track starts from nothing: no randomness, velocities or templates carried over from the last one.
@@ -176,7 +181,8 @@ class KeepTrackEngine(Engine):
             image_hw=(int(frame.shape[0]), int(frame.shape[1])),
             image_sz=torch.tensor([float(frame.shape[0]), float(frame.shape[1])]),
             pos=pos, target_sz=target_sz, target_scale=target_scale, base_target_sz=target_sz / target_scale,
-            init_search_area=_scaled_search_area(big, S / expansion))
+            init_search_area=_scaled_search_area(big, S / expansion),
+            first_side=math.sqrt(float(target_sz.prod())), flags=self._flag_rule.start())
         transforms = init_transforms(p, self.rng)
         patches = apply_transforms(big.patch, transforms, S)
         timer.stop("crop")
@@ -208,7 +214,8 @@ class KeepTrackEngine(Engine):
             for shift in shifts])
         boxes_dev, labels_dev = boxes.to(self.device), labels.to(self.device)
         st.filter = self.base.init_filter(clf, boxes_dev, labels_dev, p.net_opt_iter)
-        st.memory = SampleMemory(clf, labels_dev, boxes_dev, p)
+        st.memory = SampleMemory(clf, labels_dev, boxes_dev, p,
+                                 self.base.filter_size if self.base.takes_memory_layout else None)
         timer.stop("classifier")
 
         if self.refiner is not None:
@@ -266,7 +273,7 @@ class KeepTrackEngine(Engine):
         max_score = float(scores_cpu.max().item())
         timer.stop("classifier")
 
-        context = self._context()
+        context = self._context(scores_raw)
         for part in (self.refiner, self.matcher):
             if part is not None:
                 part.set_context(context)
@@ -309,18 +316,19 @@ class KeepTrackEngine(Engine):
 
     def _reported_flag(self, flag: str, presence: float, selected_before) -> str:
         """The flag the frame result carries: the schedule's flag, or 'uncertain' where a 'normal' frame shows a
-        sign of failure: the target's object id changed within one collection (flag_identity_change), or the
-        presence is low (uncertain_presence_th)."""
-        p, st = self.params, self.state
-        if flag != "normal":
-            return flag
+        sign of failure by the profile's rule (flags.FlagRule: an object-id change within one collection, low
+        presence, a box side far off the first box's, a flagged track whose presence has not recovered)."""
+        st = self.state
         collection, selected_id = selected_before
-        if (p.flag_identity_change and collection is not None and collection is st.collection
-                and selected_id is not None and st.collection.selected_id != selected_id):
-            return "uncertain"
-        if presence < p.uncertain_presence_th:
-            return "uncertain"
-        return flag
+        id_change = (collection is not None and collection is st.collection and selected_id is not None
+                     and st.collection.selected_id != selected_id)
+        sims = getattr(self.refiner, "last_similarities", None) if self.debug.get("refined") else None
+        similarity = float(sims.flatten()[sims.numel() // 2]) if sims is not None else math.nan
+        side = math.sqrt(max(float(st.target_sz.prod()), 1e-12))
+        evidence = FlagEvidence(presence=presence, schedule_bad=flag != "normal", id_change=id_change,
+                                log_side=math.log(side / st.first_side), similarity=similarity)
+        bad = self._flag_rule.flagged(st.flags, evidence)
+        return flag if flag != "normal" or not bad else "uncertain"
 
     # ------------------------------------------------------------------ steps
 
@@ -383,11 +391,11 @@ class KeepTrackEngine(Engine):
         st.previous_candidates = current
         return _Localised(cell, flag, current, assignment, prev_for_result)
 
-    def _context(self) -> FrameContext:
+    def _context(self, scores: Tensor | None = None) -> FrameContext:
         st = self.state
         filt, base = st.filter, self.base
         return FrameContext(st.frame_num, st.image_hw, st.target_sz.clone(),
-                            lambda feats: base.classify(filt, feats))
+                            lambda feats: base.classify(filt, feats), scores)
 
     def _refine(self, features, sample_pos, sample_scale, update_scale: bool) -> bool:
         st = self.state
@@ -430,7 +438,8 @@ class KeepTrackEngine(Engine):
         iters = gn_iterations(p, st.frame_num, hard, max_score)
         if iters > 0:
             feats, labels, boxes, weights = st.memory.training_set()
-            st.filter = self.base.optimise_filter(st.filter, feats, boxes, labels, weights, iters)
+            extra = {"correlator": st.memory.correlator()} if self.base.takes_memory_layout else {}
+            st.filter = self.base.optimise_filter(st.filter, feats, boxes, labels, weights, iters, **extra)
         return {"slot": slot, "lr": lr, "num_gn_iter": iters, "certainty": certainty}
 
     # ------------------------------------------------------------------ output

@@ -54,6 +54,7 @@ class LiteBase(BaseNetwork):
     """EfficientNet-Lite0 features + DiMP-style classifier with fixed hyper-parameters."""
 
     uses_own_labels = False
+    takes_memory_layout = True
 
     def __init__(self, params: LiteNetParams = LiteNetParams(), device: str = "cpu", backend: str | None = None,
                  patch_size: int | None = None):
@@ -71,10 +72,11 @@ class LiteBase(BaseNetwork):
         # every LiteBase carries the same built-in ImageNet backbone; only its layer choice can differ
         return isinstance(other, LiteBase) and other.params == self.params
 
-    def _optimise(self, filt, features, labels, weights, num_iter):
+    def _optimise(self, filt, features, labels, weights, num_iter, correlator=None):
         p = self.params
         filt, _ = gauss_newton_hinge(filt, features, labels, weights, num_iter=num_iter, filter_reg=p.filter_reg,
-                                     hinge_threshold=p.hinge_threshold, activation_leak=p.activation_leak)
+                                     hinge_threshold=p.hinge_threshold, activation_leak=p.activation_leak,
+                                     correlator=correlator)
         return filt
 
     def init_filter(self, features, boxes, labels, num_iter):
@@ -87,8 +89,8 @@ class LiteBase(BaseNetwork):
             filt = self._optimise(filt, features, labels, None, num_iter)
         return filt
 
-    def optimise_filter(self, filt, features, boxes, labels, weights, num_iter):
-        return self._optimise(filt, features, labels, weights, num_iter)
+    def optimise_filter(self, filt, features, boxes, labels, weights, num_iter, correlator=None):
+        return self._optimise(filt, features, labels, weights, num_iter, correlator)
 
     def classify(self, filt, features):
         return apply_filter(features, filt)

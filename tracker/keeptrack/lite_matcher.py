@@ -58,11 +58,17 @@ class LiteMatcher(CandidateMatcher):
 
     def describe(self, features: PatchFeatures, cells_rc: Tensor) -> Tensor:
         """Mean classification feature under the filter's footprint at each cell, L2-normalised -> (C, N)."""
-        k = self.filter_size
-        x = features.classification[:1]
-        # A score cell (r, c) of the k x k correlation (padding k // 2) sees feature rows r - k//2 ... r + k - 1 - k//2.
-        pooled = F.avg_pool2d(x, k, stride=1, padding=k // 2, count_include_pad=False)
-        desc = pooled[0][:, cells_rc[:, 0], cells_rc[:, 1]]
+        k, pad = self.filter_size, self.filter_size // 2
+        x = features.classification[0]
+        h, w = x.shape[-2:]
+        # A score cell (r, c) of the k x k correlation (padding k // 2) sees feature rows r - k//2 ... r + k - 1 - k//2:
+        # the average over that window's part inside the map (avg_pool2d with count_include_pad=False at that
+        # cell), pooled at the candidates' cells only (the same numbers as pooling the whole map).
+        columns = []
+        for r, c in cells_rc.tolist():
+            window = x[:, max(r - pad, 0):min(r - pad + k, h), max(c - pad, 0):min(c - pad + k, w)]
+            columns.append(F.avg_pool2d(window.unsqueeze(0), tuple(window.shape[-2:]))[0, :, 0, 0])
+        desc = torch.stack(columns, 1) if columns else x.new_zeros((x.shape[0], 0))
         return F.normalize(desc, dim=0)
 
     def similarity(self, previous: CandidateSet, current: CandidateSet) -> Tensor:

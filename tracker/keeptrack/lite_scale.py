@@ -38,6 +38,7 @@ class LiteScaleParams:
     template_rate: float = 0.02       # template <- (1 - rate) template + rate * best pooled grid (0.1: drifts on Coke)
     anchor: float = 0.3               # weight of the first frame's template in the similarity (keeps the size tied to the first box)
     min_gain: float = 0.0             # ignore a change whose similarity gain over factor 1 is below this
+    change_penalty: float = 5.0       # similarity minus this * log-factor^2: a Gaussian prior on the size change (size_change)
     subcell: bool = True              # refine the position inside the score cell (parabola through the peak)
 
 
@@ -52,6 +53,8 @@ class LiteScaleRefiner(BoxRefiner):
         self.base_stride = int(base_stride)
         n = params.num_scales
         self.log_factors = (torch.arange(n, dtype=torch.float32) - (n - 1) / 2) * params.scale_step
+        self.lh, self.lw = size_grid(self.log_factors, params.aspect)
+        self.size_cost = size_cost(self.lh, self.lw, params)
 
     def _pool(self, fmap: Tensor, boxes: Tensor) -> Tensor:
         """(K, 4) continuous patch boxes (PrRoI pooling integrates over x .. x + w: centre x + w / 2) -> (K, D)
@@ -83,11 +86,7 @@ class LiteScaleRefiner(BoxRefiner):
         p = self.params
         fmap = features.maps[p.layer][:1]
         box = box.to(fmap).view(4)
-        lf = self.log_factors.to(fmap)
-        if p.aspect:
-            lh, lw = torch.meshgrid(lf, lf, indexing="ij")
-        else:
-            lh = lw = lf.view(-1, 1)
+        lf, lh, lw = self.log_factors.to(fmap), self.lh.to(fmap), self.lw.to(fmap)
         fh, fw = lh.exp().flatten(), lw.exp().flatten()
         # The engine's start box has its centre at top-left + (size - 1) / 2 (geometry.patch_box); reading it as
         # top-left + size / 2 moved the target half a patch pixel right and down on every frame.
@@ -101,15 +100,9 @@ class LiteScaleRefiner(BoxRefiner):
         sims = (1 - p.anchor) * (pooled @ self.template) + p.anchor * (pooled @ self.initial_template)
         grid = sims.view(lh.shape)
         self.last_similarities = grid.detach().cpu()
-        best = int(torch.argmax(sims))
-        bi, bj = divmod(best, grid.shape[1])
-        centre_i, centre_j = (grid.shape[0] - 1) // 2, (grid.shape[1] - 1) // 2
-        if float(grid[bi, bj] - grid[centre_i, centre_j]) < p.min_gain:
+        best, log_h, log_w = size_change(grid, self.size_cost.to(grid), lf, p)
+        if log_h is None:
             return torch.cat([centre - box[2:] / 2, box[2:]])
-        log_h = _parabola_peak(grid[:, bj], bi, lf) if grid.shape[0] > 1 else 0.0
-        log_w = _parabola_peak(grid[bi, :], bj, lf) if grid.shape[1] > 1 else 0.0
-        if not p.aspect:
-            log_w = log_h
         new_w = box[2] * math.exp(p.damping * log_w)
         new_h = box[3] * math.exp(p.damping * log_h)
         if p.template_rate > 0:
@@ -124,7 +117,8 @@ class LiteScaleRefiner(BoxRefiner):
         The engine places the target on the centre of a score cell (one stride, about a third of the target's
         side); KeepTrack's IoU-Net then refines the position, which the lite tracker does here instead.
         """
-        scores = self.context.classify(features.classification[:1])[0, 0]
+        scores = self.context.scores
+        scores = (self.context.classify(features.classification[:1]) if scores is None else scores)[0, 0]
         rows, cols = scores.shape
         size = features.classification.shape[-1] * self.base_stride
         r = patch_point_to_cell(centre_xy[1], rows, self.base_stride, size)
@@ -134,6 +128,45 @@ class LiteScaleRefiner(BoxRefiner):
         dr = _vertex(float(scores[r - 1, c]), float(scores[r, c]), float(scores[r + 1, c]))
         dc = _vertex(float(scores[r, c - 1]), float(scores[r, c]), float(scores[r, c + 1]))
         return centre_xy + torch.tensor([dc, dr], dtype=centre_xy.dtype, device=centre_xy.device) * self.base_stride
+
+
+def size_grid(log_factors: Tensor, aspect: bool) -> tuple[Tensor, Tensor]:
+    """(log-factors of the height, of the width) of the candidate sizes, each shaped as the similarity grid:
+    (n, n) when the aspect ratio is searched too, else (n, 1) (one factor for both sides)."""
+    if aspect:
+        return torch.meshgrid(log_factors, log_factors, indexing="ij")
+    return log_factors.view(-1, 1), log_factors.view(-1, 1)
+
+
+def size_cost(lh: Tensor, lw: Tensor, p: LiteScaleParams) -> Tensor:
+    """The prior's cost of each candidate size: change_penalty * log-factor^2 (the mean over the two sides where
+    they share one factor)."""
+    return p.change_penalty * (lh ** 2 + lw ** 2) / (1 if p.aspect else 2)
+
+
+def size_change(grid: Tensor, cost: Tensor, log_factors: Tensor, p: LiteScaleParams
+                ) -> tuple[int, float | None, float | None]:
+    """(flat index of the best candidate size, log-factor of the height, of the width) measured from the
+    similarity grid over the candidate sizes less the prior's `cost` (`size_cost`); (best, None, None) where the
+    size is to stay.
+
+    The size change has a zero-mean Gaussian prior in log-scale: the template similarity also moves with pose,
+    occlusion and the annotation's framing (at the ground-truth box of the dev sequences it peaks at 0.88-1.27x,
+    docs/keeptrack-lite.md), and without a prior its weak, persistent slopes add up to a drift; a real zoom gives
+    slopes steep enough to pay the cost.
+    """
+    if p.change_penalty:
+        grid = grid - cost
+    best = int(torch.argmax(grid))
+    bi, bj = divmod(best, grid.shape[1])
+    centre_i, centre_j = (grid.shape[0] - 1) // 2, (grid.shape[1] - 1) // 2
+    if float(grid[bi, bj] - grid[centre_i, centre_j]) < p.min_gain:
+        return best, None, None
+    log_h = _parabola_peak(grid[:, bj], bi, log_factors) if grid.shape[0] > 1 else 0.0
+    log_w = _parabola_peak(grid[bi, :], bj, log_factors) if grid.shape[1] > 1 else 0.0
+    if not p.aspect:
+        log_w = log_h
+    return best, log_h, log_w
 
 
 def _vertex(a: float, b: float, c: float) -> float:

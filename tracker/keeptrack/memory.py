@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import torch
 
+from ..nets.classifier import FeatureLayout, FixedFeatureCorrelator
 from .params import TrackerParams
 
 Tensor = torch.Tensor
 
 
 class SampleMemory:
-    def __init__(self, features: Tensor, labels: Tensor, boxes: Tensor, params: TrackerParams):
+    def __init__(self, features: Tensor, labels: Tensor, boxes: Tensor, params: TrackerParams,
+                 layout_filter_size: int | None = None):
         """Start with the N initial samples (features (N, C, H, W), labels (N, 1, Ho, Wo), boxes (N, 4)),
-        each weighted 1/N and certainty 1."""
+        each weighted 1/N and certainty 1. With `layout_filter_size` k the memory also keeps its features laid
+        out for a k x k correlation (`correlator`), updated sample by sample."""
         self.params = params
         size = params.sample_memory_size
         n = int(features.shape[0])
@@ -28,6 +31,10 @@ class SampleMemory:
         self.labels = labels.new_zeros((size,) + tuple(labels.shape[1:]))
         self.boxes = boxes.new_zeros((size, 4))
         self.features[:n] = features
+        self.layout = None
+        if layout_filter_size is not None:
+            self.layout = FeatureLayout(size, *features.shape[1:], layout_filter_size, features)
+            self.layout.write(0, features)
         self.labels[:n] = labels
         self.boxes[:n] = boxes
         self.weights = torch.zeros(size, dtype=torch.float32, device=features.device)
@@ -79,6 +86,8 @@ class SampleMemory:
         slot = self._update_weights(learning_rate)
         self.previous_replace_ind = slot
         self.features[slot: slot + 1] = features
+        if self.layout is not None:
+            self.layout.write(slot, features)
         self.labels[slot: slot + 1] = label
         self.boxes[slot] = box.to(self.boxes.device)
         self.certainties[slot] = float(certainty)
@@ -101,6 +110,11 @@ class SampleMemory:
         if self.params.use_certainty_for_weight_computation:
             weights = self.certainties[:n] * weights  # low certainties were zeroed at insertion
         return self.features[:n], self.labels[:n], self.boxes[:n], weights
+
+    def correlator(self) -> FixedFeatureCorrelator | None:
+        """The stored samples' features laid out for the optimiser (the same numbers as laying out
+        `training_set()`'s features), or None where the memory keeps no layout."""
+        return None if self.layout is None else self.layout.correlator(min(self.num_stored, self.capacity))
 
 
 def gn_iterations(params: TrackerParams, frame_num: int, hard_negative: bool, raw_max_score: float) -> int:

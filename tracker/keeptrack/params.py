@@ -86,11 +86,17 @@ class TrackerParams:
                                            # exceeds the target's by more than this (KeepTrack: 0)
 
     # --- reported flags and boxes (not in KeepTrack: its flags only steer the update schedule) ---
-    # A frame the schedule handles as 'normal' is reported 'uncertain' when the selected object id changes
-    # (flag_identity_change) or the presence is below `uncertain_presence_th`. The schedule itself is unchanged.
+    # A frame the schedule handles as 'normal' is reported 'uncertain' on a sign of failure (flags.FlagRule):
+    # the selected object id changes (flag_identity_change), the presence is below `uncertain_presence_th`, the
+    # box side is more than exp(uncertain_max_log_side) times off the first box's (and, when
+    # uncertain_min_similarity > 0, the scale search's similarity is below it), or a flagged track's presence
+    # stays below `uncertain_hold_presence_th`. The schedule itself is unchanged.
     # False / 0: the KeepTrack profiles (their reported flags stay the reference's).
     flag_identity_change: bool = False
     uncertain_presence_th: float = 0.0
+    uncertain_hold_presence_th: float = 0.0
+    uncertain_max_log_side: float = 0.0
+    uncertain_min_similarity: float = 0.0
     # Reported box clipped to the part of the image it covers (the state keeps the whole box); a box wholly
     # outside is reported 'uncertain'. False: the KeepTrack profiles (the reference reports unclipped boxes).
     clip_box_to_image: bool = False

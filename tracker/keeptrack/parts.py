@@ -117,13 +117,16 @@ class FrameContext:
 
     `frame_num`: the engine's frame counter (1 = the initial frame); `image_hw`: full image (H, W);
     `target_size_hw`: (2,) float32 CPU, the target's current size (h, w) in image pixels;
-    `classify`: raw score maps (B, 1, Ho, Wo) of classification features under the current filter.
+    `classify`: raw score maps (B, 1, Ho, Wo) of classification features under the current filter;
+    `scores`: the raw score map (1, 1, Ho, Wo) the engine computed for this frame's search patch (what
+    `classify` gives on it; None on the initial frame), so that a part need not compute it again.
     """
 
     frame_num: int
     image_hw: tuple[int, int]
     target_size_hw: Tensor
     classify: Callable[[Tensor], Tensor]
+    scores: Tensor | None = None
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -180,6 +183,9 @@ class BaseNetwork(ABC):
     #: True when the classifier's optimiser builds its own labels from boxes (SuperDiMP's learned loss):
     #: the engine then still passes Gaussian labels, which the network may ignore.
     uses_own_labels: bool = False
+    #: True when `optimise_filter` takes the memory's features already laid out for its correlation
+    #: (`correlator=`, SampleMemory.correlator), which the memory then keeps up to date sample by sample.
+    takes_memory_layout: bool = False
 
     @abstractmethod
     def extract(self, patches: Tensor) -> PatchFeatures:
@@ -201,9 +207,10 @@ class BaseNetwork(ABC):
 
     @abstractmethod
     def optimise_filter(self, filt: Tensor, features: Tensor, boxes: Tensor, labels: Tensor,
-                        weights: Tensor, num_iter: int) -> Tensor:
+                        weights: Tensor, num_iter: int, correlator=None) -> Tensor:
         """`num_iter` optimiser steps from `filt` over the memory: features (N, C, Hf, Wf), boxes (N, 4),
-        labels (N, 1, Ho, Wo), weights (N,) (not normalised; zero = ignored). Returns the new filter."""
+        labels (N, 1, Ho, Wo), weights (N,) (not normalised; zero = ignored); `correlator`: `features` laid
+        out (only where `takes_memory_layout`). Returns the new filter."""
 
     @abstractmethod
     def classify(self, filt: Tensor, features: Tensor) -> Tensor:

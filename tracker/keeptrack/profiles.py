@@ -64,14 +64,17 @@ LITE_TRACKER_PARAMS = TrackerParams(
     certainty_for_weight_computation_ths=0.3,
     use_box_refinement=True,
     local_max_candidate_score_th=0.1,
-    # Say when it fails (docs/keeptrack-lite.md, flags): a switch of the target's object id, and a presence below
-    # 0.35 (the threshold of best F1 for "IoU < 0.3" over the SRE runs of the six sequences) are reported
-    # 'uncertain'; the reported box is the part of the image it covers.
+    # Say when it fails (docs/keeptrack-lite.md, flags; thresholds from `bench/flags.py derive`, held out by
+    # sequence): a switch of the target's object id, a presence below 0.35, and a box side more than
+    # exp(0.45) = 1.57x off the first box's that the scale search finds unlike the target (similarity < 0.25)
+    # are reported 'uncertain'; the reported box is the part of the image it covers.
     # An identical look-alike scores like the target: KeepTrack's rule "the object with the higher best score
     # takes over" then hands the track to whichever peaks last (tests/test_lite.py, look-alike crossing).
     takeover_margin=0.1,
     flag_identity_change=True,
     uncertain_presence_th=0.35,
+    uncertain_max_log_side=0.45,
+    uncertain_min_similarity=0.25,
     clip_box_to_image=True,
 )
 

@@ -46,41 +46,74 @@ class FixedFeatureCorrelator:
     """Correlation with a k x k filter (zero padding k // 2) over fixed features, and its transpose, as matrix
     products. The optimisers apply many filters to the same features: laying the padded features out once as a
     (C, N * Hp * Wp) matrix makes each application one GEMM plus k * k shifted additions, which on CPU is several
-    times faster than conv2d with a single output channel (and than its weight gradient)."""
+    times faster than conv2d with a single output channel (and than its weight gradient).
 
-    def __init__(self, feat: Tensor, filter_size: int):
+    The shifts are offsets i * Wp + j along each flat row of the GEMM's output (one contiguous slice each,
+    instead of a strided (N, Ho, Wo) window): an output cell reads the same k * k values in the same order, and
+    the cells that wrap into the padding are never read back, so the numbers are the same."""
+
+    def __init__(self, feat: Tensor | None, filter_size: int, *, padded: Tensor | None = None):
+        """`feat` (N, C, H, W); or `padded`: the features already laid out, (C, N, Hp, Wp) with zero borders of
+        k // 2 (`FeatureLayout`; each (Hp, Wp) block contiguous, the (C, N) dimensions may be strided)."""
         self.k = int(filter_size)
         self.pad = self.k // 2
-        n, c, h, w = feat.shape
-        self.shape = (n, c, h + 2 * self.pad, w + 2 * self.pad)
-        self.out_hw = (h + 2 * self.pad - self.k + 1, w + 2 * self.pad - self.k + 1)
-        # Padded and laid out in one copy (zeros, then the features into the middle): the same matrix as
-        # F.pad followed by a transposing copy, with one pass over the features less.
-        matrix = feat.new_zeros((c, n) + self.shape[2:])
-        matrix[:, :, self.pad:self.pad + h, self.pad:self.pad + w] = feat.transpose(0, 1)
-        self.matrix = matrix.reshape(c, -1)  # (C, N * Hp * Wp)
+        if padded is None:
+            n, c, h, w = feat.shape
+            # Padded and laid out in one copy (zeros, then the features into the middle): the same matrix as
+            # F.pad followed by a transposing copy, with one pass over the features less.
+            padded = feat.new_zeros((c, n, h + 2 * self.pad, w + 2 * self.pad))
+            padded[:, :, self.pad:self.pad + h, self.pad:self.pad + w] = feat.transpose(0, 1)
+        c, n, hp, wp = padded.shape
+        self.shape = (n, c, hp, wp)
+        self.out_hw = (hp - self.k + 1, wp - self.k + 1)
+        self.matrix = padded.reshape(c, -1)  # (C, N * Hp * Wp), a view where the layout allows
+        self._offsets = [i * wp + j for i in range(self.k) for j in range(self.k)]
 
     def apply(self, filt: Tensor) -> Tensor:
         """filt (1, C, k, k) -> scores (N, 1, Ho, Wo); equals apply_filter(feat, filt)."""
         n, c, hp, wp = self.shape
         k, (ho, wo) = self.k, self.out_hw
-        z = (filt.reshape(c, k * k).t() @ self.matrix).reshape(k, k, n, hp, wp)
-        out = z[0, 0, :, :ho, :wo].clone()
-        for i in range(k):
-            for j in range(k):
-                if i or j:
-                    out += z[i, j, :, i:i + ho, j:j + wo]
-        return out.unsqueeze(1)
+        z = filt.reshape(c, k * k).t() @ self.matrix  # (k * k, N * Hp * Wp)
+        length = z.shape[1] - self._offsets[-1]
+        out = z[0].clone()
+        head = out[:length]
+        for row, offset in enumerate(self._offsets[1:], start=1):
+            head += z[row, offset:offset + length]
+        return out.view(n, hp, wp)[:, :ho, :wo].unsqueeze(1).contiguous()
 
     def transpose(self, scores_grad: Tensor) -> Tensor:
         """(N, 1, Ho, Wo) -> (1, C, k, k): the gradient of <scores, scores_grad> w.r.t. the filter."""
         n, c, hp, wp = self.shape
         k, (ho, wo) = self.k, self.out_hw
-        shifted = scores_grad.new_zeros((k, k, n, hp, wp))
-        for i in range(k):
-            for j in range(k):
-                shifted[i, j, :, i:i + ho, j:j + wo] = scores_grad[:, 0]
-        return (self.matrix @ shifted.reshape(k * k, -1).t()).reshape(1, c, k, k)
+        grid = scores_grad.new_zeros((n, hp, wp))
+        grid[:, :ho, :wo] = scores_grad[:, 0]
+        flat = grid.view(-1)
+        size = flat.shape[0]
+        shifted = scores_grad.new_zeros((k * k, size))
+        for row, offset in enumerate(self._offsets):
+            shifted[row, offset:] = flat[:size - offset]
+        return (self.matrix @ shifted.t()).reshape(1, c, k, k)
+
+
+class FeatureLayout:
+    """A sample memory's features kept in the correlator's padded layout, (C, capacity, Hp, Wp), written one
+    sample at a time, so that an optimiser over the memory does not lay out the whole memory again on every
+    update (`correlator`: the same matrix as FixedFeatureCorrelator(features[:n], k) builds)."""
+
+    def __init__(self, capacity: int, channels: int, height: int, width: int, filter_size: int, like: Tensor):
+        self.k = int(filter_size)
+        self.pad = self.k // 2
+        self.hw = (int(height), int(width))
+        self.padded = like.new_zeros((int(channels), int(capacity), height + 2 * self.pad, width + 2 * self.pad))
+
+    def write(self, slot: int, features: Tensor) -> None:
+        """Samples `features` (B, C, H, W) into slots slot .. slot + B - 1."""
+        (h, w), p = self.hw, self.pad
+        self.padded[:, slot:slot + features.shape[0], p:p + h, p:p + w] = features.transpose(0, 1)
+
+    def correlator(self, n: int) -> FixedFeatureCorrelator:
+        """The correlator over the first `n` slots."""
+        return FixedFeatureCorrelator(None, self.k, padded=self.padded[:, :n])
 
 
 def boxes_to_rois(boxes_xywh: Tensor) -> Tensor:
@@ -128,13 +161,15 @@ def _sqrt_sample_weights(sample_weights: Tensor | None, num_samples: int, like: 
 
 def gauss_newton_hinge(filt: Tensor, feat: Tensor, labels: Tensor, sample_weights: Tensor | None = None, *,
                        num_iter: int, filter_reg: float | Tensor, hinge_threshold: float = 0.05,
-                       activation_leak: float = 0.1) -> tuple[Tensor, list[Tensor]]:
+                       activation_leak: float = 0.1,
+                       correlator: FixedFeatureCorrelator | None = None) -> tuple[Tensor, list[Tensor]]:
     """Run `num_iter` Gauss-Newton steepest-descent steps from `filt` (1, C, k, k).
 
     Residuals: r_i = sqrt(w_i) * (a(s_i, m_i) - m_i * y_i) with scores s_i = filt * x_i, labels y_i, target mask
     m_i, a(s, m) = (1 - m)/2 |s| + (1 + m)/2 s (leaky ReLU outside the target region); regulariser filter_reg * filt.
     Without weights every sample weighs 1/N. One step: g = J^T r, alpha = |g|^2 / |J g|^2 (>= 1e-8 in the
     denominator), filt -= alpha g. J is piecewise constant in the filter, so g and J g are written out directly.
+    `correlator`: `feat` already laid out (FeatureLayout.correlator), else laid out here.
     Returns the final filter and the iterates (start included).
     """
     num_samples = feat.shape[0]
@@ -146,7 +181,12 @@ def gauss_newton_hinge(filt: Tensor, feat: Tensor, labels: Tensor, sample_weight
     iterates = [filt]
     if num_iter <= 0:
         return filt, iterates
-    corr = FixedFeatureCorrelator(feat, filt.shape[-1])
+    corr = correlator
+    if corr is None:
+        corr = FixedFeatureCorrelator(feat, filt.shape[-1])
+    elif corr.shape[:2] != tuple(feat.shape[:2]) or corr.k != filt.shape[-1]:
+        raise ValueError(f"correlator laid out for {corr.shape[:2]} samples x channels and k = {corr.k}; "
+                         f"features {tuple(feat.shape[:2])}, filter {filt.shape[-1]}")
     for _ in range(num_iter):
         scores = corr.apply(filt)
         slope = (1 - mask) / 2 * torch.sign(scores) + (1 + mask) / 2  # d a / d s
