@@ -424,6 +424,15 @@ def _smooth_texture(h: int, w: int, seed: int, lo: int, hi: int, cell: int) -> n
     return np.clip(big[:h, :w], 0, 255).astype(np.uint8)
 
 
+def _circling(bg, obj, t):
+    """Frame t of the 48x64 object circling on the background, and the object's top-left corner."""
+    cx, cy = 240 + 60 * np.cos(t / 15.0), 180 + 40 * np.sin(t / 15.0)
+    f = bg.copy()
+    x0, y0 = int(round(cx - 24)), int(round(cy - 32))
+    f[y0:y0 + 64, x0:x0 + 48] = obj
+    return f, (x0, y0)
+
+
 def test_the_box_size_does_not_drift_by_itself():
     """From the exact box, the same circling object keeps its size within 5 % over 60 frames."""
     bg = _smooth_texture(360, 480, 3, 60, 190, 12)
@@ -431,10 +440,7 @@ def test_the_box_size_does_not_drift_by_itself():
     engine = create_lite_engine()
     sides = []
     for t in range(60):
-        cx, cy = 240 + 60 * np.cos(t / 15.0), 180 + 40 * np.sin(t / 15.0)
-        f = bg.copy()
-        x0, y0 = int(round(cx - 24)), int(round(cy - 32))
-        f[y0:y0 + 64, x0:x0 + 48] = obj
+        f, (x0, y0) = _circling(bg, obj, t)
         if t == 0:
             engine.initialize(f, (x0, y0, 48, 64))
             continue
@@ -454,10 +460,7 @@ def test_a_runaway_box_is_flagged_and_a_real_zoom_is_not():
     engine = create_lite_engine()
     flags, presence = [], []
     for t in range(16):
-        cx, cy = 240 + 60 * np.cos(t / 15.0), 180 + 40 * np.sin(t / 15.0)
-        f = bg.copy()
-        x0, y0 = int(round(cx - 24)), int(round(cy - 32))
-        f[y0:y0 + 64, x0:x0 + 48] = obj
+        f, (x0, y0) = _circling(bg, obj, t)
         if t == 0:
             engine.initialize(f, (x0, y0, 48, 64))
             continue
