@@ -309,12 +309,12 @@ class KeepTrackEngine(Engine):
                       "crop": crop, "candidates": loc.candidates, "assignment": loc.assignment,
                       "refined": refined, "update": update,
                       "refine_start_boxes": getattr(self.refiner, "last_start_boxes", None) if refined else None}
-        reported = self._reported_flag(flag, presence, selected_before)
+        reported = self._reported_flag(flag, presence, selected_before, refined)
         self.debug["reported_flag"] = reported
         return self._frame_result(index, reported, presence, crop, sample_pos, sample_scale, scores_cpu, loc,
                                   dict(timer.times))
 
-    def _reported_flag(self, flag: str, presence: float, selected_before) -> str:
+    def _reported_flag(self, flag: str, presence: float, selected_before, refined: bool) -> str:
         """The flag the frame result carries: the schedule's flag, or 'uncertain' where a 'normal' frame shows a
         sign of failure by the profile's rule (flags.FlagRule: an object-id change within one collection, low
         presence, a box side far off the first box's, a flagged track whose presence has not recovered)."""
@@ -322,7 +322,7 @@ class KeepTrackEngine(Engine):
         collection, selected_id = selected_before
         id_change = (collection is not None and collection is st.collection and selected_id is not None
                      and st.collection.selected_id != selected_id)
-        sims = getattr(self.refiner, "last_similarities", None) if self.debug.get("refined") else None
+        sims = getattr(self.refiner, "last_similarities", None) if refined else None
         similarity = float(sims.flatten()[sims.numel() // 2]) if sims is not None else math.nan
         side = math.sqrt(max(float(st.target_sz.prod()), 1e-12))
         evidence = FlagEvidence(presence=presence, schedule_bad=flag != "normal", id_change=id_change,
