@@ -131,7 +131,7 @@ class KeepTrackEngine(Engine):
         self.matcher = matcher if self.params.use_candidate_matching else None
         self.name = name
         self.rng = rng if rng is not None else TorchRandom(self.params.seed)
-        self._flag_rule = FlagRule()
+        self._flag_rule = FlagRule.from_params(self.params)  # the params are fixed for the engine's life
         self.state: TrackState | None = None
         self.debug: dict = {}  # per-frame internals for tests and the fidelity check (not part of the API)
 
@@ -158,7 +158,6 @@ class KeepTrackEngine(Engine):
         p = self.params
         S = p.image_sample_size
         pos, target_sz = state_from_box(box)
-        self._flag_rule = FlagRule.from_params(p)
         search_area = torch.prod(target_sz * p.search_area_scale).item()
         target_scale = math.sqrt(search_area) / torch.tensor([float(S), float(S)]).prod().sqrt()
         # A new track starts from nothing: no randomness, velocities or templates carried over from the last one.
