@@ -98,8 +98,9 @@ def run(engines, frames, start: int, batched: bool):
         cpu.append(time.process_time() - c0)
         for k, r in enumerate(results):
             boxes[k].append(r.box)
-        shared.append(shared_pixels([e.debug["crop"] for e in engines], engines[0].params.image_sample_size))
-    return float(np.median(times)), float(np.median(cpu)), boxes, float(np.median(shared))
+        if batched:
+            shared.append(shared_pixels([e.debug["crop"] for e in engines], engines[0].params.image_sample_size))
+    return float(np.median(times)), float(np.median(cpu)), boxes, float(np.median(shared)) if shared else None
 
 
 def feature_stage_ms(engine, k: int, repeats: int = 5) -> float:
