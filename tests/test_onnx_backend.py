@@ -207,20 +207,23 @@ def test_track_and_eval_take_a_backend_flag(tmp_path, monkeypatch, capsys):
     assert "invalid choice" in capsys.readouterr().err
 
 
-def test_a_worker_thread_never_exports_itself_it_runs_torch_while_the_cache_fills(onnx_features, monkeypatch,
-                                                                                  tmp_path):
+def test_a_worker_thread_never_exports_itself_it_runs_torch_while_a_child_process_fills_the_cache(monkeypatch,
+                                                                                                   tmp_path):
     import threading
 
     monkeypatch.setenv("KEEPTRACK_CACHE", str(tmp_path))
-    model = onnx_features._onnx[SIZE].model
-    monkeypatch.setattr(onnx_backend, "export_model", lambda *a: model)
+
+    def not_here(*args):
+        raise AssertionError("exported in the tracking process")
+
+    monkeypatch.setattr(onnx_backend, "export_model", not_here)
     made = {}
     worker = threading.Thread(target=lambda: made.update(f=LiteFeatures(backend="auto", patch_size=SIZE)))
     worker.start()
     worker.join(120)
     assert made["f"].backend == "torch" and "background" in made["f"].backend_reason
     for thread in [t for t in threading.enumerate() if t.name == "onnx-export"]:
-        thread.join(120)
+        thread.join(300)
     assert len(list(tmp_path.rglob("*.onnx.cache"))) == 1
     later = {}
     worker = threading.Thread(target=lambda: later.update(f=LiteFeatures(backend="auto", patch_size=SIZE)))

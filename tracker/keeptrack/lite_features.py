@@ -14,8 +14,11 @@ reference path and the fallback.
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -25,24 +28,48 @@ from ..nets.onnx_backend import MAX_BATCH, THREAD_CEILING, BackendError, OnnxNet
 
 log = logging.getLogger(__name__)
 _exporting: set[tuple] = set()  # background exports under way (layers, size)
+EXPORT_TIMEOUT_S = 600
+
+
+def export_to_cache(layers: Sequence[str], size: int) -> None:
+    """Export the feature stage for (B, 3, size, size) patches into the cache (or find it there)."""
+    layers = tuple(layers)
+    OnnxNetwork.load_or_export(EfficientNetLite0Features(layers), (3, size, size), layers, _model_name(layers))
+
+
+def _model_name(layers: Sequence[str]) -> str:
+    return f"efficientnet-lite0-{'-'.join(layers)}"
 
 
 def _export_in_background(layers: tuple[str, ...], size: int, name: str) -> None:
-    """Export into the cache from a daemon thread, for the engines created after it (see _onnx_for)."""
+    """Export into the cache in a child process, for the engines created after it (see _onnx_for).
+
+    A process, not a thread: torch.onnx.export traces the network with torch.export, which must not run beside
+    the tracking and drawing threads of this process; the child writes the cache file atomically and inherits
+    $KEEPTRACK_CACHE. A daemon thread only waits for it, so that a second request is not started meanwhile."""
     if (layers, size) in _exporting:
         return
     _exporting.add((layers, size))
+    root = Path(__file__).resolve().parents[2]
+    code = ("import sys, torch; torch.set_num_threads(1); sys.path.insert(0, sys.argv[1]); "
+            "from tracker.keeptrack.lite_features import export_to_cache; "
+            "export_to_cache(sys.argv[2].split(','), int(sys.argv[3]))")
 
-    def work():
+    def wait():
         try:
-            OnnxNetwork.load_or_export(EfficientNetLite0Features(layers), (3, size, size), layers, name)
-            log.info("%s: exported in the background; engines created from now on use ONNX Runtime", name)
-        except BackendError as exc:
+            done = subprocess.run([sys.executable, "-c", code, str(root), ",".join(layers), str(size)],
+                                  stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=EXPORT_TIMEOUT_S)
+            if done.returncode == 0:
+                log.info("%s: exported in the background; engines created from now on use ONNX Runtime", name)
+            else:
+                last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+                log.warning("%s: background ONNX export failed (exit %s: %s)", name, done.returncode, last[:300])
+        except (OSError, subprocess.SubprocessError) as exc:
             log.warning("%s: background ONNX export failed (%s)", name, exc)
         finally:
             _exporting.discard((layers, size))
 
-    threading.Thread(target=work, name="onnx-export", daemon=True).start()
+    threading.Thread(target=wait, name="onnx-export", daemon=True).start()
 
 
 class LiteFeatures:
@@ -73,7 +100,7 @@ class LiteFeatures:
         try:
             if str(self.device) != "cpu":
                 raise BackendError(f"ONNX Runtime runs here on the CPU only; the device is {self.device}")
-            name = f"efficientnet-lite0-{'-'.join(self.layers)}"
+            name = _model_name(self.layers)
             if (self.requested_backend == "auto" and threading.current_thread() is not threading.main_thread()
                     and OnnxNetwork.cache_path(self.backbone, (3, size, size), self.layers, name) is None):
                 # A worker thread (the studio's tracking worker) must not spend 10-30 s exporting: its owner
