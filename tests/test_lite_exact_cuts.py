@@ -91,6 +91,32 @@ def test_the_correlator_equals_the_convolution_and_its_gradient():
     assert torch.allclose(corr.transpose(weight), filt.grad, atol=1e-12)
 
 
+def test_gauss_newton_steps_equal_recomputing_the_scores_of_every_iterate():
+    """The optimiser derives each iterate's scores from the previous ones (linearity) instead of correlating
+    again; the iterates are those of the plain steps, each written from scratch with autograd."""
+    from tracker.nets.classifier import apply_filter, gauss_newton_hinge, hinge_target_mask
+
+    g = torch.Generator().manual_seed(4)
+    feat = torch.randn(5, 8, 10, 10, generator=g, dtype=torch.float64)
+    labels = torch.rand(5, 1, 11, 11, generator=g, dtype=torch.float64) ** 4
+    weights = torch.rand(5, generator=g, dtype=torch.float64) + 0.1
+    start = 0.1 * torch.randn(1, 8, 4, 4, generator=g, dtype=torch.float64)
+    final, iterates = gauss_newton_hinge(start, feat, labels, weights, num_iter=5, filter_reg=0.07)
+    mask, sqrt_w, reg = hinge_target_mask(labels, 0.05, 0.1), weights.reshape(5, 1, 1, 1).sqrt(), 0.07
+    f = start
+    for step in range(5):
+        f = f.detach().requires_grad_(True)
+        scores = apply_filter(feat, f)
+        residual = sqrt_w * ((1 - mask) / 2 * scores.abs() + (1 + mask) / 2 * scores - mask * labels)
+        (grad,) = torch.autograd.grad(0.5 * (residual ** 2).sum() + 0.5 * reg ** 2 * (f ** 2).sum(), f)
+        slope = (1 - mask) / 2 * torch.sign(scores.detach()) + (1 + mask) / 2
+        jac_grad = sqrt_w * slope * apply_filter(feat, grad)
+        alpha = (grad ** 2).sum() / ((jac_grad ** 2).sum() + reg ** 2 * (grad ** 2).sum())
+        f = (f - alpha * grad).detach()
+        assert torch.allclose(iterates[step + 1], f, rtol=0, atol=1e-10), step
+    assert torch.equal(final, iterates[-1])
+
+
 def test_engine_boxes_are_identical_with_the_memory_layout_kept():
     frames, box = _scene(n=9)
     fast = create_lite_engine(backend="torch", train_skipping=2)

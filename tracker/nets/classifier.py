@@ -187,13 +187,18 @@ def gauss_newton_hinge(filt: Tensor, feat: Tensor, labels: Tensor, sample_weight
     elif corr.shape[:2] != tuple(feat.shape[:2]) or corr.k != filt.shape[-1]:
         raise ValueError(f"correlator laid out for {corr.shape[:2]} samples x channels and k = {corr.k}; "
                          f"features {tuple(feat.shape[:2])}, filter {filt.shape[-1]}")
-    for _ in range(num_iter):
-        scores = corr.apply(filt)
+    scores = corr.apply(filt)
+    for i in range(num_iter):
+        if i:
+            # The scores are linear in the filter: those of filt - alpha * grad follow from the two products
+            # already made, so each step after the first costs one correlation less (equal to float rounding).
+            scores = scores - alpha * applied_grad
         slope = (1 - mask) / 2 * torch.sign(scores) + (1 + mask) / 2  # d a / d s
         activation = (1 - mask) / 2 * scores.abs() + (1 + mask) / 2 * scores
         residual = sqrt_w * (activation - mask * labels)
         grad = corr.transpose(sqrt_w * slope * residual) + reg * reg * filt
-        jac_grad = sqrt_w * slope * corr.apply(grad)
+        applied_grad = corr.apply(grad)
+        jac_grad = sqrt_w * slope * applied_grad
         grad_sq = (grad * grad).sum()
         jac_sq = (jac_grad * jac_grad).sum() + reg * reg * grad_sq
         alpha = grad_sq / jac_sq.clamp(min=1e-8)
