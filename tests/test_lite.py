@@ -4,6 +4,8 @@ Synthetic scenes check the three parts that replace learned weights (association
 real OTB sequence checks the whole tracker on real video."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -384,6 +386,26 @@ def test_size_change_needs_evidence_stronger_than_its_prior():
     assert free == pytest.approx(float(lf[-1]))
     assert size_change(steep, cost, lf, with_prior)[1] > 0.05
     assert size_change(steep.flip(0), cost, lf, with_prior)[1] < -0.05
+
+
+def test_the_size_prior_pulls_a_drifted_box_back_to_the_first_size():
+    """size_anchor (off by default) adds a prior on the size relative to the first box: on a flat similarity
+    curve a box that has grown 1.35x steps back towards the first size, and one of the first size stays."""
+    from tracker.keeptrack.lite_scale import LiteScaleParams, LiteScaleRefiner, size_change, size_cost
+
+    assert LiteScaleParams().size_anchor == 0.0
+    p = LiteScaleParams(size_anchor=0.5)
+    lf = LiteScaleRefiner(p).log_factors
+    lh = lw = lf.view(-1, 1)
+    flat = torch.full((len(lf), 1), 0.5)
+    drift = math.log(1.35)
+    _, log_h, log_w = size_change(flat, size_cost(lh, lw, p, drift, drift), lf, p)
+    assert log_h < 0 and log_w == log_h
+    assert size_change(flat, size_cost(lh, lw, p, -drift, -drift), lf, p)[1] > 0
+    assert size_change(flat, size_cost(lh, lw, p), lf, p)[1] == pytest.approx(0.0)
+    # Without it the cost does not depend on the drift.
+    off = LiteScaleParams()
+    assert torch.equal(size_cost(lh, lw, off, drift, drift), size_cost(lh, lw, off))
 
 
 def test_boxes_are_clipped_to_the_image_and_failures_flagged():

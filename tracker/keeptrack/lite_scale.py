@@ -39,6 +39,7 @@ class LiteScaleParams:
     anchor: float = 0.3               # weight of the first frame's template in the similarity (keeps the size tied to the first box)
     min_gain: float = 0.0             # ignore a change whose similarity gain over factor 1 is below this
     change_penalty: float = 5.0       # similarity minus this * log-factor^2: a Gaussian prior on the size change (size_change)
+    size_anchor: float = 0.0          # similarity minus this * log(new size / first size)^2: a prior on the size itself (size_cost)
     subcell: bool = True              # refine the position inside the score cell (parabola through the peak)
 
 
@@ -49,6 +50,7 @@ class LiteScaleRefiner(BoxRefiner):
         self.params = params
         self.template: Tensor | None = None
         self.initial_template: Tensor | None = None
+        self.initial_size_hw: Tensor | None = None   # image px, for the prior on the size (size_anchor)
         self.last_similarities: Tensor | None = None  # (n_h, n_w) of the last call, for tests and debugging
         self.base_stride = int(base_stride)
         n = params.num_scales
@@ -70,7 +72,7 @@ class LiteScaleRefiner(BoxRefiner):
         return F.normalize(pooled.flatten(1), dim=1)
 
     def reset(self) -> None:
-        self.template = self.initial_template = self.last_similarities = None
+        self.template = self.initial_template = self.last_similarities = self.initial_size_hw = None
 
     def initialize(self, features: PatchFeatures, box: Tensor) -> None:
         fmap = features.maps[self.params.layer][:1]
@@ -79,6 +81,8 @@ class LiteScaleRefiner(BoxRefiner):
         box = torch.cat([box[:, :2] - 0.5, box[:, 2:]], dim=1)
         self.template = self._pool(fmap, box)[0]
         self.initial_template = self.template.clone()
+        if self.context is not None:
+            self.initial_size_hw = self.context.target_size_hw.clone()
 
     def refine(self, features: PatchFeatures, box: Tensor, rng: RandomSource) -> Tensor | None:
         if self.template is None:
@@ -100,7 +104,11 @@ class LiteScaleRefiner(BoxRefiner):
         sims = (1 - p.anchor) * (pooled @ self.template) + p.anchor * (pooled @ self.initial_template)
         grid = sims.view(lh.shape)
         self.last_similarities = grid.detach().cpu()
-        best, log_h, log_w = size_change(grid, self.size_cost.to(grid), lf, p)
+        cost = self.size_cost
+        if p.size_anchor and self.initial_size_hw is not None and self.context is not None:
+            drift_h, drift_w = (self.context.target_size_hw / self.initial_size_hw).log().tolist()
+            cost = size_cost(self.lh, self.lw, p, drift_h, drift_w)
+        best, log_h, log_w = size_change(grid, cost.to(grid), lf, p)
         if log_h is None:
             return torch.cat([centre - box[2:] / 2, box[2:]])
         new_w = box[2] * math.exp(p.damping * log_w)
@@ -138,10 +146,15 @@ def size_grid(log_factors: Tensor, aspect: bool) -> tuple[Tensor, Tensor]:
     return log_factors.view(-1, 1), log_factors.view(-1, 1)
 
 
-def size_cost(lh: Tensor, lw: Tensor, p: LiteScaleParams) -> Tensor:
-    """The prior's cost of each candidate size: change_penalty * log-factor^2 (the mean over the two sides where
-    they share one factor)."""
-    return p.change_penalty * (lh ** 2 + lw ** 2) / (1 if p.aspect else 2)
+def size_cost(lh: Tensor, lw: Tensor, p: LiteScaleParams, drift_h: float = 0.0, drift_w: float = 0.0) -> Tensor:
+    """The priors' cost of each candidate size: change_penalty * log-factor^2, plus size_anchor * the squared log
+    of the candidate size over the first frame's (drift_h, drift_w: log of the current size over the first; the
+    mean over the two sides where they share one factor)."""
+    n = 1 if p.aspect else 2
+    cost = p.change_penalty * (lh ** 2 + lw ** 2) / n
+    if p.size_anchor:
+        cost = cost + p.size_anchor * ((drift_h + lh) ** 2 + (drift_w + lw) ** 2) / n
+    return cost
 
 
 def size_change(grid: Tensor, cost: Tensor, log_factors: Tensor, p: LiteScaleParams
