@@ -41,7 +41,7 @@ def _model_name(layers: Sequence[str]) -> str:
     return f"efficientnet-lite0-{'-'.join(layers)}"
 
 
-def _export_in_background(layers: tuple[str, ...], size: int, name: str) -> None:
+def _export_in_background(layers: tuple[str, ...], size: int) -> None:
     """Export into the cache in a child process, for the engines created after it (see _onnx_for).
 
     A process, not a thread: torch.onnx.export traces the network with torch.export, which must not run beside
@@ -50,6 +50,7 @@ def _export_in_background(layers: tuple[str, ...], size: int, name: str) -> None
     if (layers, size) in _exporting:
         return
     _exporting.add((layers, size))
+    name = _model_name(layers)
     root = Path(__file__).resolve().parents[2]
     code = ("import sys, torch; torch.set_num_threads(1); sys.path.insert(0, sys.argv[1]); "
             "from tracker.keeptrack.lite_features import export_to_cache; "
@@ -104,8 +105,8 @@ class LiteFeatures:
             if (self.requested_backend == "auto" and threading.current_thread() is not threading.main_thread()
                     and OnnxNetwork.cache_path(self.backbone, (3, size, size), self.layers, name) is None):
                 # A worker thread (the studio's tracking worker) must not spend 10-30 s exporting: its owner
-                # may stop it at any time. This engine runs torch; the export goes on in a daemon thread.
-                _export_in_background(self.layers, size, name)
+                # may stop it at any time. This engine runs torch; the export goes on in a child process.
+                _export_in_background(self.layers, size)
                 raise BackendError("not exported yet; exporting in the background for the next run")
             network = OnnxNetwork.load_or_export(self.backbone, (3, size, size), self.layers, name)
             self.backend = "onnx"
